@@ -1,0 +1,3 @@
+from btfembed.cli import main
+
+raise SystemExit(main())

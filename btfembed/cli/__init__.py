@@ -1,0 +1,100 @@
+"""Command line: ``btfembed <command> ...``.
+
+Each sub-command lives in its own module in this package and exposes
+``register(subparsers)``, which adds its parser and sets ``func`` (called with
+the parsed namespace, returning an exit code).  This module only assembles
+them and turns ``BTFEmbedError`` into one line on stderr and an exit code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+from typing import Sequence
+
+from btfembed import __version__
+from btfembed.errors import BTFEmbedError
+
+__all__ = ["main", "build_parser"]
+
+# Sub-command modules, in the order ``--help`` lists them.
+COMMANDS = (
+    "dump",
+)
+
+EPILOG = """\
+exit status:
+  0  success
+  1  a check failed (verify found differences, build --fail-on)
+  2  usage or configuration error
+  3  invalid input (corrupt BTF, not a BPF object, bad access string, ...)
+  4  file system error (missing, unreadable or unwritable path)
+
+Run 'btfembed COMMAND --help' for each command's options and examples.
+"""
+
+
+def _package_dir(name: str) -> str:
+    here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    return os.path.join(here, name)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="btfembed",
+        description=(
+            "Tailor kernel BTF to the CO-RE relocations of eBPF objects and embed "
+            "the result in C programs and Python packages, so they run on kernels "
+            "without /sys/kernel/btf/vmlinux."
+        ),
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        fromfile_prefix_chars="@",
+    )
+    parser.add_argument("--version", action="version", version=f"btfembed {__version__}")
+    parser.add_argument(
+        "--cmakedir",
+        action="store_true",
+        help="print the directory holding BTFEmbedConfig.cmake (for -DBTFEmbed_ROOT=...) and exit",
+    )
+    parser.add_argument(
+        "--includedir",
+        action="store_true",
+        help="print the directory holding the C runtime header btfembed.h and exit",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMANDS:
+        module = importlib.import_module(f"btfembed.cli.{name}")
+        module.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.cmakedir:
+        print(_package_dir("cmake"))
+        return 0
+    if args.includedir:
+        print(_package_dir("include"))
+        return 0
+    if not getattr(args, "func", None):
+        parser.print_help(sys.stderr)
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except BTFEmbedError as exc:
+        print(f"btfembed: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("btfembed: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        # Output piped into something that stopped reading (``| head``).
+        try:
+            sys.stdout = open(os.devnull, "w")
+        except OSError:
+            pass
+        return 0

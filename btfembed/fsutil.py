@@ -1,0 +1,88 @@
+"""File system helpers: reading inputs and writing outputs atomically.
+
+Every file btfembed produces is written to a temporary file in the target's
+directory and renamed over the target, so an error or Ctrl-C never leaves a
+half-written file, and concurrent writers of the same content never corrupt
+each other.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from typing import IO, Iterator
+
+from btfembed.errors import FileAccessError
+
+__all__ = ["read_bytes", "atomic_write", "atomic_open", "ensure_dir"]
+
+
+def _reason(exc: OSError) -> str:
+    return exc.strerror or exc.__class__.__name__
+
+
+def read_bytes(path: str | os.PathLike[str], *, limit: int | None = None) -> bytes:
+    """Read a whole file, turning OS errors into ``FileAccessError``.
+
+    ``limit`` caps the number of bytes accepted (the file is refused, not
+    truncated, when it is larger).
+    """
+    try:
+        with open(path, "rb") as f:
+            if limit is None:
+                return f.read()
+            data = f.read(limit + 1)
+    except IsADirectoryError:
+        raise FileAccessError(f"{os.fspath(path)}: is a directory") from None
+    except OSError as exc:
+        raise FileAccessError(f"cannot read {os.fspath(path)}: {_reason(exc)}") from None
+    if len(data) > limit:
+        raise FileAccessError(f"{os.fspath(path)}: larger than the {limit}-byte limit")
+    return data
+
+
+def ensure_dir(path: str | os.PathLike[str]) -> None:
+    """Create a directory (and parents), with a clear error on failure."""
+    try:
+        os.makedirs(path, exist_ok=True)
+    except OSError as exc:
+        raise FileAccessError(f"cannot create directory {os.fspath(path)}: {_reason(exc)}") from None
+
+
+@contextlib.contextmanager
+def atomic_open(path: str | os.PathLike[str], mode: str = "wb") -> Iterator[IO]:
+    """Open a temporary file next to ``path``; rename it over ``path`` on success.
+
+    On any exception (including KeyboardInterrupt) the temporary file is
+    removed and ``path`` is left as it was.
+    """
+    path = os.fspath(path)
+    directory = os.path.dirname(os.path.abspath(path))
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=directory)
+    except OSError as exc:
+        raise FileAccessError(f"cannot write {path}: {_reason(exc)}") from None
+    try:
+        with os.fdopen(fd, mode) as f:
+            yield f
+            f.flush()
+        # mkstemp creates 0600 files; give outputs the usual umask-derived mode.
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
+        os.replace(tmp, path)
+    except BaseException as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        if isinstance(exc, OSError):
+            raise FileAccessError(f"cannot write {path}: {_reason(exc)}") from None
+        raise
+
+
+def atomic_write(path: str | os.PathLike[str], data: bytes | str) -> None:
+    """Write ``data`` to ``path`` atomically (see ``atomic_open``)."""
+    if isinstance(data, str):
+        data = data.encode()
+    with atomic_open(path, "wb") as f:
+        f.write(data)

@@ -1,0 +1,194 @@
+"""BTF string tables: a read-only view with lookups, and a deduplicating builder.
+
+Offsets are *logical*: in split BTF the split table's offsets continue after
+the base table's length, as libbpf numbers them.
+"""
+
+from __future__ import annotations
+
+import itertools
+import operator
+
+from btfembed.errors import BTFFormatError
+
+__all__ = ["StringTable", "StringTableBuilder", "essential_len", "essential_name"]
+
+
+def essential_len(name: str) -> int:
+    """Length of ``name`` without its CO-RE flavor suffix.
+
+    A flavor separator is ``___`` with a non-underscore character on each
+    side; the last one wins (``a___b___c`` -> ``a___b``).  Names without one
+    are their own essential name.
+    """
+    n = len(name)
+    i = n - 5
+    while i >= 0:
+        if name[i + 1:i + 4] == "___" and name[i] != "_" and name[i + 4] != "_":
+            return i + 1
+        i -= 1
+    return n
+
+
+def essential_name(name: str) -> str:
+    return name[:essential_len(name)]
+
+
+class StringTable:
+    """The string section of one BTF (plus, for split BTF, its base's)."""
+
+    __slots__ = ("data", "start", "base", "_cache", "_index", "_flavored")
+
+    def __init__(self, data: bytes, base: "StringTable | None" = None):
+        self.data = data
+        self.base = base
+        # Logical offset of this table's first byte.
+        self.start = base.start + len(base.data) if base is not None else 0
+        self._cache: dict[int, str] = {}
+        self._index: dict[bytes, object] | None = None
+        self._flavored: dict[bytes, list[int]] | None = None
+
+    def __len__(self) -> int:
+        return self.start + len(self.data)
+
+    def get(self, off: int) -> str:
+        """The NUL-terminated string at logical offset ``off``."""
+        s = self._cache.get(off)
+        if s is not None:
+            return s
+        rel = off - self.start
+        if rel < 0:
+            if self.base is None:
+                raise BTFFormatError(f"string offset {off} is negative")
+            return self.base.get(off)
+        data = self.data
+        if rel >= len(data):
+            raise BTFFormatError(f"string offset {off} is past the end of the string section ({len(self)} bytes)")
+        end = data.find(b"\0", rel)
+        if end < 0:
+            raise BTFFormatError(f"string at offset {off} is not NUL-terminated")
+        s = data[rel:end].decode("utf-8", "surrogateescape")
+        self._cache[off] = s
+        return s
+
+    def valid(self, off: int) -> bool:
+        rel = off - self.start
+        if rel < 0:
+            return self.base is not None and self.base.valid(off)
+        return rel < len(self.data)
+
+    def _build_index(self) -> dict[bytes, object]:
+        # C-speed passes only: split on NUL, then accumulate offsets.  A
+        # string's entry is its offset, or a list of offsets when it occurs
+        # more than once (tables that were not deduplicated).
+        parts = self.data.split(b"\0")
+        parts.pop()  # the table ends with NUL: drop the empty tail
+        offsets = list(itertools.accumulate(
+            map(operator.add, map(len, parts), itertools.repeat(1)), initial=self.start))
+        index: dict[bytes, object] = dict(zip(parts, offsets))
+        if len(index) != len(parts):
+            index = {}
+            for part, off in zip(parts, offsets):
+                prev = index.get(part)
+                if prev is None:
+                    index[part] = off
+                elif isinstance(prev, list):
+                    prev.append(off)
+                else:
+                    index[part] = [prev, off]
+        return index
+
+    def offsets_of(self, s: str) -> list[int]:
+        """Every logical offset (this table and its bases) where exactly ``s``
+        starts.  Offsets that point into the middle of a longer string are not
+        found here; ``BTF`` handles those separately."""
+        key = s.encode("utf-8", "surrogateescape")
+        out = self.base.offsets_of(s) if self.base is not None else []
+        if self._index is None:
+            self._index = self._build_index()
+        hit = self._index.get(key)
+        if hit is not None:
+            if isinstance(hit, list):
+                out.extend(hit)
+            else:
+                out.append(hit)  # type: ignore[arg-type]
+        return out
+
+    def string_starts(self) -> set[int]:
+        """Logical offsets at which a string starts (this table only)."""
+        if self._index is None:
+            self._index = self._build_index()
+        starts: set[int] = set()
+        for v in self._index.values():
+            if isinstance(v, list):
+                starts.update(v)
+            else:
+                starts.add(v)  # type: ignore[arg-type]
+        return starts
+
+    def flavored_offsets(self, essential: str) -> list[int]:
+        """Offsets of strings whose essential name is ``essential`` but which
+        carry a flavor suffix (``essential___x``), in this table and its bases."""
+        out = self.base.flavored_offsets(essential) if self.base is not None else []
+        if self._flavored is None:
+            flavored: dict[bytes, list[int]] = {}
+            data = self.data
+            seen: set[int] = set()
+            pos = data.find(b"___")
+            while pos >= 0:
+                start = data.rfind(b"\0", 0, pos) + 1
+                end = data.find(b"\0", pos)
+                if end < 0:
+                    end = len(data)
+                if start not in seen:
+                    seen.add(start)
+                    text = data[start:end].decode("utf-8", "surrogateescape")
+                    ess = essential_name(text)
+                    if ess != text:
+                        flavored.setdefault(ess.encode("utf-8", "surrogateescape"), []).append(self.start + start)
+                pos = data.find(b"___", end)
+            self._flavored = flavored
+        out.extend(self._flavored.get(essential.encode("utf-8", "surrogateescape"), ()))
+        return out
+
+
+class StringTableBuilder:
+    """Accumulates strings with deduplication, in first-use order.
+
+    ``StringTableBuilder(initial=bytes)`` starts from an existing table
+    (kept byte for byte) and reuses its strings.
+    """
+
+    __slots__ = ("_parts", "_size", "_offsets")
+
+    def __init__(self, initial: bytes | None = None):
+        self._offsets: dict[str, int] = {}
+        if initial is None:
+            self._parts = [b"\0"]
+            self._size = 1
+            self._offsets[""] = 0
+        else:
+            self._parts = [initial]
+            self._size = len(initial)
+            off = 0
+            for part in initial.split(b"\0")[:-1]:
+                self._offsets.setdefault(part.decode("utf-8", "surrogateescape"), off)
+                off += len(part) + 1
+
+    def add(self, s: str) -> int:
+        off = self._offsets.get(s)
+        if off is None:
+            data = s.encode("utf-8", "surrogateescape")
+            if b"\0" in data:
+                raise ValueError(f"string contains NUL: {s!r}")
+            off = self._size
+            self._parts.append(data + b"\0")
+            self._size += len(data) + 1
+            self._offsets[s] = off
+        return off
+
+    def __len__(self) -> int:
+        return self._size
+
+    def to_bytes(self) -> bytes:
+        return b"".join(self._parts)
