@@ -21,6 +21,9 @@ __all__ = ["main", "build_parser"]
 
 # Sub-command modules, in the order ``--help`` lists them.
 COMMANDS = (
+    "minimize",
+    "explain",
+    "verify",
     "dump",
 )
 

@@ -1,0 +1,38 @@
+"""Helpers shared by the sub-commands: loading targets and objects, warnings."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Sequence
+
+from btfembed.core.resolve import Target
+from btfembed.objects import BpfObject, load_object
+from btfembed.sources import load_btf
+
+__all__ = ["add_target_args", "load_target", "load_objects", "warn"]
+
+
+def warn(message: str) -> None:
+    print(f"btfembed: warning: {message}", file=sys.stderr)
+
+
+def add_target_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--module", "-m", metavar="MOD", action="append", default=[],
+                   help="kernel module BTF (split BTF on top of KERNEL: /sys/kernel/btf/<mod>, a .ko, "
+                        "or a raw file); repeatable.  Module types are searched only for types the kernel "
+                        "itself lacks, as libbpf does")
+
+
+def load_target(kernel: str, modules: Sequence[str] = ()) -> Target:
+    base = load_btf(kernel)
+    return Target(base, tuple(load_btf(m, base=base) for m in modules))
+
+
+def load_objects(paths: Sequence[str], *, warn_no_ext: bool = True) -> list[BpfObject]:
+    objs = [load_object(p) for p in paths]
+    if warn_no_ext:
+        for o in objs:
+            if not o.has_ext:
+                warn(f"{o.source}: no .BTF.ext section, so no CO-RE relocations")
+    return objs

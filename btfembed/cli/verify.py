@@ -1,0 +1,62 @@
+"""``btfembed verify``: check a minimized BTF against the full one."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from btfembed.cli._common import add_target_args, load_objects, load_target
+from btfembed.core.resolve import Target
+from btfembed.errors import CheckFailed
+from btfembed.minimize import resolve_object
+from btfembed.sources import load_btf
+from btfembed.verify import compare_results
+
+HELP = """\
+Resolve every CO-RE relocation of OBJECT(s) against the full KERNEL BTF and
+against MINIMIZED, and report each relocation whose result differs (value,
+poisoning, ambiguity or error).  TYPE_ID_TARGET results are type ids of the
+BTF used, so they differ legitimately: they are listed separately, and only
+count as a difference if they designate a different type.
+
+Exits 1 if any relocation differs.
+
+examples:
+  btfembed verify /sys/kernel/btf/vmlinux min.btf prog.bpf.o
+  btfembed verify vmlinux.btf.tar.xz out/ubuntu/20.04/x86_64/5.4.0-91-generic.btf a.o b.o
+"""
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("verify", help="check that a minimized BTF relocates like the full one",
+                       description=HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("kernel", metavar="KERNEL", help="full kernel BTF")
+    p.add_argument("minimized", metavar="MINIMIZED", help="minimized BTF")
+    p.add_argument("objects", metavar="OBJECT", nargs="+", help="compiled BPF object(s)")
+    add_target_args(p)
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    full = load_target(args.kernel, args.module)
+    mini = load_btf(args.minimized)
+    objects = load_objects(args.objects)
+    total = failures = id_only = 0
+    for obj in objects:
+        a = resolve_object(obj, full)
+        b = resolve_object(obj, Target(mini))
+        total += len(a)
+        for d in compare_results(a, b, full_btf=full.kernel, mini_btf=mini):
+            if d.type_id_only:
+                id_only += 1
+                print(f"{obj.source}: type id only: {d.line()}")
+            else:
+                failures += 1
+                print(f"{obj.source}: DIFFERENT: {d.line()}")
+    summary = (f"{total} relocations in {len(objects)} object(s): {failures} different, "
+               f"{id_only} with different type ids of the same type")
+    if failures:
+        print(summary, file=sys.stderr)
+        raise CheckFailed(f"{failures} relocation(s) resolve differently against {args.minimized}")
+    print(summary)
+    return 0

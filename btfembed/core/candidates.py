@@ -1,0 +1,36 @@
+"""Candidate search (libbpf ``bpf_core_find_cands``).
+
+Candidates for a local root type are the target types with a core-compatible
+kind (same kind, or ENUM/ENUM64 mixed) and the same *essential* name (the
+name without a ``___flavor`` suffix), in id order.  The kernel's own BTF is
+searched first; module BTFs are searched only when it has no candidate.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+from btfembed.btf import BTF
+from btfembed.core.calc import Candidate
+from btfembed.core.match import kind_core_compat
+from btfembed.strings import essential_name
+
+__all__ = ["find_candidates"]
+
+
+def _from(btf: BTF, essential: str, local_kind: int) -> list[Candidate]:
+    return [Candidate(btf, tid) for tid in btf.find_by_essential_name(essential)
+            if kind_core_compat(btf.kind(tid), local_kind)]
+
+
+def find_candidates(local: BTF, local_id: int, kernel: BTF, modules: Sequence[BTF] = ()) -> list[Candidate]:
+    lt = local.type(local_id)
+    essential = essential_name(lt.name)
+    if not essential:
+        return []
+    cands = _from(kernel, essential, lt.kind)
+    if cands:
+        return cands
+    for mod in modules:
+        cands.extend(_from(mod, essential, lt.kind))
+    return cands

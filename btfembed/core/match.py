@@ -1,0 +1,301 @@
+"""Matching a local spec against a candidate target type (libbpf rules).
+
+Three relations, as libbpf defines them:
+
+* *field compatibility* (``fields_are_compat``): may a field of one type be
+  read as the other?  Composites always, pointers always, ints unless legacy
+  bitfield ints, enums/FWDs by essential name, arrays by element.
+* *type compatibility* (``types_are_compat``, for TYPE_EXISTS/SIZE/ID_TARGET):
+  same kind after skipping modifiers and typedefs; pointers, arrays and
+  function prototypes are followed; composites and enums are never looked
+  into.
+* *type match* (``types_match``, for TYPE_MATCHES): stricter; names must
+  match at every level and composite members must match recursively unless
+  behind a pointer.
+
+``MatchError`` reports the conditions where libbpf returns an error (not
+just "no match"): depth limits and unresolvable sizes.
+"""
+
+from __future__ import annotations
+
+from btfembed.btf import BTF
+from btfembed.core.kinds import RelocKind, is_enumval_based, is_field_based, is_type_based
+from btfembed.core.spec import SPEC_MAX_LEN, Accessor, Spec, is_flex_array
+from btfembed.errors import BTFFormatError
+from btfembed.strings import essential_len
+from btfembed.wire import (
+    ARRAY, ENUM, ENUM64, FLOAT, FUNC_PROTO, FWD, INT, PTR, STRUCT, UNION,
+)
+
+__all__ = ["MatchError", "kind_core_compat", "fields_are_compat", "types_are_compat", "types_match", "spec_match"]
+
+_MAX_DEPTH = 32   # libbpf's depth limit inside one compat/match walk
+_MAX_LEVEL = 32   # libbpf's recursion level limit
+
+
+class MatchError(Exception):
+    """libbpf would fail the relocation (and the object load) here.
+
+    ``errno`` names the error libbpf returns (EINVAL or E2BIG)."""
+
+    def __init__(self, message: str, errno: str = "EINVAL"):
+        super().__init__(message)
+        self.errno = errno
+
+
+def kind_core_compat(k1: int, k2: int) -> bool:
+    return k1 == k2 or (k1 in (ENUM, ENUM64) and k2 in (ENUM, ENUM64))
+
+
+def _names_equal_essential(a: str, b: str) -> bool:
+    la, lb = essential_len(a), essential_len(b)
+    return la == lb and a[:la] == b[:lb]
+
+
+def _skip(btf: BTF, tid: int) -> int:
+    try:
+        return btf.skip_mods_and_typedefs(tid)
+    except BTFFormatError as exc:
+        raise MatchError(exc.message) from None
+
+
+def _size(btf: BTF, tid: int) -> int:
+    try:
+        return btf.resolve_size(tid)
+    except BTFFormatError as exc:
+        raise MatchError(f"cannot resolve size of [{tid}]: {exc.message}") from None
+
+
+def fields_are_compat(local: BTF, local_id: int, targ: BTF, targ_id: int) -> bool:
+    while True:
+        local_id = _skip(local, local_id)
+        targ_id = _skip(targ, targ_id)
+        lt, tt = local.type(local_id), targ.type(targ_id)
+        if lt.kind in (STRUCT, UNION) and tt.kind in (STRUCT, UNION):
+            return True
+        if not kind_core_compat(lt.kind, tt.kind):
+            return False
+        k = lt.kind
+        if k == PTR or k == FLOAT:
+            return True
+        if k in (FWD, ENUM, ENUM64):
+            ll, tl = essential_len(lt.name), essential_len(tt.name)
+            return ll == 0 or tl == 0 or (ll == tl and lt.name[:ll] == tt.name[:tl])
+        if k == INT:
+            return lt.bit_offset == 0 and tt.bit_offset == 0  # type: ignore[attr-defined]
+        if k == ARRAY:
+            local_id, targ_id = lt.elem_type, tt.elem_type  # type: ignore[attr-defined]
+            continue
+        return False
+
+
+def types_are_compat(local: BTF, local_id: int, targ: BTF, targ_id: int, level: int = _MAX_LEVEL) -> bool:
+    """libbpf ``__bpf_core_types_are_compat`` (names already matched by the caller)."""
+    if not kind_core_compat(local.kind(local_id), targ.kind(targ_id)):
+        return False
+    depth = _MAX_DEPTH
+    while True:
+        depth -= 1
+        if depth < 0:
+            raise MatchError("type compatibility check deeper than 32 levels")
+        local_id = _skip(local, local_id)
+        targ_id = _skip(targ, targ_id)
+        lt, tt = local.type(local_id), targ.type(targ_id)
+        if not kind_core_compat(lt.kind, tt.kind):
+            return False
+        k = lt.kind
+        if k in (0, STRUCT, UNION, ENUM, FWD, ENUM64):
+            return True
+        if k == INT:
+            return lt.bit_offset == 0 and tt.bit_offset == 0  # type: ignore[attr-defined]
+        if k == PTR:
+            local_id, targ_id = lt.type, tt.type
+            continue
+        if k == ARRAY:
+            local_id, targ_id = lt.elem_type, tt.elem_type  # type: ignore[attr-defined]
+            continue
+        if k == FUNC_PROTO:
+            if lt.vlen != tt.vlen:
+                return False
+            for lp, tp in zip(lt.params, tt.params):  # type: ignore[attr-defined]
+                if level <= 0:
+                    raise MatchError("type compatibility check recursed more than 32 levels")
+                if not types_are_compat(local, _skip(local, lp.type), targ, _skip(targ, tp.type), level - 1):
+                    return False
+            local_id, targ_id = _skip(local, lt.type), _skip(targ, tt.type)
+            continue
+        return False
+
+
+def _names_match(local_name: str, targ_name: str) -> bool:
+    if not targ_name:
+        return not local_name
+    return _names_equal_essential(local_name, targ_name)
+
+
+def _enums_match(lt, tt) -> bool:
+    if lt.size != tt.size or lt.vlen > tt.vlen:
+        return False
+    for lv in lt.values:
+        if not any(_names_match(lv.name, tv.name) for tv in tt.values):
+            return False
+    return True
+
+
+def types_match(local: BTF, local_id: int, targ: BTF, targ_id: int, behind_ptr: bool = False,
+                level: int = _MAX_LEVEL) -> bool:
+    """libbpf ``__bpf_core_types_match`` (TYPE_MATCHES)."""
+    if level <= 0:
+        raise MatchError("type match recursed more than 32 levels")
+    depth = _MAX_DEPTH
+    while True:
+        depth -= 1
+        if depth < 0:
+            raise MatchError("type match deeper than 32 levels")
+        local_id = _skip(local, local_id)
+        targ_id = _skip(targ, targ_id)
+        lt, tt = local.type(local_id), targ.type(targ_id)
+        if not _names_match(lt.name, tt.name):
+            return False
+        lk, tk = lt.kind, tt.kind
+        if lk == 0:
+            return tk == 0
+        if lk == FWD:
+            if behind_ptr:
+                if lk == tk:
+                    return lt.kflag == tt.kflag
+                return (tk == STRUCT and not lt.kflag) or (tk == UNION and bool(lt.kflag))
+            return lk == tk and lt.kflag == tt.kflag
+        if lk in (ENUM, ENUM64):
+            return tk in (ENUM, ENUM64) and _enums_match(lt, tt)
+        if lk in (STRUCT, UNION):
+            if behind_ptr:
+                if lk == tk:
+                    return True
+                if tk != FWD:
+                    return False
+                return (lk == UNION) == bool(tt.kflag)
+            if lk != tk:
+                return False
+            return _composites_match(local, lt, targ, tt, behind_ptr, level)
+        if lk == INT:
+            return (lk == tk and lt.size == tt.size
+                    and (lt.encoding & 1) == (tt.encoding & 1))  # type: ignore[attr-defined]
+        if lk == PTR:
+            if lk != tk:
+                return False
+            behind_ptr = True
+            local_id, targ_id = lt.type, tt.type
+            continue
+        if lk == ARRAY:
+            if lk != tk or lt.nelems != tt.nelems:  # type: ignore[attr-defined]
+                return False
+            local_id, targ_id = lt.elem_type, tt.elem_type  # type: ignore[attr-defined]
+            continue
+        if lk == FUNC_PROTO:
+            if lk != tk or lt.vlen != tt.vlen:
+                return False
+            for lp, tp in zip(lt.params, tt.params):  # type: ignore[attr-defined]
+                if not types_match(local, lp.type, targ, tp.type, behind_ptr, level - 1):
+                    return False
+            local_id, targ_id = lt.type, tt.type
+            continue
+        return False
+
+
+def _composites_match(local: BTF, lt, targ: BTF, tt, behind_ptr: bool, level: int) -> bool:
+    if lt.vlen > tt.vlen:
+        return False
+    for lm in lt.members:
+        for tm in tt.members:
+            if not _names_match(lm.name, tm.name):
+                continue
+            if types_match(local, lm.type, targ, tm.type, behind_ptr, level - 1):
+                break
+        else:
+            return False
+    return True
+
+
+def _match_member(local: BTF, local_acc: Accessor, targ: BTF, targ_id: int, spec: Spec) -> tuple[int, int]:
+    """Find ``local_acc``'s member in target composite ``targ_id``, descending
+    into anonymous members.  Returns (1, next type id) on a compatible match,
+    (0, 0) otherwise; ``spec`` gets the raw path and bit offset."""
+    targ_id = _skip(targ, targ_id)
+    tt = targ.type(targ_id)
+    if tt.kind not in (STRUCT, UNION):
+        return 0, 0
+    lt = local.type(local_acc.type_id)
+    local_member = lt.members[local_acc.idx]  # type: ignore[attr-defined]
+    local_name = local_member.name
+    for i, m in enumerate(tt.members):  # type: ignore[attr-defined]
+        if len(spec.raw) == SPEC_MAX_LEN:
+            raise MatchError("target spec longer than 64 elements", "E2BIG")
+        spec.bit_offset += m.bit_offset
+        spec.raw.append(i)
+        if not m.name:
+            found, nxt = _match_member(local, local_acc, targ, m.type, spec)
+            if found:
+                return found, nxt
+        elif m.name == local_name:
+            spec.accessors.append(Accessor(targ_id, i, m.name))
+            if fields_are_compat(local, local_member.type, targ, m.type):
+                return 1, m.type
+            spec.accessors.pop()
+            return 0, 0
+        spec.bit_offset -= m.bit_offset
+        spec.raw.pop()
+    return 0, 0
+
+
+def spec_match(local_spec: Spec, targ: BTF, targ_id: int) -> Spec | None:
+    """Match ``local_spec`` against candidate ``targ_id``: the target spec, or
+    None when the candidate does not match.  Raises ``MatchError``."""
+    local = local_spec.btf
+    kind = local_spec.kind
+    spec = Spec(targ, targ_id, kind)
+    if is_type_based(kind):
+        if kind == RelocKind.TYPE_MATCHES:
+            ok = types_match(local, local_spec.root_type_id, targ, targ_id)
+        else:
+            ok = types_are_compat(local, local_spec.root_type_id, targ, targ_id)
+        return spec if ok else None
+    local_acc = local_spec.accessors[0]
+    if is_enumval_based(kind):
+        tid = _skip(targ, targ_id)
+        tt = targ.type(tid)
+        if tt.kind not in (ENUM, ENUM64):
+            return None
+        want = local_acc.name or ""
+        wl = essential_len(want)
+        for i, v in enumerate(tt.values):  # type: ignore[attr-defined]
+            tl = essential_len(v.name)
+            if tl == wl and v.name[:tl] == want[:wl]:
+                spec.accessors.append(Accessor(tid, i, v.name))
+                spec.raw.append(i)
+                return spec
+        return None
+    if not is_field_based(kind):  # pragma: no cover
+        raise MatchError(f"unknown relocation kind {kind}")
+    for i, local_acc in enumerate(local_spec.accessors):
+        targ_id = _skip(targ, targ_id)
+        tt = targ.type(targ_id)
+        if local_acc.name is not None:
+            found, targ_id = _match_member(local, local_acc, targ, targ_id, spec)
+            if not found:
+                return None
+            continue
+        if i > 0:
+            if tt.kind != ARRAY:
+                return None
+            flex = is_flex_array(targ, spec.accessors[-1], tt.nelems)  # type: ignore[attr-defined]
+            if not flex and local_acc.idx >= tt.nelems:  # type: ignore[attr-defined]
+                return None
+            targ_id = _skip(targ, tt.elem_type)  # type: ignore[attr-defined]
+        if len(spec.raw) == SPEC_MAX_LEN:
+            raise MatchError("target spec longer than 64 elements", "E2BIG")
+        spec.accessors.append(Accessor(targ_id, local_acc.idx, None))
+        spec.raw.append(local_acc.idx)
+        spec.bit_offset += local_acc.idx * _size(targ, targ_id) * 8
+    return spec

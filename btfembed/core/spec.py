@@ -1,0 +1,173 @@
+"""Access specs: a CO-RE record's access string resolved against a BTF.
+
+A spec has two views (libbpf's ``bpf_core_spec``):
+
+* ``raw``: one index per element of the access string ("0:1:2:3" ->
+  [0, 1, 2, 3]), including anonymous struct/union members;
+* ``accessors``: the high-level path, only the semantically meaningful
+  steps: the root, named members and array indices.
+
+``bit_offset`` is the absolute bit offset of the accessed field from the
+start of the root.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import NamedTuple
+
+from btfembed.btf import BTF
+from btfembed.core.kinds import KIND_LABELS, is_enumval_based, is_field_based, is_type_based
+from btfembed.errors import BTFFormatError, CoreSpecError
+from btfembed.wire import ARRAY, ENUM, ENUM64, STRUCT, UNION
+
+__all__ = ["Accessor", "Spec", "parse_access", "parse_spec", "format_spec", "is_flex_array", "SPEC_MAX_LEN"]
+
+SPEC_MAX_LEN = 64  # libbpf's BPF_CORE_SPEC_MAX_LEN
+_INT_MAX = 0x7FFFFFFF
+_NUMBER = re.compile(r"\s*([+-]?\d+)")
+
+
+class Accessor(NamedTuple):
+    type_id: int      # the composite (member accessor), element type (array) or root
+    idx: int
+    name: str | None  # member or enumerator name; None for the root and array indices
+
+
+class Spec:
+    """A parsed (local) or matched (target) access spec."""
+
+    __slots__ = ("btf", "root_type_id", "kind", "raw", "accessors", "bit_offset")
+
+    def __init__(self, btf: BTF, root_type_id: int, kind: int):
+        self.btf = btf
+        self.root_type_id = root_type_id
+        self.kind = kind
+        self.raw: list[int] = []
+        self.accessors: list[Accessor] = []
+        self.bit_offset = 0
+
+    def copy(self) -> "Spec":
+        s = Spec(self.btf, self.root_type_id, self.kind)
+        s.raw = list(self.raw)
+        s.accessors = list(self.accessors)
+        s.bit_offset = self.bit_offset
+        return s
+
+    def __repr__(self) -> str:
+        return f"<Spec {format_spec(self)}>"
+
+
+def parse_access(access: str) -> list[int]:
+    """Split an access string into indices, with libbpf's rules (each index
+    is a non-negative decimal int, ':' separated, at most 64 of them)."""
+    if not access or access[0] == ":":
+        raise CoreSpecError(f"malformed access string {access!r}")
+    out: list[int] = []
+    pos, n = 0, len(access)
+    while pos < n:
+        if access[pos] == ":":
+            pos += 1
+        m = _NUMBER.match(access, pos)
+        if m is None:
+            raise CoreSpecError(f"malformed access string {access!r}")
+        value = int(m.group(1))
+        if value < 0 or value > _INT_MAX:
+            raise CoreSpecError(f"access string {access!r} has an out-of-range index {value}")
+        if len(out) == SPEC_MAX_LEN:
+            raise CoreSpecError(f"access string {access!r} is longer than {SPEC_MAX_LEN} elements")
+        out.append(value)
+        pos = m.end()
+    return out
+
+
+def is_flex_array(btf: BTF, prev: Accessor, nelems: int) -> bool:
+    """An array with no elements that is the last member of its struct."""
+    if prev.name is None or nelems > 0:
+        return False
+    return prev.idx == btf.type(prev.type_id).vlen - 1
+
+
+def parse_spec(btf: BTF, root_type_id: int, access: str, kind: int) -> Spec:
+    """Resolve a local CO-RE record into a ``Spec`` (libbpf ``bpf_core_parse_spec``).
+
+    Raises ``CoreSpecError`` for anything libbpf would refuse.
+    """
+    try:
+        return _parse_spec(btf, root_type_id, access, kind)
+    except CoreSpecError:
+        raise
+    except BTFFormatError as exc:
+        raise CoreSpecError(f"access {access!r} on type [{root_type_id}]: {exc.message}") from None
+
+
+def _parse_spec(btf: BTF, root_type_id: int, access: str, kind: int) -> Spec:
+    if kind not in KIND_LABELS:
+        raise CoreSpecError(f"unknown CO-RE relocation kind {kind}")
+    if not 0 < root_type_id < btf.type_cnt:
+        raise CoreSpecError(f"CO-RE record refers to type id {root_type_id}, which the object's BTF lacks")
+    spec = Spec(btf, root_type_id, kind)
+    if is_type_based(kind):
+        if access != "0":
+            raise CoreSpecError(f"type-based relocation needs access string '0', not {access!r}")
+        return spec
+    spec.raw = parse_access(access)
+    tid = btf.skip_mods_and_typedefs(root_type_id)
+    t = btf.type(tid)
+    idx = spec.raw[0]
+    if is_enumval_based(kind):
+        if t.kind not in (ENUM, ENUM64) or len(spec.raw) > 1 or idx >= t.vlen:
+            raise CoreSpecError(f"enum value relocation {access!r} does not name an enumerator of type [{root_type_id}]")
+        spec.accessors.append(Accessor(tid, idx, t.values[idx].name))  # type: ignore[attr-defined]
+        return spec
+    if not is_field_based(kind):  # pragma: no cover - all kinds are classified
+        raise CoreSpecError(f"unknown CO-RE relocation kind {kind}")
+    spec.accessors.append(Accessor(tid, idx, None))
+    spec.bit_offset = idx * btf.resolve_size(tid) * 8
+    for i in range(1, len(spec.raw)):
+        tid = btf.skip_mods_and_typedefs(tid)
+        t = btf.type(tid)
+        idx = spec.raw[i]
+        if t.kind == STRUCT or t.kind == UNION:
+            if idx >= t.vlen:
+                raise CoreSpecError(f"access {access!r}: member index {idx} is out of range for [{tid}] {t.name or '<anon>'}")
+            m = t.members[idx]  # type: ignore[attr-defined]
+            spec.bit_offset += m.bit_offset
+            if m.name_off:
+                if not m.name:
+                    raise CoreSpecError(f"access {access!r}: member {idx} of [{tid}] has an empty name")
+                spec.accessors.append(Accessor(tid, idx, m.name))
+            tid = m.type
+        elif t.kind == ARRAY:
+            elem = btf.skip_mods_and_typedefs(t.elem_type)  # type: ignore[attr-defined]
+            flex = is_flex_array(btf, spec.accessors[-1], t.nelems)  # type: ignore[attr-defined]
+            if not flex and idx >= t.nelems:  # type: ignore[attr-defined]
+                raise CoreSpecError(f"access {access!r}: array index {idx} is out of bounds")
+            spec.accessors.append(Accessor(elem, idx, None))
+            spec.bit_offset += idx * btf.resolve_size(elem) * 8
+            tid = elem
+        else:
+            raise CoreSpecError(f"access {access!r} (at element {i}) reaches type [{tid}] of kind {t.kind_name}, "
+                                "which has no members")
+    return spec
+
+
+def format_spec(spec: Spec) -> str:
+    """Human form of a spec: ``[id] struct task_struct.real_parent (0:52 @ offset 1280)``."""
+    btf = spec.btf
+    t = btf.type(spec.root_type_id)
+    head = f"[{spec.root_type_id}] {t.kind_name.lower()} {t.name or '<anon>'}"
+    if is_type_based(spec.kind):
+        return head
+    if is_enumval_based(spec.kind):
+        acc = spec.accessors[0] if spec.accessors else None
+        return f"{head}::{acc.name}" if acc else head
+    path = ""
+    for i, acc in enumerate(spec.accessors):
+        if acc.name is not None:
+            path += f".{acc.name}"
+        elif i > 0 or acc.idx > 0:
+            path += f"[{acc.idx}]"
+    raw = ":".join(str(r) for r in spec.raw)
+    off = f"{spec.bit_offset // 8}" + (f".{spec.bit_offset % 8}" if spec.bit_offset % 8 else "")
+    return f"{head}{path} ({raw} @ offset {off})"
