@@ -201,6 +201,19 @@ class Marks:
             else:
                 self._unsupported(t.kind, tid)
 
+    @property
+    def start_ids(self) -> list[int]:
+        return [b.start_id for b in self.btfs]
+
+    def as_dict(self) -> dict[tuple[int, int], frozenset[int]]:
+        """(BTF index, type id) -> kept member indices."""
+        return {(w, tid): frozenset(members) for w, kept in enumerate(self.kept) for tid, members in kept.items()}
+
+    def add(self, marks: "dict[tuple[int, int], frozenset[int]]") -> None:
+        """Merge marks given as ``as_dict()`` returns them."""
+        for (w, tid), members in marks.items():
+            self.kept[w].setdefault(tid, set()).update(members)
+
     def mark_root(self, btf: BTF, tid: int, follow_pointers: bool = True) -> None:
         self.mark_type(self.index_of(btf), tid, follow_pointers)
 

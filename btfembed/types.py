@@ -28,7 +28,7 @@ from btfembed.wire import (
 __all__ = [
     "Type", "Int", "Array", "Composite", "Enum", "FuncProto", "Var", "Datasec",
     "DeclTag", "Unknown", "Member", "EnumValue", "Param", "VarSecinfo",
-    "VOID", "make_info", "encode_words", "type_refs",
+    "VOID", "make_info", "encode_words", "type_refs", "to_plain", "from_plain",
 ]
 
 
@@ -321,3 +321,51 @@ def type_refs(t: Type) -> Iterator[int]:
     elif kind == DATASEC:
         for s in t.secinfos:  # type: ignore[attr-defined]
             yield s.type
+
+
+def to_plain(t: Type) -> list:
+    """A JSON-friendly form of ``t`` (for caches); ``from_plain`` inverts it."""
+    head = [t.kind, t.name, t.name_off, t.info, t.size_type]
+    if isinstance(t, Int):
+        return head + [t.data]
+    if isinstance(t, Array):
+        return head + [t.elem_type, t.index_type, t.nelems]
+    if isinstance(t, Composite):
+        return head + [[list(m) for m in t.members]]
+    if isinstance(t, Enum):
+        return head + [[list(v) for v in t.values]]
+    if isinstance(t, FuncProto):
+        return head + [[list(p) for p in t.params]]
+    if isinstance(t, Var):
+        return head + [t.linkage]
+    if isinstance(t, Datasec):
+        return head + [[list(s) for s in t.secinfos]]
+    if isinstance(t, DeclTag):
+        return head + [t.component_idx]
+    if isinstance(t, Unknown):
+        return head + [list(t.extra)]
+    return head
+
+
+def from_plain(obj: list) -> Type:
+    kind, name, name_off, info, st = obj[:5]
+    rest = obj[5:]
+    if kind == INT:
+        return Int(kind, name, info, st, name_off, rest[0])
+    if kind == ARRAY:
+        return Array(kind, name, info, st, name_off, *rest[:3])
+    if kind in (STRUCT, UNION):
+        return Composite(kind, name, info, st, name_off, [Member(*m) for m in rest[0]])
+    if kind in (ENUM, ENUM64):
+        return Enum(kind, name, info, st, name_off, [EnumValue(*v) for v in rest[0]])
+    if kind == FUNC_PROTO:
+        return FuncProto(kind, name, info, st, name_off, [Param(*p) for p in rest[0]])
+    if kind == VAR:
+        return Var(kind, name, info, st, name_off, rest[0])
+    if kind == DATASEC:
+        return Datasec(kind, name, info, st, name_off, [VarSecinfo(*s) for s in rest[0]])
+    if kind == DECL_TAG:
+        return DeclTag(kind, name, info, st, name_off, rest[0])
+    if rest:
+        return Unknown(kind, name, info, st, name_off, rest[0])
+    return Type(kind, name, info, st, name_off)

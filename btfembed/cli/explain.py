@@ -8,11 +8,10 @@ import sys
 from typing import Sequence, TextIO
 
 from btfembed.cli._common import add_target_args, load_objects, load_target
-from btfembed.core.kinds import KIND_LABELS, is_enumval_based, is_type_based
-from btfembed.core.resolve import RelocResult
-from btfembed.core.spec import Spec
-from btfembed.minimize import ObjectResults, resolve_object
-from btfembed.verify import describe
+from btfembed.core.kinds import KIND_LABELS
+from btfembed.minimize import summarize_object
+from btfembed.objects import BpfObject
+from btfembed.verify import Summary, describe
 
 HELP = """\
 Print one line per CO-RE relocation of OBJECT(s): the program, the
@@ -37,52 +36,19 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def access_names(spec: Spec) -> str:
-    """The local access as names: ``struct task_struct.real_parent``,
-    ``enum pid_type::PIDTYPE_TGID``, ``struct pid.numbers[0].nr``."""
-    btf = spec.btf
-    root = btf.type(spec.root_type_id)
-    head = f"{root.kind_name.lower()} {root.name or '<anon>'}"
-    if is_type_based(spec.kind):
-        return head
-    if is_enumval_based(spec.kind):
-        return f"{head}::{spec.accessors[0].name}"
-    path = ""
-    for i, acc in enumerate(spec.accessors):
-        if acc.name is not None:
-            path += f".{acc.name}"
-        elif i > 0 or acc.idx > 0:
-            path += f"[{acc.idx}]"
-    return head + path
-
-
-def result_record(source: str, r: RelocResult) -> dict:
-    o = r.outcome
-    rec = {
-        "object": source, "program": r.program, "section": r.record.section, "relo": r.record.index,
-        "insn": r.record.insn_off // 8, "kind": KIND_LABELS.get(r.record.kind, str(r.record.kind)),
-        "access": access_names(r.local), "status": o.status, "result": describe(o),
-    }
-    if o.values is not None and o.status == "resolved":
-        rec["value"] = o.values.new_val
-    if o.message:
-        rec["message"] = o.message
-    return rec
-
-
-def print_report(results: Sequence[ObjectResults], out: TextIO, *, as_json: bool = False) -> None:
-    for objres in results:
-        for r in objres.results:
-            rec = result_record(objres.obj.source or "", r)
+def print_report(objects: Sequence[BpfObject], summaries: Sequence[Sequence[Summary]], out: TextIO, *,
+                 as_json: bool = False) -> None:
+    for obj, sums in zip(objects, summaries):
+        for s in sums:
             if as_json:
+                rec = {"object": obj.source, **s._asdict(), "result": describe(s)}
                 out.write(json.dumps(rec, sort_keys=True) + "\n")
             else:
-                out.write(f"{rec['object']}: {rec['program']} {rec['kind']} {rec['access']}: {rec['result']}\n")
+                out.write(f"{obj.source}: {s.program} {KIND_LABELS.get(s.kind, s.kind)} {s.access}: {describe(s)}\n")
 
 
 def run(args: argparse.Namespace) -> int:
     target = load_target(args.kernel, args.module)
     objects = load_objects(args.objects)
-    results = [ObjectResults(o, resolve_object(o, target)) for o in objects]
-    print_report(results, sys.stdout, as_json=args.json)
+    print_report(objects, [summarize_object(o, target) for o in objects], sys.stdout, as_json=args.json)
     return 0

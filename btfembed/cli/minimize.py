@@ -64,5 +64,5 @@ def run(args: argparse.Namespace) -> int:
     result = minimize(objects, target, compat=bool(args.compat), byte_order=order, hdr_len=args.header_size)
     atomic_write(args.output, result.data)
     if args.report:
-        print_report(result.results, sys.stdout)
+        print_report(objects, result.summaries, sys.stdout)
     return 0

@@ -8,9 +8,9 @@ import sys
 from btfembed.cli._common import add_target_args, load_objects, load_target
 from btfembed.core.resolve import Target
 from btfembed.errors import CheckFailed
-from btfembed.minimize import resolve_object
+from btfembed.minimize import summarize_object
 from btfembed.sources import load_btf
-from btfembed.verify import compare_results
+from btfembed.verify import compare
 
 HELP = """\
 Resolve every CO-RE relocation of OBJECT(s) against the full KERNEL BTF and
@@ -43,10 +43,10 @@ def run(args: argparse.Namespace) -> int:
     objects = load_objects(args.objects)
     total = failures = id_only = 0
     for obj in objects:
-        a = resolve_object(obj, full)
-        b = resolve_object(obj, Target(mini))
+        a = summarize_object(obj, full)
+        b = summarize_object(obj, Target(mini))
         total += len(a)
-        for d in compare_results(a, b, full_btf=full.kernel, mini_btf=mini):
+        for d in compare(a, b):
             if d.type_id_only:
                 id_only += 1
                 print(f"{obj.source}: type id only: {d.line()}")

@@ -21,7 +21,8 @@ from btfembed.core.kinds import KIND_LABELS, is_enumval_based, is_field_based, i
 from btfembed.errors import BTFFormatError, CoreSpecError
 from btfembed.wire import ARRAY, ENUM, ENUM64, STRUCT, UNION
 
-__all__ = ["Accessor", "Spec", "parse_access", "parse_spec", "format_spec", "is_flex_array", "SPEC_MAX_LEN"]
+__all__ = ["Accessor", "Spec", "parse_access", "parse_spec", "format_spec", "describe_access", "is_flex_array",
+           "SPEC_MAX_LEN"]
 
 SPEC_MAX_LEN = 64  # libbpf's BPF_CORE_SPEC_MAX_LEN
 _INT_MAX = 0x7FFFFFFF
@@ -171,3 +172,22 @@ def format_spec(spec: Spec) -> str:
     raw = ":".join(str(r) for r in spec.raw)
     off = f"{spec.bit_offset // 8}" + (f".{spec.bit_offset % 8}" if spec.bit_offset % 8 else "")
     return f"{head}{path} ({raw} @ offset {off})"
+
+
+def describe_access(spec: Spec) -> str:
+    """The access as names: ``struct task_struct.real_parent``,
+    ``enum pid_type::PIDTYPE_TGID``, ``struct pid.numbers[0].nr``."""
+    btf = spec.btf
+    root = btf.type(spec.root_type_id)
+    head = f"{root.kind_name.lower()} {root.name or '<anon>'}"
+    if is_type_based(spec.kind):
+        return head
+    if is_enumval_based(spec.kind):
+        return f"{head}::{spec.accessors[0].name}" if spec.accessors else head
+    path = ""
+    for i, acc in enumerate(spec.accessors):
+        if acc.name is not None:
+            path += f".{acc.name}"
+        elif i > 0 or acc.idx > 0:
+            path += f"[{acc.idx}]"
+    return head + path
