@@ -21,6 +21,7 @@ __all__ = ["main", "build_parser"]
 
 # Sub-command modules, in the order ``--help`` lists them.
 COMMANDS = (
+    "build",
     "minimize",
     "explain",
     "verify",

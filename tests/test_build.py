@@ -1,0 +1,269 @@
+"""``btfembed build``: kernel sources, keys, filters, determinism, cache,
+deduplication, atomicity and reports, on real kernel BTF."""
+
+from __future__ import annotations
+
+import io
+import json
+import lzma
+import os
+import random
+import shutil
+import subprocess
+import sys
+import tarfile
+from pathlib import Path
+
+import pytest
+
+from btfembed.cache import Cache
+from btfembed.core import Target
+from btfembed.errors import ConfigError
+from btfembed.keys import KernelKey
+from btfembed.kernels import apply_filters, discover, parse_source_arg
+from btfembed.minimize import minimize
+from btfembed.objects import load_object
+from btfembed.pack import read_pack
+from btfembed.pipeline import Options, load_object_inputs, run_build
+from btfembed.settings import KernelSpec, load_settings
+from btfembed.sources import load_btf
+
+from conftest import OBJS, REPO_KERNELS, repo_vmlinux_files
+
+OBJ_A = str(OBJS / "task_small.el.o")
+OBJ_B = str(OBJS / "tracer.el.o")
+DEBIAN = REPO_KERNELS / "debian_12_x86_64_6.1.0-50-amd64.btf.xz"
+SMALL = REPO_KERNELS / "cilium-testdata_2019-11_x86_64_5.3-approx.btf.xz"
+KYLIN = REPO_KERNELS / "kylin_V10_arm64_4.19.90-24.4.v2101.ky10.aarch64.btf.xz"
+
+
+def cli(*args: str, cwd: Path | None = None, check: bool = True) -> subprocess.CompletedProcess:
+    proc = subprocess.run([sys.executable, "-m", "btfembed", *args], capture_output=True, text=True, cwd=cwd)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"btfembed {' '.join(args)} failed ({proc.returncode}): {proc.stderr}")
+    return proc
+
+
+def btfhub_tree(root: Path) -> Path:
+    """A BTFHub archive tree built from the in-repo kernels: each raw BTF
+    packed as <release>.btf in a .btf.tar.xz, the archive's format."""
+    layout = {
+        DEBIAN: ("debian", "12", "x86_64", "6.1.0-50-amd64"),
+        SMALL: ("ubuntu", "20.04", "x86_64", "5.3.0-1-generic"),
+        KYLIN: ("kylin", "V10", "aarch64", "4.19.90-24.4.v2101.ky10.aarch64"),
+    }
+    for src, (distro, version, arch, release) in layout.items():
+        raw = lzma.decompress(src.read_bytes())
+        buf = io.BytesIO()
+        with tarfile.open(fileobj=buf, mode="w") as tf:
+            info = tarfile.TarInfo(f"{release}.btf")
+            info.size = len(raw)
+            tf.addfile(info, io.BytesIO(raw))
+        d = root / distro / version / arch
+        d.mkdir(parents=True, exist_ok=True)
+        (d / f"{release}.btf.tar.xz").write_bytes(lzma.compress(buf.getvalue()))
+    return root
+
+
+def test_btfhub_tree_keys_from_path(tmp_path: Path) -> None:
+    tree = btfhub_tree(tmp_path / "archive")
+    keys = [k.key for k in discover([KernelSpec(str(tree))])]
+    assert keys == sorted(keys)
+    assert KernelKey("arm64", "kylin", "V10", "4.19.90-24.4.v2101.ky10.aarch64") in keys  # aarch64 -> arm64
+    assert KernelKey("x86_64", "debian", "12", "6.1.0-50-amd64") in keys
+
+
+def test_manifest_sources(tmp_path: Path) -> None:
+    # The in-repo kernel directory carries a MANIFEST.tsv with extra columns.
+    keys = {k.key for k in discover([KernelSpec(str(REPO_KERNELS))])}
+    assert KernelKey("arm64", "kylin", "V10", "4.19.90-24.4.v2101.ky10.aarch64") in keys
+    assert len(keys) == 3
+    toml = tmp_path / "kernels.toml"
+    toml.write_text(f'[[kernel]]\npath = "{DEBIAN}"\nrelease = "6.1.0-50-amd64"\narch = "amd64"\n'
+                    f'distro = "debian"\ndistro_version = "12"\n')
+    assert [k.key for k in discover([KernelSpec(str(toml))])] == [KernelKey("x86_64", "debian", "12", "6.1.0-50-amd64")]
+    tsv = tmp_path / "k.tsv"
+    tsv.write_text(f"path\trelease\tarch\n{DEBIAN}\tr1\taarch64\n")
+    assert [k.key for k in discover([KernelSpec(str(tsv))])] == [KernelKey("arm64", "", "", "r1")]
+
+
+def test_plain_directory_and_single_files(tmp_path: Path) -> None:
+    d = tmp_path / "flat"
+    d.mkdir()
+    shutil.copy(DEBIAN, d / "6.1.0-50-amd64.btf.xz")
+    shutil.copy(KYLIN, d / "4.19.90-24.4.v2101.ky10.aarch64.btf.xz")
+    keys = [k.key for k in discover([KernelSpec(str(d))])]
+    assert keys == [KernelKey("arm64", "", "", "4.19.90-24.4.v2101.ky10.aarch64"),
+                    KernelKey("x86_64", "", "", "6.1.0-50-amd64")]
+    spec = parse_source_arg(f"{SMALL}=ubuntu/20.04/x86_64/5.3.0-1-generic")
+    assert discover([spec])[0].key == KernelKey("x86_64", "ubuntu", "20.04", "5.3.0-1-generic")
+
+
+def test_same_release_different_distros_do_not_collide(tmp_path: Path) -> None:
+    specs = [parse_source_arg(f"{DEBIAN}=debian/12/x86_64/6.1.0"), parse_source_arg(f"{SMALL}=ubuntu/22.04/x86_64/6.1.0")]
+    assert len(discover(specs)) == 2
+    with pytest.raises(ConfigError, match="given twice"):
+        discover([parse_source_arg(f"{DEBIAN}=debian/12/x86_64/6.1.0"),
+                  parse_source_arg(f"{SMALL}=debian/12/x86_64/6.1.0")])
+    with pytest.raises(ConfigError, match="not a valid name"):
+        discover([parse_source_arg(f"{DEBIAN}=debian/12/x86_64/..")])
+
+
+def test_filters(tmp_path: Path) -> None:
+    ks = discover([KernelSpec(str(btfhub_tree(tmp_path / "a")))])
+    assert [k.key.arch for k in apply_filters(ks, arch=["aarch64"])] == ["arm64"]
+    assert [k.key.distro for k in apply_filters(ks, distro=["debian", "ubuntu"])] == ["debian", "ubuntu"]
+    assert [k.key.release for k in apply_filters(ks, release=["5.*"])] == ["5.3.0-1-generic"]
+
+
+def tree_bytes(root: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def test_build_outputs_match_minimize_and_are_deterministic(tmp_path: Path) -> None:
+    archive = btfhub_tree(tmp_path / "archive")
+    out1, out2 = tmp_path / "o1", tmp_path / "o2"
+    cli("build", OBJ_A, OBJ_B, "--kernels", str(archive), "--out-dir", str(out1), "--no-cache", "-j", "1", "-q")
+    cli("build", OBJ_B, OBJ_A, "--kernels", str(archive), "--out-dir", str(out2), "--no-cache", "-j", "2", "-q")
+    assert tree_bytes(out1) == tree_bytes(out2)
+    # Each file equals btfembed minimize of the same kernel (the union of both objects).
+    objs = [load_object(OBJ_A), load_object(OBJ_B)]
+    blob = (out1 / "debian/12/x86_64/6.1.0-50-amd64.btf").read_bytes()
+    assert blob == minimize(objs, Target(load_btf(str(DEBIAN)))).data
+    pack = read_pack(str(out1 / "btfembed.pack"))
+    assert {k for k, _ in pack.kernels} == {k.key for k in discover([KernelSpec(str(archive))])}
+    assert pack.blob_for(KernelKey("x86_64", "debian", "12", "6.1.0-50-amd64")) == blob
+
+
+def test_input_order_does_not_matter(tmp_path: Path) -> None:
+    kernels = discover([KernelSpec(str(REPO_KERNELS))])
+    objects = load_object_inputs([OBJ_A, OBJ_B])
+    a = run_build(objects, kernels, options=Options(), cache=Cache(None), jobs=1)
+    shuffled = list(kernels)
+    random.Random(7).shuffle(shuffled)
+    b = run_build(load_object_inputs([OBJ_B, OBJ_A]), shuffled, options=Options(), cache=Cache(None), jobs=2)
+    assert {k.kernel.key: k.blob for k in a.kernels} == {k.kernel.key: k.blob for k in b.kernels}
+
+
+def test_cache_hit_does_no_work_and_changed_object_reuses_the_rest(tmp_path: Path) -> None:
+    kernels = discover([KernelSpec(str(REPO_KERNELS))])
+    cache = Cache(str(tmp_path / "cache"))
+    first = run_build(load_object_inputs([OBJ_A, OBJ_B]), kernels, options=Options(), cache=cache, jobs=2)
+    st = first.stats()
+    assert st["cached"] == 0 and st["kernels_loaded"] == 3 and st["analyses_computed"] == 6
+    again = run_build(load_object_inputs([OBJ_A, OBJ_B]), kernels, options=Options(), cache=cache, jobs=2)
+    st = again.stats()
+    assert st["cached"] == 3 and st["kernels_loaded"] == 0 and st["analyses_computed"] == 0
+    assert [k.blob for k in again.kernels] == [k.blob for k in first.kernels]
+    # "Change" one object: a different object in its place.  Only it is
+    # analysed against each kernel; the other's analyses come from the cache.
+    changed = run_build(load_object_inputs([OBJ_A, str(OBJS / "kernel_c19.el.o")]), kernels, options=Options(),
+                        cache=cache, jobs=2)
+    st = changed.stats()
+    assert st["cached"] == 0 and st["analyses_computed"] == 3
+    # Adding an object whose analyses are cached: the union is assembled
+    # without parsing any kernel.
+    both = run_build(load_object_inputs([OBJ_A, OBJ_B, str(OBJS / "kernel_c19.el.o")]), kernels,
+                     options=Options(), cache=cache, jobs=1)
+    st = both.stats()
+    assert st["kernels_loaded"] == 0 and st["analyses_computed"] == 0
+    fresh = run_build(load_object_inputs([OBJ_A, OBJ_B, str(OBJS / "kernel_c19.el.o")]), kernels,
+                      options=Options(), cache=Cache(None), jobs=1)
+    assert [k.blob for k in both.kernels] == [k.blob for k in fresh.kernels]
+
+
+def test_dedup_identical_blobs(tmp_path: Path) -> None:
+    # The same kernel under two keys: two files, one blob in the pack.
+    out = tmp_path / "out"
+    cli("build", OBJ_A, "--kernels", f"{DEBIAN}=debian/12/x86_64/6.1.0-50-amd64",
+        "--kernels", f"{DEBIAN}=debian/12.1/x86_64/6.1.0-50-amd64", "--kernels", str(SMALL) + "=u/1/x86_64/5.3",
+        "--out-dir", str(out), "--no-cache", "-q", "--report", str(tmp_path / "r.json"))
+    pack = read_pack(str(out / "btfembed.pack"))
+    assert len(pack.kernels) == 3 and len(pack.blobs) == 2
+    assert json.loads((tmp_path / "r.json").read_text())["stats"]["unique_blobs"] == 2
+
+
+def test_failing_kernel_leaves_no_partial_output(tmp_path: Path) -> None:
+    d = tmp_path / "kernels"
+    d.mkdir()
+    shutil.copy(DEBIAN, d / "6.1.0-50-amd64.btf.xz")
+    (d / "9.9.9-broken.btf").write_bytes(b"\x9f\xeb\x01\x00" + b"\x00" * 10)
+    out = tmp_path / "out"
+    proc = cli("build", OBJ_A, "--kernels", str(d), "--out-dir", str(out), "--no-cache", "-q", check=False)
+    assert proc.returncode == 3
+    assert proc.stderr.count("\n") == 1 and "9.9.9-broken" in proc.stderr and "nothing written" in proc.stderr
+    assert not out.exists()
+    proc = cli("build", OBJ_A, "--kernels", str(d), "--out-dir", str(out), "--no-cache", "-q", "--keep-going",
+               check=False)
+    assert proc.returncode == 0 and "warning" in proc.stderr
+    assert (out / "_/_/x86_64/6.1.0-50-amd64.btf").exists()
+    assert not list(out.rglob("9.9.9*"))
+
+
+def test_report_agrees_with_explain(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    report = tmp_path / "report.json"
+    html = tmp_path / "report.html"
+    proc = cli("build", OBJ_B, "--kernels", str(REPO_KERNELS), "--out-dir", str(out), "--no-cache",
+               "--report", str(report), "--html", str(html))
+    table = proc.stdout.splitlines()
+    assert table[0].split()[:2] == ["kernel", "ok"] and "3 kernel(s), 0 failed" in table[-1]
+    data = json.loads(report.read_text())
+    rels = data["relocations"]
+    for kern in data["kernels"]:
+        source = kern["source"]
+        explain = cli("explain", source, OBJ_B, "--json").stdout.splitlines()
+        rows = [json.loads(line) for line in explain]
+        assert len(rows) == len(rels) == len(kern["results"])
+        for rel, res, row in zip(rels, kern["results"], rows):
+            assert (rel["program"], rel["relo"], rel["access"]) == (row["program"], row["index"], row["access"])
+            assert res[0] == row["status"]
+            if row["status"] == "resolved":
+                assert res[1] == row["new_val"]
+        assert kern["counts"]["resolved"] == sum(r["status"] == "resolved" for r in rows)
+    page = html.read_text()
+    assert page.count("<tr>") == 1 + len(data["kernels"]) and "tp_sched_switch" in page
+
+
+def test_fail_on(tmp_path: Path) -> None:
+    # tracer has poisoned (guarded) relocations on every kernel.
+    args = ["build", OBJ_B, "--kernels", str(SMALL) + "=u/1/x86_64/5.3", "--out-dir", str(tmp_path / "o"),
+            "--no-cache", "-q"]
+    assert cli(*args, "--fail-on", "ambiguous", check=False).returncode == 0
+    proc = cli(*args, "--fail-on", "poisoned", check=False)
+    assert proc.returncode == 1 and "poisoned" in proc.stderr
+
+
+def test_settings_file_and_pyproject(tmp_path: Path) -> None:
+    (tmp_path / "btfembed.toml").write_text(
+        f'objects = ["{OBJ_A}"]\nkernels = ["{REPO_KERNELS}"]\nout_dir = "o"\narch = ["x86_64"]\ncache = false\n')
+    proc = cli("build", "-q", cwd=tmp_path)
+    assert proc.returncode == 0
+    assert len(read_pack(str(tmp_path / "o" / "btfembed.pack")).kernels) == 2
+    (tmp_path / "btfembed.toml").unlink()
+    (tmp_path / "pyproject.toml").write_text(f'[tool.btfembed]\nobjects = ["{OBJ_A}"]\nkernels = ["{SMALL}"]\n'
+                                             'out_dir = "p"\ncache = false\nbogus = 1\n')
+    proc = cli("build", "-q", cwd=tmp_path, check=False)
+    assert proc.returncode == 2 and "unknown setting(s): bogus" in proc.stderr
+    with pytest.raises(ConfigError, match="must be an integer"):
+        p = tmp_path / "x.toml"
+        p.write_text('jobs = "4"\n')
+        load_settings(str(p))
+
+
+def test_empty_kernel_list_is_an_error(tmp_path: Path) -> None:
+    proc = cli("build", OBJ_A, "--kernels", str(REPO_KERNELS), "--arch", "s390x", "--out-dir", str(tmp_path / "o"),
+               check=False)
+    assert proc.returncode == 2 and "kernel list is empty" in proc.stderr
+    assert not (tmp_path / "o").exists()
+
+
+def test_sysfs_source_uses_the_running_key() -> None:
+    if not os.path.exists("/sys/kernel/btf/vmlinux"):
+        pytest.skip("no /sys/kernel/btf/vmlinux")
+    from btfembed.keys import running_key
+    assert discover([KernelSpec("sysfs")])[0].key == running_key()
+
+
+def test_every_repo_kernel_is_in_the_manifest() -> None:
+    assert len(discover([KernelSpec(str(REPO_KERNELS))])) == len(repo_vmlinux_files())
