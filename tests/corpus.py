@@ -10,7 +10,7 @@ from pathlib import Path
 from conftest import OBJS, SYNTH, repo_vmlinux_files, shared_kernel_files
 
 # Objects written for real kernel types; the others target synthetic kernels.
-REAL_PROGRAMS = ("tracer", "task_small", "no_core", "key_ref_fwd", "kernel_c19")
+REAL_PROGRAMS = ("tracer", "task_small", "no_core", "key_ref_fwd", "kernel_c19", "conntrack_mod")
 
 
 def objects(little_endian_only: bool = False) -> list[Path]:

@@ -163,3 +163,23 @@ def _failure_lines(error: str | None, type_id_target: set[tuple[str, int]]) -> l
             line = re.sub(r"\d+", "N", line)
         out.append(line)
     return out
+
+
+def test_libbpf_on_flat_module_output_matches_engine_on_kernel_plus_module() -> None:
+    """libbpf cannot take split BTF as btf_custom_path; the flat output it
+    can take must make it patch what libbpf's module rules give."""
+    from test_minimize import MODULE, MODULE_BASE  # noqa: E402
+
+    base = load_btf(str(MODULE_BASE))
+    target = Target(base, (load_btf(str(MODULE), base=base),))
+    obj_path = Path(__file__).parent / "data/objs/conntrack_mod.el.o"
+    obj = load_object(str(obj_path))
+    flat = minimize([obj], target).data
+    run = oracle.relocate(obj_path, flat)
+    assert run.ok, run.error
+    patches = logged_patches(run.log)
+    elf = ElfFile(obj_path.read_bytes())
+    for r in resolve_object(obj, target):
+        data = elf.section_data(r.record.section) or b""
+        insn = data[r.record.insn_off:r.record.insn_off + 16]
+        assert patches[(r.program, r.record.index)] == expected_patches(r.outcome.values, insn, obj.byte_order)

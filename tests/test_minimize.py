@@ -4,6 +4,7 @@ kernel BTF (relocation equivalence), on the whole test corpus."""
 from __future__ import annotations
 
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -169,3 +170,58 @@ def test_shared_corpus_is_covered_when_present() -> None:
         pytest.skip("shared kernel corpus absent")
     assert any(k.name.startswith("centos_8") for k in ALL_KERNELS)
     assert len(objects()) >= 30
+
+
+MODULE = Path(__file__).parent / "data/kernels/debian_12_x86_64_6.1.0-50-amd64__nf_conntrack.btf.xz"
+MODULE_BASE = Path(__file__).parent / "data/kernels/debian_12_x86_64_6.1.0-50-amd64.btf.xz"
+
+
+def module_target() -> Target:
+    base = load_btf(str(MODULE_BASE))
+    return Target(base, (load_btf(str(MODULE), base=base),))
+
+
+def test_module_types_are_merged_into_one_flat_btf() -> None:
+    target = module_target()
+    obj = load_object(str(Path(__file__).parent / "data/objs/conntrack_mod.el.o"))
+    full = summarize_object(obj, target)
+    assert {s.access.split(".")[0] for s in full if s.status == "resolved"} >= {
+        "struct nf_conn", "struct nf_conn_acct", "struct bpf_ct_opts"}
+    m = minimize([obj], target)
+    flat = BTF(m.data)
+    assert flat.base is None and flat.start_id == 1
+    names = {flat.type(i).name for i in flat.ids()}
+    assert {"nf_conn", "nf_conn_acct", "nf_conn_counter", "bpf_ct_opts", "nf_conntrack_l4proto"} <= names
+    # Standalone: libbpf resolves everything against the flat BTF as the
+    # kernel plus module would.
+    assert compare(full, summarize_object(obj, Target(flat))) == []
+    # Without the module, the module types are missing.
+    alone = summarize_object(obj, Target(target.kernel))
+    assert [s.status for s in alone] != [s.status for s in full]
+
+
+def test_vmlinux_candidates_win_over_module_ones() -> None:
+    """A root type present in vmlinux is never looked up in modules."""
+    target = module_target()
+    obj = load_object(str(Path(__file__).parent / "data/objs/conntrack_mod.el.o"))
+    m = minimize([obj], target)
+    kept_modules = {key for key in m.emitted.new_ids if key[0] == 1}
+    kept_kernel = {key for key in m.emitted.new_ids if key[0] == 0}
+    assert kept_modules and kept_kernel
+    nf_conn = target.kernel.find_by_name("nf_conn")
+    assert (0, nf_conn[0]) in kept_kernel
+
+
+def test_cli_minimize_and_verify_with_module(tmp_path: Path) -> None:
+    out = tmp_path / "ct.btf"
+    obj = str(Path(__file__).parent / "data/objs/conntrack_mod.el.o")
+    args = [str(MODULE_BASE), str(out), obj, "--module", str(MODULE)]
+    assert subprocess.run([sys.executable, "-m", "btfembed", "minimize", *args]).returncode == 0
+    proc = subprocess.run([sys.executable, "-m", "btfembed", "verify", str(MODULE_BASE), str(out), obj,
+                           "--module", str(MODULE)], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "0 different" in proc.stdout
+    # Verifying against the kernel alone (no module) must find differences.
+    proc = subprocess.run([sys.executable, "-m", "btfembed", "verify", str(MODULE_BASE), str(out), obj],
+                          capture_output=True, text=True)
+    assert proc.returncode == 1 and "DIFFERENT" in proc.stdout
