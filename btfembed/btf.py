@@ -166,8 +166,9 @@ class BTF:
         self._offs = self._scan()
         self.type_cnt = self.start_id + len(self._offs)
         self._cache: dict[int, Type] = {}
-        self._names: tuple[list[int], dict[int, int], dict[int, int]] | None = None
+        self._names: tuple[array, dict[int, int], dict[int, int]] | None = None
         self._midstring: dict[str, list[int]] | None = None
+        self._essential_memo: dict[tuple[str, bool], tuple[int, ...]] = {}
 
     # -- indexing --------------------------------------------------------
 
@@ -196,11 +197,11 @@ class BTF:
             per[kind] = per[kind | 0x80] = p
         return fixed, per
 
-    def _scan(self) -> list[int]:
+    def _scan(self) -> array:
         words = self._words
         n = len(words)
         fixed, per = self._size_tables()
-        offs: list[int] = []
+        offs = array("I")  # 4 bytes per type instead of a Python int object
         append = offs.append
         i = 0
         try:
@@ -235,7 +236,8 @@ class BTF:
 
     def _check_id(self, tid: int) -> None:
         if not 0 <= tid < self.type_cnt:
-            raise TypeIdError(f"reference to type id {tid}, but the last type id is {self.type_cnt - 1}")
+            raise TypeIdError(f"reference to type id {tid}, but the last type id is {self.type_cnt - 1}",
+                              source=self.source)
 
     def _word_index(self, tid: int) -> int:
         return self._offs[tid - self.start_id]
@@ -345,14 +347,13 @@ class BTF:
 
     # -- name lookups ----------------------------------------------------
 
-    def _name_index(self) -> tuple[list[int], dict[int, int], dict[int, int]]:
+    def _name_index(self) -> tuple[array, dict[int, int], dict[int, int]]:
         """(name_off of every type here, name_off -> lowest id, name_off ->
         highest id).  Ids sharing a name offset are found between the two
         by a C-speed scan at lookup time, which stays cheap even for BTF
         that was never deduplicated."""
         if self._names is None:
-            w = self._words
-            name_offs = [w[o] for o in self._offs]
+            name_offs = array("I", map(self._words.__getitem__, self._offs))
             first = self.start_id
             ids = range(first, first + len(name_offs))
             highest = dict(zip(name_offs, ids))
@@ -368,7 +369,10 @@ class BTF:
             table = self.strings
             data, start = table.data, table.start
             odd: dict[str, list[int]] = {}
-            for off in [o for o in self._name_index()[2] if o > start and data[o - start - 1]]:
+            # Offsets past the table are invalid names (an error when that
+            # type is decoded), not lookup results.
+            end = start + len(data)
+            for off in [o for o in self._name_index()[2] if start < o < end and data[o - start - 1]]:
                 odd.setdefault(table.get(off), []).append(off)
             self._midstring = odd
         return self._midstring
@@ -406,6 +410,15 @@ class BTF:
         ``essential``, ascending: the CO-RE candidate search by name."""
         if not essential:
             return []
+        memo_key = (essential, include_base)
+        hit = self._essential_memo.get(memo_key)
+        if hit is not None:
+            return list(hit)
+        ids = self._find_by_essential_name(essential, include_base)
+        self._essential_memo[memo_key] = tuple(ids)
+        return ids
+
+    def _find_by_essential_name(self, essential: str, include_base: bool) -> list[int]:
         offsets = self.strings.offsets_of(essential)
         offsets += self.strings.flavored_offsets(essential)
         for name, offs in self._midstring_names().items():
@@ -424,7 +437,8 @@ class BTF:
             if self.kind(tid) not in _MOD_OR_TYPEDEF:
                 return tid
             tid = self.type(tid).size_type
-        raise TypeIdError(f"type [{tid}]: modifier/typedef chain longer than {_MAX_CHAIN} (reference cycle?)")
+        raise TypeIdError(f"type [{tid}]: modifier/typedef chain longer than {_MAX_CHAIN} (reference cycle?)",
+                          source=self.source)
 
     def skip_mods(self, tid: int) -> int:
         """Follow CONST/VOLATILE/RESTRICT/TYPE_TAG only."""
@@ -432,26 +446,38 @@ class BTF:
             if self.kind(tid) not in wire.MODIFIER_KINDS:
                 return tid
             tid = self.type(tid).size_type
-        raise TypeIdError(f"type [{tid}]: modifier chain longer than {_MAX_CHAIN} (reference cycle?)")
+        raise TypeIdError(f"type [{tid}]: modifier chain longer than {_MAX_CHAIN} (reference cycle?)",
+                          source=self.source)
 
     def pointer_size(self) -> int:
-        """Pointer size as libbpf guesses it: the size of the lowest-id INT of
-        size 4 or 8 named like ``long``; 0 when there is none (callers then
-        assume the host's)."""
+        """Pointer size as libbpf guesses it: the size of the first (lowest
+        id) INT of size 4 or 8 named like ``long``; 0 when there is none
+        (callers then assume the host's)."""
         ptr = getattr(self, "_ptr_size", None)
         if ptr is None:
             ptr = self.base.pointer_size() if self.base is not None else 0
             if not ptr:
-                found = [tid for alias in _LONG_ALIASES for tid in self.find_by_name(alias)
-                         if self.kind(tid) == INT and self.type(tid).size in (4, 8)]
-                ptr = self.type(min(found)).size if found else 0
+                words, offs = self._words, self._offs
+                for k, off in enumerate(offs):
+                    info = words[off + 1]
+                    if (info >> wire.KIND_SHIFT) & wire.KIND_MASK == INT and words[off + 2] in (4, 8):
+                        if words[off] and self.strings.get(words[off]) in _LONG_ALIASES:
+                            ptr = words[off + 2]
+                            break
             self._ptr_size = ptr
         return ptr
 
     def resolve_size(self, tid: int) -> int:
-        """Byte size of type ``tid`` (libbpf ``btf__resolve_size``)."""
+        """Byte size of type ``tid`` (libbpf ``btf__resolve_size``).
+
+        A chain deeper than libbpf's limit is a ``BTFFormatError`` (libbpf's
+        -E2BIG); a reference cycle is a ``TypeIdError``."""
         nelems = 1
+        seen: set[int] = set()
         for _ in range(_MAX_RESOLVE_DEPTH):
+            if tid in seen:
+                raise TypeIdError(f"type [{tid}]: reference cycle", source=self.source)
+            seen.add(tid)
             t = self.type(tid)
             kind = t.kind
             if kind in (INT, ENUM, ENUM64, STRUCT, UNION, DATASEC, FLOAT):
@@ -471,7 +497,7 @@ class BTF:
                 continue
             raise BTFFormatError(f"type [{tid}]: cannot compute the size of a {t.kind_name}")
         else:
-            raise TypeIdError(f"type [{tid}]: size resolution deeper than {_MAX_RESOLVE_DEPTH} levels")
+            raise BTFFormatError(f"type [{tid}]: size resolution deeper than {_MAX_RESOLVE_DEPTH} levels")
         if nelems and size > 0xFFFFFFFF // nelems:
             raise BTFFormatError(f"type [{tid}]: size overflows")
         return nelems * size
@@ -497,7 +523,7 @@ class BTF:
         return f"<BTF {self.source or ''} {self.byte_order}-endian types {self.start_id}..{self.type_cnt - 1}>"
 
 
-_LONG_ALIASES = (
+_LONG_ALIASES = frozenset((
     "long", "long int", "int long", "unsigned long", "long unsigned", "unsigned long int",
     "unsigned int long", "long unsigned int", "long int unsigned", "int unsigned long", "int long unsigned",
-)
+))

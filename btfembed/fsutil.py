@@ -32,7 +32,16 @@ def read_bytes(path: str | os.PathLike[str], *, limit: int | None = None) -> byt
         with open(path, "rb") as f:
             if limit is None:
                 return f.read()
-            data = f.read(limit + 1)
+            # Read in chunks: f.read(limit + 1) would allocate the whole
+            # limit up front.
+            chunks, total = [], 0
+            while total <= limit:
+                chunk = f.read(min(1 << 22, limit + 1 - total))
+                if not chunk:
+                    break
+                chunks.append(chunk)
+                total += len(chunk)
+            data = chunks[0] if len(chunks) == 1 else b"".join(chunks)
     except IsADirectoryError:
         raise FileAccessError(f"{os.fspath(path)}: is a directory") from None
     except OSError as exc:

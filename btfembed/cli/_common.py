@@ -6,9 +6,11 @@ import argparse
 import sys
 from typing import Sequence
 
-from btfembed.core.resolve import Target
-from btfembed.objects import BpfObject, load_object
-from btfembed.sources import load_btf
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # heavy modules are imported when a command runs
+    from btfembed.core.resolve import Target
+    from btfembed.objects import BpfObject
 
 __all__ = ["add_target_args", "load_target", "load_objects", "warn"]
 
@@ -24,12 +26,17 @@ def add_target_args(p: argparse.ArgumentParser) -> None:
                         "itself lacks, as libbpf does")
 
 
-def load_target(kernel: str, modules: Sequence[str] = ()) -> Target:
+def load_target(kernel: str, modules: Sequence[str] = ()) -> "Target":
+    from btfembed.core.resolve import Target
+    from btfembed.sources import load_btf
+
     base = load_btf(kernel)
     return Target(base, tuple(load_btf(m, base=base) for m in modules))
 
 
-def load_objects(paths: Sequence[str], *, warn_no_ext: bool = True) -> list[BpfObject]:
+def load_objects(paths: Sequence[str], *, warn_no_ext: bool = True) -> "list[BpfObject]":
+    from btfembed.objects import load_object
+
     objs = [load_object(p) for p in paths]
     if warn_no_ext:
         for o in objs:

@@ -8,15 +8,15 @@ import os
 import sys
 import time
 
-from btfembed.cache import Cache, default_cache_dir
+from typing import TYPE_CHECKING
+
 from btfembed.cli._common import warn
 from btfembed.errors import BTFEmbedError, CheckFailed, ConfigError
 from btfembed.fsutil import atomic_write, ensure_dir
-from btfembed.kernels import apply_filters, discover, parse_source_arg
-from btfembed.pack import build_pack, encode_pack
-from btfembed.pipeline import KernelResult, Options, default_jobs, load_object_inputs, run_build
-from btfembed.report import dump_json, fails, to_html, to_json, write_table
-from btfembed.settings import Settings, find_settings_file, load_settings, settings_help
+
+if TYPE_CHECKING:  # heavy modules are imported when the command runs
+    from btfembed.pipeline import KernelResult
+    from btfembed.settings import Settings
 
 HELP = """\
 Minimize kernel BTF for BPF objects across a whole list of kernels: one
@@ -57,7 +57,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("objects", metavar="OBJECT", nargs="*", help="BPF objects (or glob patterns)")
     p.add_argument("--kernels", "-k", metavar="SRC", action="append", default=None, help="kernel source (repeatable)")
     p.add_argument("--out-dir", "-o", metavar="DIR", help="output directory")
-    p.add_argument("--jobs", "-j", type=int, metavar="N", help=f"worker processes (default: {default_jobs()})")
+    p.add_argument("--jobs", "-j", type=int, metavar="N", help="worker processes (default: one per CPU)")
     p.add_argument("--report", metavar="FILE", help="write a JSON report")
     p.add_argument("--html", metavar="FILE", help="write an HTML kernel x program matrix")
     p.add_argument("--config", metavar="FILE", help="settings file (default: ./btfembed.toml or ./pyproject.toml)")
@@ -83,7 +83,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def _settings(args: argparse.Namespace) -> Settings:
+def _settings(args: argparse.Namespace) -> "Settings":
+    from btfembed.kernels import parse_source_arg
+    from btfembed.settings import Settings, find_settings_file, load_settings
+
     path = args.config or find_settings_file(".")
     s = load_settings(path) if path else Settings()
     if args.objects:
@@ -122,7 +125,7 @@ class _Progress:
         self.verbose = verbose
         self.start = time.monotonic()
 
-    def __call__(self, r: KernelResult, done: int, total: int) -> None:
+    def __call__(self, r: "KernelResult", done: int, total: int) -> None:
         if self.verbose:
             how = "cached" if r.cached else f"{r.analyzed} analysed, {r.seconds:.2f}s"
             state = f"FAILED: {r.error}" if r.error else f"{len(r.blob or b'')} bytes, level {r.level}, {how}"
@@ -146,6 +149,12 @@ class _Progress:
 
 
 def run(args: argparse.Namespace) -> int:
+    from btfembed.cache import Cache, default_cache_dir
+    from btfembed.kernels import apply_filters, discover
+    from btfembed.pipeline import Options, load_object_inputs, run_build
+    from btfembed.report import fails, write_table
+    from btfembed.settings import settings_help
+
     if args.help_settings:
         print(settings_help())
         return 0
@@ -190,7 +199,10 @@ class _BuildFailed(BTFEmbedError):
     exit_code = 3
 
 
-def _write_outputs(s: Settings, build) -> None:
+def _write_outputs(s: "Settings", build) -> None:
+    from btfembed.pack import build_pack, encode_pack
+    from btfembed.report import dump_json, to_html, to_json
+
     ensure_dir(s.out_dir)
     paths = {}
     files: list[tuple[str, bytes]] = []
@@ -211,7 +223,7 @@ def _write_outputs(s: Settings, build) -> None:
         _emit(s, pack)
 
 
-def _emit(s: Settings, pack) -> None:
+def _emit(s: "Settings", pack) -> None:
     try:
         from btfembed.codegen import write_sources
     except ImportError:  # pragma: no cover - codegen is part of the package

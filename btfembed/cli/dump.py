@@ -5,8 +5,6 @@ from __future__ import annotations
 import argparse
 import sys
 
-from btfembed.dump import dump
-from btfembed.sources import load_btf
 
 HELP = """\
 Print every type of a BTF file, in the text format of
@@ -30,6 +28,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from btfembed.dump import dump
+    from btfembed.sources import load_btf
     base = load_btf(args.base) if args.base else None
     btf = load_btf(args.file, base=base)
     dump(btf, sys.stdout)

@@ -7,11 +7,13 @@ import json
 import sys
 from typing import Sequence, TextIO
 
+from typing import TYPE_CHECKING
+
 from btfembed.cli._common import add_target_args, load_objects, load_target
-from btfembed.core.kinds import KIND_LABELS
-from btfembed.minimize import summarize_object
-from btfembed.objects import BpfObject
-from btfembed.verify import Summary, describe
+
+if TYPE_CHECKING:
+    from btfembed.objects import BpfObject
+    from btfembed.verify import Summary
 
 HELP = """\
 Print one line per CO-RE relocation of OBJECT(s): the program, the
@@ -36,8 +38,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def print_report(objects: Sequence[BpfObject], summaries: Sequence[Sequence[Summary]], out: TextIO, *,
+def print_report(objects: "Sequence[BpfObject]", summaries: "Sequence[Sequence[Summary]]", out: TextIO, *,
                  as_json: bool = False) -> None:
+    from btfembed.core.kinds import KIND_LABELS
+    from btfembed.verify import describe
+
     for obj, sums in zip(objects, summaries):
         for s in sums:
             if as_json:
@@ -48,6 +53,8 @@ def print_report(objects: Sequence[BpfObject], summaries: Sequence[Sequence[Summ
 
 
 def run(args: argparse.Namespace) -> int:
+    from btfembed.minimize import summarize_object
+
     target = load_target(args.kernel, args.module)
     objects = load_objects(args.objects)
     print_report(objects, [summarize_object(o, target) for o in objects], sys.stdout, as_json=args.json)

@@ -3,14 +3,10 @@
 from __future__ import annotations
 
 import argparse
+
+from btfembed.cli._common import add_target_args
 import sys
 
-from btfembed.cli._common import add_target_args, load_objects, load_target
-from btfembed.core.resolve import Target
-from btfembed.errors import CheckFailed
-from btfembed.minimize import summarize_object
-from btfembed.sources import load_btf
-from btfembed.verify import compare
 
 HELP = """\
 Resolve every CO-RE relocation of OBJECT(s) against the full KERNEL BTF and
@@ -38,6 +34,12 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from btfembed.cli._common import load_objects, load_target
+    from btfembed.core.resolve import Target
+    from btfembed.errors import CheckFailed
+    from btfembed.minimize import summarize_object
+    from btfembed.sources import load_btf
+    from btfembed.verify import compare
     full = load_target(args.kernel, args.module)
     mini = load_btf(args.minimized)
     objects = load_objects(args.objects)
