@@ -17,7 +17,7 @@ from __future__ import annotations
 import struct
 import sys
 from array import array
-from typing import Iterator, NamedTuple
+from typing import Iterator, NamedTuple, Sequence
 
 from btfembed import wire
 from btfembed.errors import BTFFormatError, TypeIdError, UnsupportedKindError
@@ -129,14 +129,17 @@ class BTF:
     for messages), ``raw`` (the bytes).
     """
 
-    def __init__(self, data: bytes, *, base: "BTF | None" = None, source: str | None = None):
+    def __init__(self, data: bytes, *, base: "BTF | None" = None, source: str | None = None,
+                 prefetch: Sequence[str] = ()):
+        """``prefetch``: essential names to look up while indexing (see
+        ``prefetch_essential_names``), which costs less than a later pass."""
         self.source = source
         try:
-            self._init(data, base)
+            self._init(data, base, prefetch)
         except BTFFormatError as exc:
             raise exc.with_source(source) if source else exc
 
-    def _init(self, data: bytes, base: "BTF | None") -> None:
+    def _init(self, data: bytes, base: "BTF | None", prefetch: Sequence[str]) -> None:
         if isinstance(data, memoryview):
             data = data.tobytes()
         self.raw = data
@@ -163,12 +166,20 @@ class BTF:
         self.start_id = base.type_cnt if base is not None else 1
         self._type_start = start + hdr.type_off
         self._words = _words_of(view[self._type_start:self._type_start + hdr.type_len], hdr.byte_order)
-        self._offs = self._scan()
-        self.type_cnt = self.start_id + len(self._offs)
         self._cache: dict[int, Type] = {}
         self._names: tuple[array, dict[int, int], dict[int, int]] | None = None
         self._midstring: dict[str, list[int]] | None = None
         self._essential_memo: dict[tuple[str, bool], tuple[int, ...]] = {}
+        names = sorted({n for n in prefetch if n})
+        if names:
+            found = self.strings.essential_offsets_many(names)
+            by_offset = {off: n for n, offs in found.items() for off in offs}
+            self._offs, hits, odd = self._scan(by_offset)
+            self.type_cnt = self.start_id + len(self._offs)
+            self._store_prefetch(names, hits, odd)
+        else:
+            self._offs = self._scan()[0]
+            self.type_cnt = self.start_id + len(self._offs)
 
     # -- indexing --------------------------------------------------------
 
@@ -197,14 +208,32 @@ class BTF:
             per[kind] = per[kind | 0x80] = p
         return fixed, per
 
-    def _scan(self) -> array:
+    def _scan(self, by_offset: dict[int, str] | None = None) -> tuple[array, list[int], list[int]]:
+        """Walk the records: their word offsets; with ``by_offset`` (name
+        offset -> essential name), also the positions of types with those
+        names, and of types whose name starts mid-string."""
         words = self._words
         n = len(words)
         fixed, per = self._size_tables()
         offs = array("I")  # 4 bytes per type instead of a Python int object
         append = offs.append
+        hits: list[int] = []
+        odd: list[int] = []
         i = 0
         try:
+            if by_offset:
+                get = by_offset.get
+                table = self.strings
+                data, lo = table.data, table.start
+                hi = lo + len(data)
+                while i < n:
+                    append(i)
+                    x = words[i]
+                    if x and (get(x) is not None or (lo < x < hi and data[x - lo - 1])):
+                        (hits if get(x) is not None else odd).append(len(offs) - 1)
+                    info = words[i + 1]
+                    top = info >> 24
+                    i += fixed[top] + per[top] * (info & 0xFFFFFF)
             while i < n:
                 append(i)
                 info = words[i + 1]
@@ -225,7 +254,7 @@ class BTF:
             raise BTFFormatError(
                 f"type [{self.start_id + len(offs) - 1}] runs past the end of the type section",
                 offset=self._type_start + 4 * bad)
-        return offs
+        return offs, hits, odd
 
     def __len__(self) -> int:
         return self.type_cnt
@@ -292,7 +321,7 @@ class BTF:
             if exc.offset is None:
                 exc.offset = self._type_start + 4 * self._offs[tid - self.start_id]
             exc.message = f"type [{tid}]: {exc.message}"
-            raise
+            raise exc.with_source(self.source) if self.source else exc
         self._cache[tid] = t
         return t
 
@@ -418,9 +447,51 @@ class BTF:
         self._essential_memo[memo_key] = tuple(ids)
         return ids
 
+    def prefetch_essential_names(self, names: Sequence[str]) -> None:
+        """Answer ``find_by_essential_name`` for all ``names`` at once (one
+        pass over the strings, one over the types), for the types defined
+        here.  Later lookups of these names are then free."""
+        todo = sorted({n for n in names if n and (n, False) not in self._essential_memo})
+        if not todo:
+            return
+        found = self.strings.essential_offsets_many(todo)
+        by_offset = {off: n for n, offs in found.items() for off in offs}
+        table = self.strings
+        data, start = table.data, table.start
+        end = start + len(data)
+        words = self._words
+        get = by_offset.get
+        hits, odd = [], []
+        for k, off in enumerate(self._offs):
+            x = words[off]
+            if get(x) is not None:
+                hits.append(k)
+            elif start < x < end and data[x - start - 1]:
+                odd.append(k)  # a name starting mid-string
+        self._store_prefetch(todo, hits, odd, by_offset)
+
+    def _store_prefetch(self, names: Sequence[str], hits: Sequence[int], odd: Sequence[int],
+                        by_offset: dict[int, str] | None = None) -> None:
+        """Memoize lookups of ``names``: ``hits`` are positions (id - start_id)
+        of types whose name offset is a match, ``odd`` of types whose name
+        starts mid-string (checked by content)."""
+        words, offs, first = self._words, self._offs, self.start_id
+        if by_offset is None:
+            found = self.strings.essential_offsets_many(list(names))
+            by_offset = {off: n for n, offs_ in found.items() for off in offs_}
+        result: dict[str, list[int]] = {n: [] for n in names}
+        for k in hits:
+            result[by_offset[words[offs[k]]]].append(first + k)
+        for k in odd:
+            ess = self.strings.get(words[offs[k]])
+            ess = ess[:essential_len(ess)]
+            if ess in result:
+                result[ess].append(first + k)
+        for n in names:
+            self._essential_memo[(n, False)] = tuple(sorted(result[n]))
+
     def _find_by_essential_name(self, essential: str, include_base: bool) -> list[int]:
-        offsets = self.strings.offsets_of(essential)
-        offsets += self.strings.flavored_offsets(essential)
+        offsets = self.strings.essential_offsets(essential)
         for name, offs in self._midstring_names().items():
             if name[:essential_len(name)] == essential:
                 offsets += offs

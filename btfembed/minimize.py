@@ -38,7 +38,9 @@ from btfembed.btf import BTF
 from btfembed.core.candidates import find_candidates
 from btfembed.core.kinds import RelocKind
 from btfembed.core.match import MatchError, spec_match
-from btfembed.core.resolve import RelocResult, Target, parse_local_specs, resolve_relocations
+from btfembed.core.resolve import (
+    RelocResult, Target, parse_local_specs, prefetch, resolve_relocations, root_names,
+)
 from btfembed.emit import Emitted, Key, emit
 from btfembed.errors import BTFEmbedError
 from btfembed.marks import Marks, UnsupportedMarkError
@@ -136,6 +138,13 @@ def analyze(obj: BpfObject, target: Target, *, compat: bool = False) -> ObjectAn
             cands = cache.get(rec.type_id)
             if cands is None:
                 cands = cache[rec.type_id] = find_candidates(obj.btf, rec.type_id, target.kernel, target.modules)
+            o = r.outcome
+            if not o.failed and len(o.considered) == len(cands):
+                # The relocation saw every candidate (nothing pruned yet):
+                # its matches are already all the matches.
+                for _cand, spec in o.matched:
+                    wide.record(spec)
+                continue
             for cand in cands:
                 try:
                     spec = spec_match(r.local, cand.btf, cand.id)
@@ -200,6 +209,7 @@ def minimize(objects: Sequence[BpfObject], target: Target, *, compat: bool = Fal
     ``analyses`` may hold precomputed ``analyze`` results (one per object).
     """
     if analyses is None:
+        prefetch(target, set().union(*(root_names(o.btf, o.relocations) for o in objects)))
         analyses = [analyze(obj, target, compat=compat) for obj in objects]
     order = byte_order or ("little" if compat else target.kernel.byte_order)
     btfs = [target.kernel, *target.modules]

@@ -32,7 +32,7 @@ from btfembed.cache import (
     Cache, analysis_from_plain, analysis_to_plain, blob_from_plain, blob_to_plain, digest,
     summaries_from_plain, summaries_to_plain,
 )
-from btfembed.core.resolve import Target
+from btfembed.core.resolve import Target, root_names
 from btfembed.errors import BTFEmbedError, FileAccessError
 from btfembed.fsutil import read_bytes
 from btfembed.kernels import KernelInput
@@ -125,16 +125,22 @@ def _file_digest(path: str) -> str:
 
 # Worker state: set in the parent before forking (or by the initializer).
 _OBJECTS: tuple[ObjectInput, ...] = ()
+_ROOT_NAMES: set[str] = set()   # candidate names looked up while indexing kernels
 _OPTIONS = Options()
 _CACHE = Cache(None)
 
 
 def _init_worker(objects: tuple[tuple[str, bytes], ...] | None, options: Options, cache_root: str | None) -> None:
-    global _OBJECTS, _OPTIONS, _CACHE
+    global _OBJECTS, _OPTIONS, _CACHE, _ROOT_NAMES
     if objects is not None:  # not forked: parse again from bytes
         _OBJECTS = tuple(ObjectInput(p, hashlib.sha256(d).hexdigest(), BpfObject(d, source=p), d) for p, d in objects)
+        _ROOT_NAMES = _root_names(_OBJECTS)
     _OPTIONS = options
     _CACHE = Cache(cache_root)
+
+
+def _root_names(objects: Sequence[ObjectInput]) -> set[str]:
+    return set().union(*(root_names(o.obj.btf, o.obj.relocations) for o in objects))
 
 
 def _result_key(kernel_digest: str) -> str:
@@ -178,7 +184,7 @@ def _process(kernel: KernelInput, kernel_digest: str) -> KernelResult:
                 except (KeyError, TypeError, ValueError):
                     pass
             if target is None:
-                target = Target(load_btf(kernel.path))
+                target = Target(load_btf(kernel.path, prefetch=_ROOT_NAMES))
             a = analyze(o.obj, target, compat=_OPTIONS.compat)
             byte_order = target.kernel.byte_order
             _CACHE.put("analysis", key, analysis_to_plain(a, byte_order))
@@ -222,8 +228,8 @@ def run_build(objects: tuple[ObjectInput, ...], kernels: Sequence[KernelInput], 
               cache: Cache, jobs: int = 0,
               progress: Callable[[KernelResult, int, int], None] | None = None) -> BuildResult:
     """Minimize every kernel for ``objects``; see the module documentation."""
-    global _OBJECTS, _OPTIONS, _CACHE
-    _OBJECTS, _OPTIONS, _CACHE = objects, options, cache
+    global _OBJECTS, _OPTIONS, _CACHE, _ROOT_NAMES
+    _OBJECTS, _OPTIONS, _CACHE, _ROOT_NAMES = objects, options, cache, _root_names(objects)
     jobs = jobs or default_jobs()
     results: dict[int, KernelResult] = {}
     todo: list[tuple[int, KernelInput, str]] = []

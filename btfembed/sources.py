@@ -140,7 +140,7 @@ def unwrap(data: bytes, *, limit: int | None = None, elf_section: str = ".BTF") 
             return Unwrapped(data, tuple(chain))
         if fmt == "elf":
             from btfembed.elf import ElfFile
-            sec = ElfFile(data).section_data(elf_section)
+            sec = ElfFile(data).section_data(elf_section, limit)
             if sec is None:
                 raise ELFFormatError(f"ELF file has no {elf_section} section")
             chain.append("elf")
@@ -157,14 +157,18 @@ def unwrap(data: bytes, *, limit: int | None = None, elf_section: str = ".BTF") 
             continue
         if fmt == "zstd":
             raise ArchiveError("zstd-compressed input is not supported; decompress it first (zstd -d)")
+        inside = ""
+        if chain:  # say what held the unrecognized data
+            inside = f"tar member {chain[-1][4:]!r}: " if chain[-1].startswith("tar:") else f"{chain[-1]} content: "
         if not data:
-            raise BTFFormatError("empty input")
+            raise BTFFormatError(f"{inside}empty input")
         raise BTFFormatError(
-            f"not BTF, ELF, xz, gzip, bzip2 or tar data (starts with {data[:4].hex()})", offset=0)
+            f"{inside}not BTF, ELF, xz, gzip, bzip2 or tar data (starts with {data[:4].hex()})", offset=0)
     raise ArchiveError(f"containers nested more than {_MAX_NESTING} deep")
 
 
-def load_btf(path: str, *, base: BTF | None = None, data: bytes | None = None) -> BTF:
+def load_btf(path: str, *, base: BTF | None = None, data: bytes | None = None,
+             prefetch: "list[str] | set[str]" = ()) -> BTF:
     """Open a kernel (or module, with ``base``) BTF from any supported source.
 
     Errors name the path: ``<path>: <what was wrong>``.
@@ -173,6 +177,6 @@ def load_btf(path: str, *, base: BTF | None = None, data: bytes | None = None) -
         data = read_bytes(path, limit=MAX_INPUT_BYTES)
     try:
         raw = unwrap(data).btf
-        return BTF(raw, base=base, source=path)
+        return BTF(raw, base=base, source=path, prefetch=sorted(prefetch))
     except (BTFFormatError, ArchiveError, ELFFormatError) as exc:
         raise exc.with_source(path)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 import operator
+import re
 
 from btfembed.errors import BTFFormatError
 
@@ -32,6 +33,28 @@ def essential_len(name: str) -> int:
 
 def essential_name(name: str) -> str:
     return name[:essential_len(name)]
+
+
+def _trie_pattern(keys: "list[bytes]") -> bytes:
+    """A regex matching exactly the byte strings ``keys``, factored as a
+    trie (``task_struct|task_group`` -> ``task_(?:group|struct)``)."""
+    trie: dict = {}
+    for key in keys:
+        node = trie
+        for byte in key:
+            node = node.setdefault(byte, {})
+        node[-1] = {}
+
+    def emit(node: dict) -> bytes:
+        alts = [re.escape(bytes([b])) + emit(node[b]) for b in sorted(k for k in node if k != -1)]
+        if not alts:
+            return b""
+        body = alts[0] if len(alts) == 1 else b"(?:" + b"|".join(alts) + b")"
+        if -1 in node:
+            body = (b"(?:" + body + b")?") if len(alts) == 1 else body + b"?"
+        return body
+
+    return emit(trie)
 
 
 class StringTable:
@@ -146,6 +169,52 @@ class StringTable:
             else:
                 starts.add(v)  # type: ignore[arg-type]
         return starts
+
+    def essential_offsets(self, essential: str) -> list[int]:
+        """Offsets of every string whose essential name is ``essential``
+        (``essential`` itself and ``essential___flavor`` variants), in this
+        table and its bases."""
+        if self._index is None and self._lookups < self.INDEX_AFTER:
+            # One scan finds both forms: "\0essential" then "\0" or "___".
+            self._lookups += 1
+            out = self.base.essential_offsets(essential) if self.base is not None else []
+            key = essential.encode("utf-8", "surrogateescape")
+            data = self.data
+            # The name itself, or the name followed by "___" and a flavor;
+            # the leading NUL keeps the search a fast literal scan.
+            body = re.escape(key) + b"(___[^\\x00]*)?\\x00"
+            matches = [(m.start(), m.group(1)) for m in [re.match(body, data)] if m]
+            matches += [(m.start() + 1, m.group(1)) for m in re.finditer(b"\\x00" + body, data)]
+            for start, flavor in matches:
+                if flavor is not None:
+                    end = data.index(b"\0", start)
+                    if essential_name(data[start:end].decode("utf-8", "surrogateescape")) != essential:
+                        continue
+                out.append(self.start + start)
+            return out
+        return self.offsets_of(essential) + self.flavored_offsets(essential)
+
+    def essential_offsets_many(self, names: "list[str]") -> dict[str, list[int]]:
+        """``essential_offsets`` for many names in one pass over the table
+        (a regex shaped like a trie of the names, so the cost barely grows
+        with their number)."""
+        out = self.base.essential_offsets_many(names) if self.base is not None else {}
+        for n in names:
+            out.setdefault(n, [])
+        keys = [n.encode("utf-8", "surrogateescape") for n in names if n]
+        if not keys:
+            return out
+        data = self.data
+        rx = re.compile(b"\\x00(" + _trie_pattern(keys) + b")(?=\\x00|___)")
+        starts = [m.start() + 1 for m in rx.finditer(data)]
+        if data and re.match(b"(" + _trie_pattern(keys) + b")(?=\\x00|___)", data):
+            starts.insert(0, 0)
+        for start in starts:
+            end = data.index(b"\0", start)
+            ess = essential_name(data[start:end].decode("utf-8", "surrogateescape"))
+            if ess in out:
+                out[ess].append(self.start + start)
+        return out
 
     def flavored_offsets(self, essential: str) -> list[int]:
         """Offsets of strings whose essential name is ``essential`` but which

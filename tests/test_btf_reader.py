@@ -285,3 +285,33 @@ def test_builder_is_deterministic() -> None:
     assert Type(PTR, "", make_info(PTR), 0) == Type(PTR, "", make_info(PTR), 0)
     assert EnumValue("A", 1) == EnumValue("A", 1)
     assert UNION == 5
+
+
+def test_prefetched_lookups_equal_on_demand_lookups() -> None:
+    b = Builder()
+    i32 = b.add_int("int", 4)
+    b.add_ref(FWD, 0, "task_struct")
+    b.add_struct("task_struct", 4, [("pid", i32, 0)])
+    b.add_struct("task_struct___old", 4, [("pid", i32, 0)])
+    long_off = b.strings.add("big_mm_struct")
+    b.add_words([long_off + 4, make_info(STRUCT, 0), 4])  # "mm_struct", mid-string
+    b.add_struct("a___b___c", 4, [])
+    raw = b.to_bytes()
+    names = ["task_struct", "mm_struct", "a___b", "a", "missing", "int"]
+    lazy = BTF(raw)
+    eager = BTF(raw, prefetch=names)
+    late = BTF(raw)
+    late.prefetch_essential_names(names)
+    for n in names:
+        assert eager.find_by_essential_name(n) == lazy.find_by_essential_name(n) == late.find_by_essential_name(n), n
+    assert eager.find_by_essential_name("mm_struct") == [5]
+
+
+def test_prefetch_on_a_real_kernel() -> None:
+    from conftest import repo_vmlinux_files
+    import lzma
+    raw = lzma.decompress(repo_vmlinux_files()[1].read_bytes())
+    names = ["task_struct", "sk_buff", "file", "pid_type", "bpf_func_id", "nope", "atomic_t"]
+    lazy, eager = BTF(raw), BTF(raw, prefetch=names)
+    for n in names:
+        assert eager.find_by_essential_name(n) == lazy.find_by_essential_name(n), n

@@ -26,12 +26,15 @@ def add_target_args(p: argparse.ArgumentParser) -> None:
                         "itself lacks, as libbpf does")
 
 
-def load_target(kernel: str, modules: Sequence[str] = ()) -> "Target":
-    from btfembed.core.resolve import Target
+def load_target(kernel: str, modules: Sequence[str] = (), objects: "Sequence[BpfObject]" = ()) -> "Target":
+    """The kernel (and modules) BTF; the root type names of ``objects`` are
+    looked up while indexing."""
+    from btfembed.core.resolve import Target, root_names
     from btfembed.sources import load_btf
 
-    base = load_btf(kernel)
-    return Target(base, tuple(load_btf(m, base=base) for m in modules))
+    names = set().union(*(root_names(o.btf, o.relocations) for o in objects))
+    base = load_btf(kernel, prefetch=names)
+    return Target(base, tuple(load_btf(m, base=base, prefetch=names) for m in modules))
 
 
 def load_objects(paths: Sequence[str], *, warn_no_ext: bool = True) -> "list[BpfObject]":

@@ -55,7 +55,7 @@ def print_report(objects: "Sequence[BpfObject]", summaries: "Sequence[Sequence[S
 def run(args: argparse.Namespace) -> int:
     from btfembed.minimize import summarize_object
 
-    target = load_target(args.kernel, args.module)
     objects = load_objects(args.objects)
+    target = load_target(args.kernel, args.module, objects)
     print_report(objects, [summarize_object(o, target) for o in objects], sys.stdout, as_json=args.json)
     return 0

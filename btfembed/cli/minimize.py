@@ -58,8 +58,8 @@ def run(args: argparse.Namespace) -> int:
     from btfembed.cli.explain import print_report
     from btfembed.fsutil import atomic_write
     from btfembed.minimize import minimize
-    target = load_target(args.kernel, args.module)
     objects = load_objects(args.objects)
+    target = load_target(args.kernel, args.module, objects)
     order = {"kernel": None, "native": sys.byteorder}.get(args.byte_order, args.byte_order)
     if args.compat and order is None:
         order = sys.byteorder

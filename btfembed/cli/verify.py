@@ -40,9 +40,9 @@ def run(args: argparse.Namespace) -> int:
     from btfembed.minimize import summarize_object
     from btfembed.sources import load_btf
     from btfembed.verify import compare
-    full = load_target(args.kernel, args.module)
-    mini = load_btf(args.minimized)
     objects = load_objects(args.objects)
+    full = load_target(args.kernel, args.module, objects)
+    mini = load_btf(args.minimized)
     total = failures = id_only = 0
     for obj in objects:
         a = summarize_object(obj, full)

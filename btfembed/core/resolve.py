@@ -14,9 +14,10 @@ from btfembed.core.candidates import find_candidates
 from btfembed.core.kinds import RelocKind
 from btfembed.core.spec import Spec, parse_spec
 from btfembed.errors import CoreSpecError
+from btfembed.strings import essential_name
 from btfembed.ext import CoreRecord
 
-__all__ = ["Target", "RelocResult", "resolve_relocations", "parse_local_specs"]
+__all__ = ["Target", "RelocResult", "resolve_relocations", "parse_local_specs", "root_names", "prefetch"]
 
 
 class Target(NamedTuple):
@@ -35,20 +36,34 @@ class RelocResult(NamedTuple):
     outcome: Outcome
 
 
+def root_names(local: BTF, records: Sequence[CoreRecord]) -> set[str]:
+    """Essential names of the local root types the records look up."""
+    return {essential_name(local.type(rec.type_id).name) for rec in records
+            if rec.kind != RelocKind.TYPE_ID_LOCAL and 0 < rec.type_id < local.type_cnt}
+
+
+def prefetch(target: Target, names: set[str]) -> None:
+    """Look all candidate names up in one pass per BTF (see
+    ``BTF.prefetch_essential_names``); a speed-up only."""
+    for btf in (target.kernel, *target.modules):
+        btf.prefetch_essential_names(sorted(names))
+
+
 def parse_local_specs(local: BTF, records: Sequence[CoreRecord]) -> list[Spec]:
     """Parse every record's local spec; raises ``CoreSpecError`` (naming the
     record) for what libbpf would refuse regardless of the kernel."""
     specs = []
+    source = local.source  # names the object in error messages
     for rec in records:
         where = f"CO-RE relocation #{rec.index} in section {rec.section!r}"
         if rec.insn_off % 8:
-            raise CoreSpecError(f"{where}: instruction offset {rec.insn_off} is not a multiple of 8")
+            raise CoreSpecError(f"{where}: instruction offset {rec.insn_off} is not a multiple of 8", source=source)
         try:
             spec = parse_spec(local, rec.type_id, rec.access, rec.kind)
         except CoreSpecError as exc:
-            raise CoreSpecError(f"{where}: {exc.message}") from None
+            raise CoreSpecError(f"{where}: {exc.message}", source=source) from None
         if rec.kind != RelocKind.TYPE_ID_LOCAL and not local.type(rec.type_id).name:
-            raise CoreSpecError(f"{where}: relocations against anonymous types are not supported")
+            raise CoreSpecError(f"{where}: relocations against anonymous types are not supported", source=source)
         specs.append(spec)
     return specs
 
@@ -60,6 +75,7 @@ def resolve_relocations(local: BTF, records: Sequence[CoreRecord], target: Targe
     """Resolve ``records`` (one object's, in file order) against ``target``."""
     if specs is None:
         specs = parse_local_specs(local, records)
+    prefetch(target, root_names(local, records))
     cache: dict[int, list[Candidate]] = {}
     out: list[RelocResult] = []
     for rec, spec in zip(records, specs):
