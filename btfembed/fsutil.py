@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import stat
 import tempfile
 from typing import IO, Iterator
 
@@ -29,7 +30,12 @@ def read_bytes(path: str | os.PathLike[str], *, limit: int | None = None) -> byt
     truncated, when it is larger).
     """
     try:
-        with open(path, "rb") as f:
+        # Non-blocking open: a FIFO or device must not hang the build.
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            os.close(fd)
+            raise FileAccessError(f"{os.fspath(path)}: not a regular file")
+        with os.fdopen(fd, "rb") as f:
             if limit is None:
                 return f.read()
             # Read in chunks: f.read(limit + 1) would allocate the whole

@@ -96,8 +96,8 @@ def _from_manifest(path: str) -> list[KernelInput]:
     if path.endswith(".toml"):
         try:
             data = tomllib.loads(text)
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+        except (tomllib.TOMLDecodeError, RecursionError) as exc:
+            raise ConfigError(f"{path}: invalid TOML: {exc.__class__.__name__}: {exc}") from None
         entries = data.get("kernel", data.get("kernels"))
         if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
             raise ConfigError(f"{path}: expected [[kernel]] tables")
@@ -107,7 +107,11 @@ def _from_manifest(path: str) -> list[KernelInput]:
                 raise ConfigError(f"{path}: unknown key(s) in a [[kernel]] table: {', '.join(unknown)}")
             rows.append({k: str(v) for k, v in e.items()})
     else:
-        reader = csv.reader(io.StringIO(text), delimiter="\t")
+        try:
+            table = list(csv.reader(io.StringIO(text, newline=""), delimiter="\t"))
+        except csv.Error as exc:
+            raise ConfigError(f"{path}: invalid TSV manifest: {exc}") from None
+        reader = iter(table)
         header = next(reader, None)
         if not header:
             raise ConfigError(f"{path}: empty manifest")
@@ -185,7 +189,7 @@ def _check_key(k: KernelInput) -> None:
     for part, what in ((k.key.release, "release"), (k.key.arch, "arch"), (k.key.distro, "distro"),
                        (k.key.distro_version, "distro version")):
         if (any(c in part for c in "/\\\0") or part in (".", "..") or any(ord(c) < 32 for c in part)
-                or (what == "release" and not part)):
+                or (what == "release" and not part) or len(part.encode("utf-8", "surrogateescape")) > 255):
             raise ConfigError(f"{k.origin}: kernel {what} {part!r} is not a valid name")
 
 

@@ -93,6 +93,8 @@ class Settings:
                               default=None)
     prefix: str = _doc("symbol prefix of generated C sources", default="btfembed")
     depfile: str | None = _doc("write a Makefile-syntax depfile for the generated sources", default=None)
+    # Where these settings were read from (not a setting).
+    source: str | None = field(default=None, metadata={"internal": True})
 
     def validate(self) -> None:
         if self.fail_on not in FAIL_ON:
@@ -110,6 +112,8 @@ class Settings:
 def settings_help() -> str:
     lines = ["settings (btfembed.toml, or [tool.btfembed] in pyproject.toml):"]
     for f in dataclasses.fields(Settings):
+        if f.metadata.get("internal"):
+            continue
         default = f.default if f.default is not dataclasses.MISSING else "[]"
         lines.append(f"  {f.name:<13} {f.metadata['doc']} (default: {default!r})")
     return "\n".join(lines)
@@ -153,7 +157,7 @@ _PATH_SETTINGS = {"out_dir", "cache_dir", "report", "html", "output", "depfile"}
 
 def from_mapping(data: dict[str, Any], base: str, where: str) -> Settings:
     """Settings from a parsed TOML table; paths are made relative to ``base``."""
-    fields = {f.name: f for f in dataclasses.fields(Settings)}
+    fields = {f.name: f for f in dataclasses.fields(Settings) if not f.metadata.get("internal")}
     unknown = sorted(set(data) - set(fields))
     if unknown:
         raise ConfigError(f"{where}: unknown setting(s): {', '.join(unknown)} (see 'btfembed build --help-settings')")
@@ -196,7 +200,7 @@ def find_settings_file(directory: str = ".") -> str | None:
     if os.path.isfile(cand):
         try:
             data = tomllib.loads(read_bytes(cand).decode("utf-8", "replace"))
-        except tomllib.TOMLDecodeError:
+        except (tomllib.TOMLDecodeError, RecursionError):
             return None
         if isinstance(data.get("tool"), dict) and "btfembed" in data["tool"]:
             return cand
@@ -208,8 +212,8 @@ def load_settings(path: str) -> Settings:
     raw = read_bytes(path)
     try:
         data = tomllib.loads(raw.decode("utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError, RecursionError) as exc:
+        raise ConfigError(f"{path}: invalid TOML: {exc.__class__.__name__}: {exc}") from None
     where = path
     if os.path.basename(path) == "pyproject.toml":
         tool = data.get("tool", {})

@@ -26,6 +26,7 @@ COMMANDS = (
     "explain",
     "verify",
     "dump",
+    "generate",
 )
 
 EPILOG = """\

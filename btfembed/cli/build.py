@@ -89,6 +89,7 @@ def _settings(args: argparse.Namespace) -> "Settings":
 
     path = args.config or find_settings_file(".")
     s = load_settings(path) if path else Settings()
+    s.source = path
     if args.objects:
         s.objects = list(args.objects)
     if args.kernels:
@@ -220,13 +221,21 @@ def _write_outputs(s: "Settings", build) -> None:
         ensure_dir(os.path.dirname(os.path.abspath(path)))
         atomic_write(path, data)
     if s.emit:
-        _emit(s, pack)
+        _emit(s, pack, build)
 
 
-def _emit(s: "Settings", pack) -> None:
-    try:
-        from btfembed.codegen import write_sources
-    except ImportError:  # pragma: no cover - codegen is part of the package
-        raise ConfigError("source generation is not available in this installation") from None
-    write_sources(pack, lang=s.emit, output=s.output, prefix=s.prefix, compress=s.compress,
-                  depfile=s.depfile, depends=[o.path for o in []])
+def _emit(s: "Settings", pack, build) -> None:
+    from btfembed.codegen import write_c, write_depfile, write_python
+
+    if s.emit == "c":
+        outputs = write_c(pack, s.output, prefix=s.prefix, compress=s.compress)
+    else:
+        outputs = write_python(pack, s.output, compress=s.compress)
+    if s.depfile:
+        # Everything that can change the output: objects, kernel files, the
+        # source directories (new kernels change their mtime), settings.
+        deps = [o.path for o in build.objects] + [k.kernel.path for k in build.kernels]
+        deps += [k.path for k in s.kernels if os.path.isdir(k.path)]
+        if s.source:
+            deps.append(s.source)
+        write_depfile(s.depfile, outputs[0], sorted(set(deps)))

@@ -1,0 +1,84 @@
+"""``btfembed generate``: a pack -> C sources or a Python module."""
+
+from __future__ import annotations
+
+import argparse
+
+from btfembed.codegen import check_prefix, write_c, write_depfile, write_python
+from btfembed.errors import ConfigError
+from btfembed.pack import read_pack
+
+HELP = """\
+Embed the minimized BTF of PACK (written by 'btfembed build') in a C program
+or a Python package, with the runtime that picks the blob of the running
+kernel and hands it to libbpf as btf_custom_path.
+
+--lang c writes NAME.c and NAME.h.  NAME.c holds the blobs (deduplicated;
+string literals, optionally zlib-compressed), the sorted key table and a
+private copy of the runtime; compile it with -I"$(btfembed --includedir)"
+(and link -lz with --compress).  Every global symbol starts with the prefix
+(default: NAME's file name), so several generated files link into one
+program:
+
+    struct btfembed_btf btf;
+    int rc = P_btf_path(&btf);        /* see btfembed.h for the statuses */
+    open_opts.btf_custom_path = btf.path;     /* NULL: the kernel's own BTF */
+    ... bpf_object__open_file() / bpf_object__load() ...
+    btfembed_release(&btf);
+
+--lang python writes NAME.py and its data file NAME.btfpack (ship both as
+package data).  The module needs only the standard library at run time:
+
+    from mypkg import _btf
+    with _btf.btf_path() as path:     # None: the kernel has BTF, or no match
+        ...                           # load with btf_custom_path=path
+
+At run time BTFEMBED_FORCE=1 uses the embedded BTF even when
+/sys/kernel/btf/vmlinux exists; BTFEMBED_OS_RELEASE, BTFEMBED_RELEASE,
+BTFEMBED_MACHINE, BTFEMBED_SYSFS_BTF and BTFEMBED_NO_MEMFD override the
+inputs of the lookup (for tests and unusual systems).
+
+Outputs are written atomically and are reproducible (no dates or paths).
+
+examples:
+  btfembed generate build/btf.pack --lang c --output build/mytool_btf
+  cc -I"$(btfembed --includedir)" -c build/mytool_btf.c -o build/mytool_btf.o
+  btfembed generate btf.pack --lang c --output gen/net_btf --prefix net --compress   # link -lz
+  btfembed generate btf.pack --lang c --output gen/btf --depfile gen/btf.d            # for Ninja/CMake
+  btfembed generate btf.pack --lang python --output src/mypkg/_btf.py
+"""
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("generate", help="embed a pack in C sources or a Python module",
+                       description=HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("pack", metavar="PACK", help="pack file (from 'btfembed build')")
+    p.add_argument("--lang", choices=["c", "python"], default=None,
+                   help="output language (default: python if --output ends in .py, else c)")
+    p.add_argument("--output", "-o", metavar="NAME", required=True,
+                   help="C: NAME.c and NAME.h are written (a .c/.h suffix is dropped); "
+                        "python: the module path, e.g. src/mypkg/_btf.py (data file NAME.btfpack beside it)")
+    p.add_argument("--prefix", metavar="P",
+                   help="C only: prefix of every global symbol (P_btf_path, P_btf_table, ...); "
+                        "default: NAME's file name made an identifier")
+    p.add_argument("--compress", action="store_true",
+                   help="store each blob zlib-compressed (C: link with -lz)")
+    p.add_argument("--depfile", metavar="D",
+                   help="also write a Makefile-syntax depfile: the primary output depends on PACK")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    lang = args.lang or ("python" if args.output.endswith(".py") else "c")
+    if args.prefix is not None:
+        if lang != "c":
+            raise ConfigError("--prefix applies to --lang c only")
+        check_prefix(args.prefix)
+    pack = read_pack(args.pack)
+    if lang == "c":
+        outputs = write_c(pack, args.output, prefix=args.prefix, compress=args.compress)
+    else:
+        outputs = write_python(pack, args.output, compress=args.compress)
+    if args.depfile:
+        write_depfile(args.depfile, outputs[0], [args.pack])
+    return 0

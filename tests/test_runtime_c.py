@@ -1,0 +1,277 @@
+"""The C runtime (btfembed.h / btfembed.c) beyond the lookup rules (those
+are in test_runtime_rules.py): how the blob is handed over (memfd, temporary
+file, no /proc), corrupt tables, write failures, and memory and fd hygiene
+under AddressSanitizer/UBSan (gcc and clang) and valgrind."""
+
+from __future__ import annotations
+
+import os
+import re
+import resource
+import shutil
+import signal
+import stat
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from btfembed.keys import KernelKey
+from btfembed.pack import build_pack
+
+from test_runtime_rules import (
+    DEB_REL, INCLUDE, Harness, build_harness, clean_env, compile_c, compiler, parse_output, rules_items,
+)
+
+DEB_ARGS = ["--release", DEB_REL, "--machine", "x86_64", "--sysfs", "/nonexistent"]
+
+
+@pytest.fixture(scope="module")
+def pack():
+    return build_pack(rules_items())
+
+
+@pytest.fixture(scope="module")
+def harness(pack, tmp_path_factory) -> Harness:
+    return build_harness(tmp_path_factory.mktemp("c-raw"), pack, compress=False)
+
+
+@pytest.fixture(scope="module")
+def zharness(pack, tmp_path_factory) -> Harness:
+    return build_harness(tmp_path_factory.mktemp("c-zlib"), pack, compress=True)
+
+
+def deb_blob(pack) -> bytes:
+    return pack.blob_for(KernelKey("x86_64", "debian", "12", DEB_REL))
+
+
+def osr(tmp_path: Path) -> str:
+    p = tmp_path / "os-release"
+    p.write_text('ID=debian\nVERSION_ID="12"\n')
+    return str(p)
+
+
+# ---------------------------------------------------------------------------
+# Handing the blob over
+
+
+def test_memfd_by_default(harness: Harness, pack, tmp_path: Path) -> None:
+    out, _ = harness.run(DEB_ARGS + ["--os-release", osr(tmp_path), "--dump", str(tmp_path / "d")])
+    assert out["rc"] == "0" and out["method"] == "memfd"
+    assert re.fullmatch(r"/proc/self/fd/\d+", out["path"])
+    assert (tmp_path / "d").read_bytes() == deb_blob(pack)
+    assert out["fds_leaked"] == "0"
+
+
+@pytest.mark.parametrize("how", ["option", "env"])
+@pytest.mark.parametrize("which", ["raw", "zlib"])
+def test_tmpfile_fallback(harness: Harness, zharness: Harness, pack, tmp_path: Path, how: str, which: str) -> None:
+    h = harness if which == "raw" else zharness
+    tmpdir = tmp_path / "tmp"
+    tmpdir.mkdir()
+    args = DEB_ARGS + ["--os-release", osr(tmp_path), "--hold"]
+    env = {}
+    if how == "option":
+        args += ["--no-memfd", "--tmpdir", str(tmpdir)]
+    else:
+        env = {"BTFEMBED_NO_MEMFD": "1", "TMPDIR": str(tmpdir)}
+    proc = subprocess.Popen(h.cmd(args), env=clean_env(**env), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            text=True)
+    lines = []
+    for line in proc.stdout:
+        lines.append(line)
+        if line.startswith("holding"):
+            break
+    out = parse_output("".join(lines))
+    path = Path(out["path"])
+    assert out["method"] == "tmpfile" and path.parent == tmpdir and path.name.startswith("btfembed-")
+    st = path.stat()
+    assert stat.S_IMODE(st.st_mode) == 0o600 and st.st_uid == os.getuid()
+    assert path.read_bytes() == deb_blob(pack)
+    rest, _ = proc.communicate("\n")
+    assert proc.returncode == 0
+    assert parse_output(rest)["fds_leaked"] == "0"
+    assert not path.exists() and list(tmpdir.iterdir()) == []
+
+
+def test_no_proc_falls_back_to_tmpfile(harness: Harness, pack, tmp_path: Path) -> None:
+    """In a mount namespace without /proc the memfd path would not open: the
+    runtime notices and writes a temporary file instead."""
+    unshare = shutil.which("unshare")
+    if os.geteuid() != 0 or unshare is None:
+        pytest.skip("needs root and unshare(1)")
+    probe = subprocess.run([unshare, "--mount", "--propagation", "private", "true"], capture_output=True)
+    if probe.returncode != 0:
+        pytest.skip(f"unshare --mount does not work here: {probe.stderr.decode().strip()}")
+    tmpdir = tmp_path / "tmp"
+    tmpdir.mkdir()
+    script = 'umount -l /proc && exec "$@"'
+    cmd = [unshare, "--mount", "--propagation", "private", "sh", "-c", script, "sh", str(harness.exe),
+           *DEB_ARGS, "--os-release", osr(tmp_path), "--tmpdir", str(tmpdir), "--dump", str(tmp_path / "d")]
+    proc = subprocess.run(cmd, env=clean_env(), capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    out = parse_output(proc.stdout)
+    assert out["rc"] == "0" and out["method"] == "tmpfile" and out["path"].startswith(str(tmpdir))
+    assert (tmp_path / "d").read_bytes() == deb_blob(pack)
+    assert list(tmpdir.iterdir()) == []
+
+
+def test_write_failure_is_reported_and_leaves_nothing(harness: Harness, tmp_path: Path) -> None:
+    """RLIMIT_FSIZE below the blob size: the memfd write fails (EFBIG), the
+    file fallback fails too; the error comes back and no file remains."""
+    tmpdir = tmp_path / "tmp"
+    tmpdir.mkdir()
+
+    def limit() -> None:
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (64, 64))
+
+    out, proc = harness.run(DEB_ARGS + ["--os-release", osr(tmp_path), "--tmpdir", str(tmpdir)],
+                            preexec_fn=limit, restore_signals=False)
+    assert int(out["rc"]) == -27 and "too large" in out["status"].lower()  # EFBIG
+    assert out["path"] == "" and out["method"] == "none" and out["fds_leaked"] == "0"
+    assert list(tmpdir.iterdir()) == []
+
+
+@pytest.mark.parametrize("tmpdir,rc", [("/nonexistent-dir", -2), ("/" + "d" * 5000, -36)])
+def test_bad_tmpdir(harness: Harness, tmp_path: Path, tmpdir: str, rc: int) -> None:
+    out, _ = harness.run(DEB_ARGS + ["--os-release", osr(tmp_path), "--no-memfd", "--tmpdir", tmpdir])
+    assert int(out["rc"]) == rc and out["path"] == "" and out["fds_leaked"] == "0"
+
+
+def test_repeated_calls_do_not_leak(harness: Harness, tmp_path: Path) -> None:
+    out, _ = harness.run(DEB_ARGS + ["--os-release", osr(tmp_path), "--repeat", "50"])
+    assert out["rc"] == "0" and out["fds_leaked"] == "0"
+
+
+# ---------------------------------------------------------------------------
+# Corrupt tables are refused (tables are generated, but a bad link or a
+# hand edit must not make the runtime read out of bounds)
+
+def _sub(pattern: str, repl: str, count: int = 1):
+    return lambda text: re.sub(pattern, repl, text, count=count, flags=re.M)
+
+
+def _swap_first_kernels(text: str) -> str:
+    lines = text.split("\n")
+    i = next(n for n, line in enumerate(lines) if line.startswith("static const struct btfembed_kernel")) + 1
+    lines[i], lines[i + 1] = lines[i + 1], lines[i]
+    return "\n".join(lines)
+
+
+CORRUPTIONS = [
+    ("abi", False, _sub(r"^\tBTFEMBED_TABLE_ABI,", "\t2u,"), -22),
+    ("unsorted", False, _swap_first_kernels, -22),
+    ("blob-index", False, _sub(r", 0u \},", ", 99u },"), -22),
+    ("size-mismatch", False, _sub(r"\{ t_blob_0, (\d+)u, (\d+)u \}", r"{ t_blob_0, \1u, 1\2u }"), -22),
+    ("compression-value", False, _sub(r"^\tBTFEMBED_COMPRESSION_NONE,", "\t7u,"), -22),
+    ("huge-raw-size", True, _sub(r"\{ t_blob_(\d+), (\d+)u, (\d+)u \}", r"{ t_blob_\1, \2u, 300000000u }", 0), -22),
+    ("no-inflate-hook", True, _sub(r"^\tt_inflate,", "\tNULL,"), -95),
+    ("raw-size-too-big", True, _sub(r"\{ t_blob_(\d+), (\d+)u, (\d+)u \}", r"{ t_blob_\1, \2u, 1\3u }", 0), -74),
+    ("raw-size-too-small", True, _sub(r"\{ t_blob_(\d+), (\d+)u, (\d+)u \}", r"{ t_blob_\1, \2u, 10u }", 0), -74),
+]
+
+
+@pytest.mark.parametrize("name,compress,transform,rc", CORRUPTIONS, ids=[c[0] for c in CORRUPTIONS])
+def test_corrupt_tables(pack, tmp_path: Path, name: str, compress: bool, transform, rc: int) -> None:
+    h = build_harness(tmp_path, pack, compress=compress, transform=transform, flags=("-Wno-unused-function",))
+    out, _ = h.run(DEB_ARGS + ["--os-release", osr(tmp_path), "--force"])
+    assert int(out["rc"]) == rc, out
+    assert out["path"] == "" and out["fds_leaked"] == "0"
+
+
+def test_strerror_covers_every_status(harness: Harness, tmp_path: Path) -> None:
+    seen = set()
+    for args in (["--release", "9", "--force"], ["--sysfs", str(INCLUDE / "btfembed.h")]):
+        out, _ = harness.run(["--machine", "x86_64", "--os-release", osr(tmp_path), *args])
+        seen.add(out["status"])
+    assert {"no embedded BTF for this kernel", "the kernel has its own BTF (/sys/kernel/btf/vmlinux)"} <= seen
+
+
+# ---------------------------------------------------------------------------
+# Sanitizers and valgrind
+
+SANITIZER_RUNS = [
+    ["--force"],
+    ["--force", "--no-memfd"],
+    ["--force", "--repeat", "5"],
+    ["--release", "9.9.9", "--force"],
+    ["--release", "3.10.0-1160.el7.x86_64", "--force"],
+    ["--sysfs", str(INCLUDE / "btfembed.h")],
+    ["--key-only"],
+    ["--key-only", "--machine", "  AArch64 ", "--release", "r" * 300],
+]
+
+
+@pytest.mark.parametrize("cc", ["gcc", "clang"])
+def test_asan_ubsan(pack, tmp_path: Path, cc: str) -> None:
+    flags = ("-fsanitize=address,undefined", "-fno-sanitize-recover=all", "-fno-omit-frame-pointer")
+    probe = tmp_path / "probe.c"
+    probe.write_text("int main(void) { return 0; }\n")
+    if subprocess.run([compiler(cc), *flags, "-o", str(tmp_path / "probe"), str(probe)],
+                      capture_output=True).returncode != 0:
+        pytest.skip(f"{cc} cannot build with -fsanitize=address,undefined here")
+    os_release = osr(tmp_path)
+    for compress in (False, True):
+        h = build_harness(tmp_path / f"asan-{compress}", pack, compress=compress, cc=cc, flags=flags)
+        for args in SANITIZER_RUNS:
+            base = ["--os-release", os_release, "--release", DEB_REL, "--machine", "x86_64", "--sysfs", "/nonexistent"]
+            out, proc = h.run(base + args, env={"ASAN_OPTIONS": "detect_leaks=1:abort_on_error=0",
+                                                "UBSAN_OPTIONS": "print_stacktrace=1:halt_on_error=1"},
+                              check=False)
+            assert proc.returncode == 0 and "runtime error" not in proc.stderr, (args, proc.stderr)
+            assert "ERROR: AddressSanitizer" not in proc.stderr and "LeakSanitizer" not in proc.stderr
+
+
+def test_valgrind(pack, zharness: Harness, harness: Harness, tmp_path: Path) -> None:
+    valgrind = shutil.which("valgrind")
+    if valgrind is None:
+        pytest.skip("valgrind not installed")
+    wrapper = (valgrind, "-q", "--error-exitcode=1", "--leak-check=full", "--show-leak-kinds=all",
+               "--errors-for-leak-kinds=all")
+    os_release = osr(tmp_path)
+    base = ["--os-release", os_release, "--release", DEB_REL, "--machine", "x86_64", "--sysfs", "/nonexistent"]
+    for h, args in [(harness, ["--force"]), (harness, ["--force", "--no-memfd", "--repeat", "3"]),
+                    (zharness, ["--force", "--repeat", "3"]), (zharness, ["--release", "9"]),
+                    (harness, ["--key-only"])]:
+        out, proc = h.run(base + args, wrapper=wrapper, check=False)
+        assert proc.returncode == 0 and proc.stderr == "", (args, proc.stderr)
+        assert out.get("fds_leaked", "0") == "0"
+
+
+# ---------------------------------------------------------------------------
+# The runtime files themselves
+
+@pytest.mark.parametrize("cc", ["gcc", "clang"])
+@pytest.mark.parametrize("std", ["c99", "c11", "gnu17"])
+def test_runtime_compiles_pedantic(cc: str, std: str, tmp_path: Path) -> None:
+    compiler(cc)
+    proc = subprocess.run([cc, f"-std={std}", "-Wall", "-Wextra", "-Wpedantic", "-Wshadow", "-Wstrict-prototypes",
+                           "-Werror", "-c", str(INCLUDE / "btfembed.c"), "-o", str(tmp_path / "r.o")],
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+
+
+def test_header_is_usable_from_cpp(tmp_path: Path) -> None:
+    gxx = compiler("g++")
+    src = tmp_path / "use.cpp"
+    src.write_text('#include "btfembed.h"\nint main() { btfembed_btf b = {}; btfembed_release(&b); '
+                   'return btfembed_strerror(BTFEMBED_NO_MATCH)[0] == 0; }\n')
+    proc = subprocess.run([gxx, "-Wall", "-Wextra", "-Werror", f"-I{INCLUDE}", "-o", str(tmp_path / "use"), str(src)],
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert subprocess.run([str(tmp_path / "use")]).returncode == 0
+
+
+def test_header_version_matches_package() -> None:
+    from btfembed import __version__
+    assert f'#define BTFEMBED_VERSION "{__version__}"' in (INCLUDE / "btfembed.h").read_text()
+
+
+def test_release_is_safe_on_zeroed_struct(tmp_path: Path) -> None:
+    """btfembed_release() on a zero-initialized struct must not close fd 0."""
+    src = tmp_path / "z.c"
+    src.write_text('#include "btfembed.h"\n#include <fcntl.h>\nint main(void) { struct btfembed_btf b;\n'
+                   'memset(&b, 0, sizeof b); btfembed_release(&b); return fcntl(0, F_GETFD) < 0; }\n')
+    exe = compile_c(compiler("gcc"), tmp_path / "z", [src])
+    assert subprocess.run([str(exe)], stdin=subprocess.DEVNULL).returncode == 0
