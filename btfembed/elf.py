@@ -77,16 +77,27 @@ class ElfFile:
         except Exception as exc:
             raise ELFFormatError(f"bad section index {index}: {_describe(exc)}", source=self.source) from None
 
-    def section_data(self, name: str) -> bytes | None:
+    def section_data(self, name: str, limit: int | None = None) -> bytes | None:
         """Contents of the first section called ``name`` (decompressed if
-        SHF_COMPRESSED), or None if there is none."""
+        SHF_COMPRESSED), or None if there is none.  A section larger than
+        ``limit`` bytes (default: ``sources.MAX_INPUT_BYTES``) once
+        decompressed is refused before it is decompressed."""
         index = self._names.get(name)
         if index is None:
             return None
+        if limit is None:
+            from btfembed.sources import MAX_INPUT_BYTES as limit
         try:
             sec = self._elf.get_section(index)
             if sec["sh_type"] == "SHT_NOBITS":
                 return b""
+            size = getattr(sec, "data_size", sec["sh_size"])
+        except Exception as exc:
+            raise ELFFormatError(f"cannot read section {name}: {_describe(exc)}", source=self.source) from None
+        if size > limit:
+            raise ELFFormatError(f"section {name} is larger than the {limit}-byte limit ({size} bytes)",
+                                 source=self.source)
+        try:
             return bytes(sec.data())
         except Exception as exc:
             raise ELFFormatError(f"cannot read section {name}: {_describe(exc)}", source=self.source) from None

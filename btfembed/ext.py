@@ -141,7 +141,7 @@ def parse_ext(data: bytes, strings: StringTable) -> ExtInfo:
             try:
                 access = strings.get(access_off)
             except BTFFormatError as exc:
-                raise ExtFormatError(f"CO-RE record #{i} in {sec}: access string: {exc.message}",
+                raise ExtFormatError(f"CO-RE record #{i} in {sec!r}: access string: {exc.message}",
                                      offset=where) from None
             relos.append(CoreRecord(sec, i, insn_off, type_id, access, kind))
     return ExtInfo(order, tuple(funcs), tuple(lines), tuple(relos), has_core)

@@ -105,6 +105,13 @@ def decode_pack(data: bytes, source: str = "pack") -> Pack:
     def bad(why: str) -> PackError:
         return PackError(f"{source}: not a valid btfembed pack: {why}")
 
+    def count(value: object, what: str) -> int:
+        # JSON numbers may be floats, infinities or huge: only plain
+        # non-negative ints are sizes and indices.
+        if type(value) is not int or value < 0:
+            raise bad(f"{what} is not a non-negative integer")
+        return value
+
     if not data.startswith(MAGIC):
         raise bad("wrong magic")
     pos = len(MAGIC)
@@ -117,36 +124,39 @@ def decode_pack(data: bytes, source: str = "pack") -> Pack:
     try:
         index = json.loads(data[pos:pos + n].decode())
         if index["format"] != FORMAT:
-            raise bad(f"unsupported format {index['format']!r}")
+            raise bad(f"unsupported format {index['format']!r:.40}")
         compression = index["compression"]
         if compression not in ("none", "zlib"):
-            raise bad(f"unknown compression {compression!r}")
+            raise bad(f"unknown compression {compression!r:.40}")
         base = pos + n
         blobs = []
         for b in index["blobs"]:
-            start, size = int(b["offset"]), int(b["size"])
-            if start < 0 or size < 0 or base + start + size > len(data):
+            start, size = count(b["offset"], "blob offset"), count(b["size"], "blob size")
+            raw_size = count(b["raw_size"], "blob raw_size")
+            if base + start + size > len(data):
                 raise bad("blob runs past the end")
             raw = data[base + start:base + start + size]
             if compression == "zlib":
                 d = zlib.decompressobj()
-                raw = d.decompress(raw, int(b["raw_size"]) + 1)
+                raw = d.decompress(raw, raw_size + 1)
                 if not d.eof:
                     raise bad("compressed blob is truncated or larger than stated")
-            if len(raw) != int(b["raw_size"]) or hashlib.sha256(raw).hexdigest() != b["sha256"]:
+            if len(raw) != raw_size or hashlib.sha256(raw).hexdigest() != b["sha256"]:
                 raise bad("blob size or digest mismatch")
             blobs.append(raw)
         kernels = []
         for k in index["kernels"]:
-            i = int(k["blob"])
+            i = count(k["blob"], "kernel blob index")
             if not 0 <= i < len(blobs):
                 raise bad(f"kernel entry refers to blob {i}")
             key = KernelKey(str(k["arch"]), str(k["distro"]), str(k["distro_version"]), str(k["release"]))
             kernels.append((key, i))
     except PackError:
         raise
-    except (ValueError, KeyError, TypeError, UnicodeDecodeError, zlib.error) as exc:
+    except (ValueError, KeyError, TypeError, UnicodeDecodeError, zlib.error, OverflowError) as exc:
         raise bad(f"malformed index ({exc.__class__.__name__}: {exc})") from None
+    except RecursionError:
+        raise bad("malformed index (nested too deeply)") from None
     return Pack(tuple(sorted(kernels)), tuple(blobs))
 
 

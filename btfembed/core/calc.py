@@ -14,7 +14,7 @@ from btfembed.btf import BTF
 from btfembed.core.kinds import RelocKind, is_enumval_based, is_field_based, is_type_based
 from btfembed.core.match import MatchError, spec_match
 from btfembed.core.spec import Spec
-from btfembed.errors import BTFFormatError
+from btfembed.errors import BTFFormatError, TypeIdError
 from btfembed.wire import ENUM, ENUM64, INT, PTR
 
 __all__ = ["Values", "Outcome", "Candidate", "calc_values", "resolve", "POISON_HELPER_ID"]
@@ -110,6 +110,8 @@ def _field_values(kind: int, spec: Spec | None, big_endian: bool, validate_out: 
             byte_sz = btf.resolve_size(field_type_id)
             byte_off = bit_off // 8
             bit_sz = byte_sz * 8
+    except TypeIdError:
+        raise  # corrupt BTF: an input error, not a relocation outcome
     except BTFFormatError as exc:
         raise CalcError(exc.message) from None
     if validate_out is not None:
@@ -150,6 +152,8 @@ def _type_value(kind: int, spec: Spec | None) -> int:
     if kind == RelocKind.TYPE_SIZE:
         try:
             return spec.btf.resolve_size(spec.root_type_id)
+        except TypeIdError:
+            raise
         except BTFFormatError as exc:
             raise CalcError(exc.message) from None
     raise CalcError(f"unsupported type relocation kind {kind}")  # pragma: no cover
@@ -279,6 +283,8 @@ def resolve(local: Spec, cands: list[Candidate], *, big_endian: bool = False) ->
         res = calc_values(local, None, big_endian)
     except (MatchError, CalcError) as exc:
         return Outcome("error", None, first[0] if first else None, matched, considered, str(exc), exc.errno), cands
+    except TypeIdError:
+        raise  # a missing type id or a reference cycle: the BTF is corrupt
     except BTFFormatError as exc:
         return Outcome("error", None, first[0] if first else None, matched, considered, exc.message, "EINVAL"), cands
     return Outcome("poisoned" if res.poison else "missing", res, None, [], considered), cands

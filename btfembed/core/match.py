@@ -14,7 +14,15 @@ Three relations, as libbpf defines them:
   behind a pointer.
 
 ``MatchError`` reports the conditions where libbpf returns an error (not
-just "no match"): depth limits and unresolvable sizes.
+just "no match"): depth limits and unresolvable sizes.  A ``TypeIdError``
+(a missing type id or a reference cycle: BTF that libbpf refuses to load or
+loops on) is not a relocation outcome and propagates.
+
+libbpf's depth limits do not bound the work on a shared type graph (a DAG
+of 30 levels with two edges each is walked 2**30 times), nor does anything
+bound its field-compatibility walk through arrays.  Each walk here has a step
+budget instead (``MAX_STEPS``, far beyond what real BTF needs); exceeding it
+is a ``MatchError``.
 """
 
 from __future__ import annotations
@@ -22,7 +30,7 @@ from __future__ import annotations
 from btfembed.btf import BTF
 from btfembed.core.kinds import RelocKind, is_enumval_based, is_field_based, is_type_based
 from btfembed.core.spec import SPEC_MAX_LEN, Accessor, Spec, is_flex_array
-from btfembed.errors import BTFFormatError
+from btfembed.errors import BTFFormatError, TypeIdError
 from btfembed.strings import essential_len
 from btfembed.wire import (
     ARRAY, ENUM, ENUM64, FLOAT, FUNC_PROTO, FWD, INT, PTR, STRUCT, UNION,
@@ -32,6 +40,10 @@ __all__ = ["MatchError", "kind_core_compat", "fields_are_compat", "types_are_com
 
 _MAX_DEPTH = 32   # libbpf's depth limit inside one compat/match walk
 _MAX_LEVEL = 32   # libbpf's recursion level limit
+# Steps (types or members visited) allowed for one match of a spec against
+# one candidate.  Relocations of real programs on real kernels need a few
+# hundred; this stops a hostile type graph within about a tenth of a second.
+MAX_STEPS = 50_000
 
 
 class MatchError(Exception):
@@ -42,6 +54,20 @@ class MatchError(Exception):
     def __init__(self, message: str, errno: str = "EINVAL"):
         super().__init__(message)
         self.errno = errno
+
+
+class Budget:
+    """Steps left for one matching walk; shared by its recursive calls."""
+
+    __slots__ = ("left",)
+
+    def __init__(self, steps: int | None = None):
+        self.left = MAX_STEPS if steps is None else steps
+
+    def spend(self, what: str) -> None:
+        self.left -= 1
+        if self.left < 0:
+            raise MatchError(f"{what}: gave up after {MAX_STEPS} steps (pathological type graph)")
 
 
 def kind_core_compat(k1: int, k2: int) -> bool:
@@ -56,6 +82,8 @@ def _names_equal_essential(a: str, b: str) -> bool:
 def _skip(btf: BTF, tid: int) -> int:
     try:
         return btf.skip_mods_and_typedefs(tid)
+    except TypeIdError:
+        raise  # corrupt BTF (missing id, cycle): not a relocation outcome
     except BTFFormatError as exc:
         raise MatchError(exc.message) from None
 
@@ -63,12 +91,16 @@ def _skip(btf: BTF, tid: int) -> int:
 def _size(btf: BTF, tid: int) -> int:
     try:
         return btf.resolve_size(tid)
+    except TypeIdError:
+        raise
     except BTFFormatError as exc:
         raise MatchError(f"cannot resolve size of [{tid}]: {exc.message}") from None
 
 
-def fields_are_compat(local: BTF, local_id: int, targ: BTF, targ_id: int) -> bool:
+def fields_are_compat(local: BTF, local_id: int, targ: BTF, targ_id: int, budget: Budget | None = None) -> bool:
+    budget = budget or Budget()
     while True:
+        budget.spend("field compatibility check")
         local_id = _skip(local, local_id)
         targ_id = _skip(targ, targ_id)
         lt, tt = local.type(local_id), targ.type(targ_id)
@@ -90,12 +122,15 @@ def fields_are_compat(local: BTF, local_id: int, targ: BTF, targ_id: int) -> boo
         return False
 
 
-def types_are_compat(local: BTF, local_id: int, targ: BTF, targ_id: int, level: int = _MAX_LEVEL) -> bool:
+def types_are_compat(local: BTF, local_id: int, targ: BTF, targ_id: int, level: int = _MAX_LEVEL,
+                     budget: Budget | None = None) -> bool:
     """libbpf ``__bpf_core_types_are_compat`` (names already matched by the caller)."""
     if not kind_core_compat(local.kind(local_id), targ.kind(targ_id)):
         return False
+    budget = budget or Budget()
     depth = _MAX_DEPTH
     while True:
+        budget.spend("type compatibility check")
         depth -= 1
         if depth < 0:
             raise MatchError("type compatibility check deeper than 32 levels")
@@ -121,7 +156,8 @@ def types_are_compat(local: BTF, local_id: int, targ: BTF, targ_id: int, level: 
             for lp, tp in zip(lt.params, tt.params):  # type: ignore[attr-defined]
                 if level <= 0:
                     raise MatchError("type compatibility check recursed more than 32 levels")
-                if not types_are_compat(local, _skip(local, lp.type), targ, _skip(targ, tp.type), level - 1):
+                if not types_are_compat(local, _skip(local, lp.type), targ, _skip(targ, tp.type), level - 1,
+                                        budget):
                     return False
             local_id, targ_id = _skip(local, lt.type), _skip(targ, tt.type)
             continue
@@ -144,12 +180,14 @@ def _enums_match(lt, tt) -> bool:
 
 
 def types_match(local: BTF, local_id: int, targ: BTF, targ_id: int, behind_ptr: bool = False,
-                level: int = _MAX_LEVEL) -> bool:
+                level: int = _MAX_LEVEL, budget: Budget | None = None) -> bool:
     """libbpf ``__bpf_core_types_match`` (TYPE_MATCHES)."""
     if level <= 0:
         raise MatchError("type match recursed more than 32 levels")
+    budget = budget or Budget()
     depth = _MAX_DEPTH
     while True:
+        budget.spend("type match")
         depth -= 1
         if depth < 0:
             raise MatchError("type match deeper than 32 levels")
@@ -178,7 +216,7 @@ def types_match(local: BTF, local_id: int, targ: BTF, targ_id: int, behind_ptr: 
                 return (lk == UNION) == bool(tt.kflag)
             if lk != tk:
                 return False
-            return _composites_match(local, lt, targ, tt, behind_ptr, level)
+            return _composites_match(local, lt, targ, tt, behind_ptr, level, budget)
         if lk == INT:
             return (lk == tk and lt.size == tt.size
                     and (lt.encoding & 1) == (tt.encoding & 1))  # type: ignore[attr-defined]
@@ -197,28 +235,29 @@ def types_match(local: BTF, local_id: int, targ: BTF, targ_id: int, behind_ptr: 
             if lk != tk or lt.vlen != tt.vlen:
                 return False
             for lp, tp in zip(lt.params, tt.params):  # type: ignore[attr-defined]
-                if not types_match(local, lp.type, targ, tp.type, behind_ptr, level - 1):
+                if not types_match(local, lp.type, targ, tp.type, behind_ptr, level - 1, budget):
                     return False
             local_id, targ_id = lt.type, tt.type
             continue
         return False
 
 
-def _composites_match(local: BTF, lt, targ: BTF, tt, behind_ptr: bool, level: int) -> bool:
+def _composites_match(local: BTF, lt, targ: BTF, tt, behind_ptr: bool, level: int, budget: Budget) -> bool:
     if lt.vlen > tt.vlen:
         return False
     for lm in lt.members:
         for tm in tt.members:
             if not _names_match(lm.name, tm.name):
                 continue
-            if types_match(local, lm.type, targ, tm.type, behind_ptr, level - 1):
+            if types_match(local, lm.type, targ, tm.type, behind_ptr, level - 1, budget):
                 break
         else:
             return False
     return True
 
 
-def _match_member(local: BTF, local_acc: Accessor, targ: BTF, targ_id: int, spec: Spec) -> tuple[int, int]:
+def _match_member(local: BTF, local_acc: Accessor, targ: BTF, targ_id: int, spec: Spec,
+                  budget: Budget) -> tuple[int, int]:
     """Find ``local_acc``'s member in target composite ``targ_id``, descending
     into anonymous members.  Returns (1, next type id) on a compatible match,
     (0, 0) otherwise; ``spec`` gets the raw path and bit offset."""
@@ -230,19 +269,26 @@ def _match_member(local: BTF, local_acc: Accessor, targ: BTF, targ_id: int, spec
     local_member = lt.members[local_acc.idx]  # type: ignore[attr-defined]
     local_name = local_member.name
     for i, m in enumerate(tt.members):  # type: ignore[attr-defined]
+        budget.spend("member search")
         if len(spec.raw) == SPEC_MAX_LEN:
             raise MatchError("target spec longer than 64 elements", "E2BIG")
         spec.bit_offset += m.bit_offset
         spec.raw.append(i)
         if not m.name:
-            found, nxt = _match_member(local, local_acc, targ, m.type, spec)
+            found, nxt = _match_member(local, local_acc, targ, m.type, spec, budget)
             if found:
                 return found, nxt
         elif m.name == local_name:
             spec.accessors.append(Accessor(targ_id, i, m.name))
-            if fields_are_compat(local, local_member.type, targ, m.type):
+            if fields_are_compat(local, local_member.type, targ, m.type, budget):
                 return 1, m.type
             spec.accessors.pop()
+            # libbpf leaves this member in the raw path and bit offset here.
+            # That only matters when the search goes on and finds a second
+            # member of the same name (invalid BTF), and then gives a raw path
+            # that does not lead to the member: undo it.
+            spec.bit_offset -= m.bit_offset
+            spec.raw.pop()
             return 0, 0
         spec.bit_offset -= m.bit_offset
         spec.raw.pop()
@@ -255,11 +301,12 @@ def spec_match(local_spec: Spec, targ: BTF, targ_id: int) -> Spec | None:
     local = local_spec.btf
     kind = local_spec.kind
     spec = Spec(targ, targ_id, kind)
+    budget = Budget()
     if is_type_based(kind):
         if kind == RelocKind.TYPE_MATCHES:
-            ok = types_match(local, local_spec.root_type_id, targ, targ_id)
+            ok = types_match(local, local_spec.root_type_id, targ, targ_id, budget=budget)
         else:
-            ok = types_are_compat(local, local_spec.root_type_id, targ, targ_id)
+            ok = types_are_compat(local, local_spec.root_type_id, targ, targ_id, budget=budget)
         return spec if ok else None
     local_acc = local_spec.accessors[0]
     if is_enumval_based(kind):
@@ -282,7 +329,7 @@ def spec_match(local_spec: Spec, targ: BTF, targ_id: int) -> Spec | None:
         targ_id = _skip(targ, targ_id)
         tt = targ.type(targ_id)
         if local_acc.name is not None:
-            found, targ_id = _match_member(local, local_acc, targ, targ_id, spec)
+            found, targ_id = _match_member(local, local_acc, targ, targ_id, spec, budget)
             if not found:
                 return None
             continue

@@ -26,7 +26,8 @@ __all__ = ["Accessor", "Spec", "parse_access", "parse_spec", "format_spec", "des
 
 SPEC_MAX_LEN = 64  # libbpf's BPF_CORE_SPEC_MAX_LEN
 _INT_MAX = 0x7FFFFFFF
-_NUMBER = re.compile(r"\s*([+-]?\d+)")
+# sscanf("%d") syntax: C whitespace, an optional sign, ASCII digits.
+_NUMBER = re.compile(r"[ \t\n\v\f\r]*([+-]?)([0-9]+)")
 
 
 class Accessor(NamedTuple):
@@ -59,11 +60,16 @@ class Spec:
         return f"<Spec {format_spec(self)}>"
 
 
+def _shown(access: str) -> str:
+    """``repr`` of an access string for messages, shortened if huge."""
+    return repr(access) if len(access) <= 80 else repr(access[:77]) + "..."
+
+
 def parse_access(access: str) -> list[int]:
     """Split an access string into indices, with libbpf's rules (each index
     is a non-negative decimal int, ':' separated, at most 64 of them)."""
     if not access or access[0] == ":":
-        raise CoreSpecError(f"malformed access string {access!r}")
+        raise CoreSpecError(f"malformed access string {_shown(access)}")
     out: list[int] = []
     pos, n = 0, len(access)
     while pos < n:
@@ -71,13 +77,16 @@ def parse_access(access: str) -> list[int]:
             pos += 1
         m = _NUMBER.match(access, pos)
         if m is None:
-            raise CoreSpecError(f"malformed access string {access!r}")
-        value = int(m.group(1))
-        if value < 0 or value > _INT_MAX:
-            raise CoreSpecError(f"access string {access!r} has an out-of-range index {value}")
+            raise CoreSpecError(f"malformed access string {_shown(access)}")
+        sign, digits = m.groups()
+        digits = digits.lstrip("0") or "0"
+        # Length first: int() of thousands of digits is slow or refused.
+        if len(digits) > 10 or int(digits) > _INT_MAX or (sign == "-" and digits != "0"):
+            raise CoreSpecError(f"access string {_shown(access)} has an out-of-range index "
+                                f"{sign}{digits if len(digits) <= 20 else digits[:17] + '...'}")
         if len(out) == SPEC_MAX_LEN:
-            raise CoreSpecError(f"access string {access!r} is longer than {SPEC_MAX_LEN} elements")
-        out.append(value)
+            raise CoreSpecError(f"access string {_shown(access)} is longer than {SPEC_MAX_LEN} elements")
+        out.append(int(digits))
         pos = m.end()
     return out
 
@@ -99,7 +108,7 @@ def parse_spec(btf: BTF, root_type_id: int, access: str, kind: int) -> Spec:
     except CoreSpecError:
         raise
     except BTFFormatError as exc:
-        raise CoreSpecError(f"access {access!r} on type [{root_type_id}]: {exc.message}") from None
+        raise CoreSpecError(f"access {_shown(access)} on type [{root_type_id}]: {exc.message}") from None
 
 
 def _parse_spec(btf: BTF, root_type_id: int, access: str, kind: int) -> Spec:
@@ -110,7 +119,7 @@ def _parse_spec(btf: BTF, root_type_id: int, access: str, kind: int) -> Spec:
     spec = Spec(btf, root_type_id, kind)
     if is_type_based(kind):
         if access != "0":
-            raise CoreSpecError(f"type-based relocation needs access string '0', not {access!r}")
+            raise CoreSpecError(f"type-based relocation needs access string '0', not {_shown(access)}")
         return spec
     spec.raw = parse_access(access)
     tid = btf.skip_mods_and_typedefs(root_type_id)
@@ -118,7 +127,7 @@ def _parse_spec(btf: BTF, root_type_id: int, access: str, kind: int) -> Spec:
     idx = spec.raw[0]
     if is_enumval_based(kind):
         if t.kind not in (ENUM, ENUM64) or len(spec.raw) > 1 or idx >= t.vlen:
-            raise CoreSpecError(f"enum value relocation {access!r} does not name an enumerator of type [{root_type_id}]")
+            raise CoreSpecError(f"enum value relocation {_shown(access)} does not name an enumerator of type [{root_type_id}]")
         spec.accessors.append(Accessor(tid, idx, t.values[idx].name))  # type: ignore[attr-defined]
         return spec
     if not is_field_based(kind):  # pragma: no cover - all kinds are classified
@@ -131,24 +140,24 @@ def _parse_spec(btf: BTF, root_type_id: int, access: str, kind: int) -> Spec:
         idx = spec.raw[i]
         if t.kind == STRUCT or t.kind == UNION:
             if idx >= t.vlen:
-                raise CoreSpecError(f"access {access!r}: member index {idx} is out of range for [{tid}] {t.name or '<anon>'}")
+                raise CoreSpecError(f"access {_shown(access)}: member index {idx} is out of range for [{tid}] {t.name or '<anon>'!r}")
             m = t.members[idx]  # type: ignore[attr-defined]
             spec.bit_offset += m.bit_offset
             if m.name_off:
                 if not m.name:
-                    raise CoreSpecError(f"access {access!r}: member {idx} of [{tid}] has an empty name")
+                    raise CoreSpecError(f"access {_shown(access)}: member {idx} of [{tid}] has an empty name")
                 spec.accessors.append(Accessor(tid, idx, m.name))
             tid = m.type
         elif t.kind == ARRAY:
             elem = btf.skip_mods_and_typedefs(t.elem_type)  # type: ignore[attr-defined]
             flex = is_flex_array(btf, spec.accessors[-1], t.nelems)  # type: ignore[attr-defined]
             if not flex and idx >= t.nelems:  # type: ignore[attr-defined]
-                raise CoreSpecError(f"access {access!r}: array index {idx} is out of bounds")
+                raise CoreSpecError(f"access {_shown(access)}: array index {idx} is out of bounds")
             spec.accessors.append(Accessor(elem, idx, None))
             spec.bit_offset += idx * btf.resolve_size(elem) * 8
             tid = elem
         else:
-            raise CoreSpecError(f"access {access!r} (at element {i}) reaches type [{tid}] of kind {t.kind_name}, "
+            raise CoreSpecError(f"access {_shown(access)} (at element {i}) reaches type [{tid}] of kind {t.kind_name}, "
                                 "which has no members")
     return spec
 
