@@ -267,3 +267,32 @@ def test_sysfs_source_uses_the_running_key() -> None:
 
 def test_every_repo_kernel_is_in_the_manifest() -> None:
     assert len(discover([KernelSpec(str(REPO_KERNELS))])) == len(repo_vmlinux_files())
+
+
+def test_progress_on_a_tty_only(tmp_path: Path) -> None:
+    import pty
+
+    args = [sys.executable, "-m", "btfembed", "build", OBJ_A, "--kernels", str(REPO_KERNELS), "--out-dir",
+            str(tmp_path / "o"), "--no-cache", "-j", "1"]
+    master, slave = pty.openpty()
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=slave, stdin=subprocess.DEVNULL)
+    os.close(slave)
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(master, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    proc.communicate()
+    os.close(master)
+    tty = b"".join(chunks).decode()
+    assert proc.returncode == 0
+    assert "[3/3]" in tty and "kernels/s" in tty and "ETA" in tty
+    quiet = cli("build", OBJ_A, "--kernels", str(REPO_KERNELS), "--out-dir", str(tmp_path / "o"), "--no-cache")
+    assert quiet.stderr == ""  # not a TTY: no progress
+    verbose = cli("build", OBJ_A, "--kernels", str(REPO_KERNELS), "--out-dir", str(tmp_path / "o"), "--no-cache",
+                  "-v", "-q")
+    assert verbose.stderr.count("\n") == 3 and "debian/12/x86_64/6.1.0-50-amd64" in verbose.stderr
