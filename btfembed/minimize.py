@@ -39,7 +39,7 @@ from btfembed.core.candidates import find_candidates
 from btfembed.core.kinds import RelocKind
 from btfembed.core.match import MatchError, spec_match
 from btfembed.core.resolve import (
-    RelocResult, Target, parse_local_specs, prefetch, resolve_relocations, root_names,
+    RelocResult, Target, prefetch, resolve_relocations, root_names,
 )
 from btfembed.emit import Emitted, Key, emit
 from btfembed.errors import BTFEmbedError
@@ -81,7 +81,7 @@ class Minimized(NamedTuple):
 
 
 def resolve_object(obj: BpfObject, target: Target) -> list[RelocResult]:
-    specs = parse_local_specs(obj.btf, obj.relocations)
+    specs = obj.specs
     return resolve_relocations(obj.btf, obj.relocations, target, big_endian=obj.byte_order == "big",
                                program_of=lambda rec: obj.program_at(rec.section, rec.insn_off), specs=specs)
 

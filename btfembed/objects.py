@@ -58,6 +58,7 @@ class BpfObject:
                 raise exc.with_source(f"{source}:.BTF.ext" if source else ".BTF.ext")
         self.relocations: tuple[CoreRecord, ...] = self.ext.core_relos if self.ext else ()
         self._programs = self._find_programs(elf)
+        self._specs: list | None = None
 
     @staticmethod
     def _find_programs(elf: ElfFile) -> dict[str, list[Program]]:
@@ -73,6 +74,16 @@ class BpfObject:
         for progs in by_section.values():
             progs.sort(key=lambda p: p.offset)
         return by_section
+
+    @property
+    def specs(self) -> list:
+        """The relocations' local specs (``core.resolve.parse_local_specs``),
+        parsed once: they do not depend on the kernel.  Raises
+        ``CoreSpecError`` for records libbpf would refuse."""
+        if self._specs is None:
+            from btfembed.core.resolve import parse_local_specs
+            self._specs = parse_local_specs(self.btf, self.relocations)
+        return self._specs
 
     def program_at(self, section: str, insn_off: int) -> str:
         """Name of the function holding the instruction at ``insn_off`` bytes

@@ -6,6 +6,7 @@ the base table's length, as libbpf numbers them.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import operator
 import re
@@ -55,6 +56,15 @@ def _trie_pattern(keys: "list[bytes]") -> bytes:
         return body
 
     return emit(trie)
+
+
+@functools.lru_cache(maxsize=16)
+def _name_regexes(keys: tuple[bytes, ...]) -> tuple["re.Pattern[bytes]", "re.Pattern[bytes]"]:
+    """Compiled searches for strings that start with one of ``keys``
+    followed by NUL or ``___`` (after a NUL, and at the table's start).
+    Cached: a build looks the same names up in every kernel."""
+    trie = _trie_pattern(list(keys))
+    return (re.compile(b"\\x00(" + trie + b")(?=\\x00|___)"), re.compile(b"(" + trie + b")(?=\\x00|___)"))
 
 
 class StringTable:
@@ -205,9 +215,9 @@ class StringTable:
         if not keys:
             return out
         data = self.data
-        rx = re.compile(b"\\x00(" + _trie_pattern(keys) + b")(?=\\x00|___)")
-        starts = [m.start() + 1 for m in rx.finditer(data)]
-        if data and re.match(b"(" + _trie_pattern(keys) + b")(?=\\x00|___)", data):
+        inner, anchored = _name_regexes(tuple(sorted(keys)))
+        starts = [m.start() + 1 for m in inner.finditer(data)]
+        if data and anchored.match(data):
             starts.insert(0, 0)
         for start in starts:
             end = data.index(b"\0", start)
