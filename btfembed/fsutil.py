@@ -52,6 +52,8 @@ def read_bytes(path: str | os.PathLike[str], *, limit: int | None = None) -> byt
         raise FileAccessError(f"{os.fspath(path)}: is a directory") from None
     except OSError as exc:
         raise FileAccessError(f"cannot read {os.fspath(path)}: {_reason(exc)}") from None
+    except ValueError:  # e.g. a NUL byte in the path
+        raise FileAccessError(f"cannot read {os.fspath(path)!r}: invalid path") from None
     if len(data) > limit:
         raise FileAccessError(f"{os.fspath(path)}: larger than the {limit}-byte limit")
     return data

@@ -132,6 +132,8 @@ def _from_manifest(path: str) -> list[KernelInput]:
     for row in rows:
         if not row.get("path") or not row.get("release"):
             raise ConfigError(f"{path}: every kernel needs a path and a release")
+        if "\0" in row["path"]:
+            raise ConfigError(f"{path}: kernel path {row['path']!r} contains a NUL byte")
         key = KernelKey(normalize_arch(row.get("arch", "")), row.get("distro", ""),
                         row.get("distro_version", ""), row["release"])
         out.append(KernelInput(key, os.path.normpath(os.path.join(base, row["path"])), path))

@@ -41,9 +41,35 @@ Run 'btfembed COMMAND --help' for each command's options and examples.
 """
 
 
-def _package_dir(name: str) -> str:
-    here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    return os.path.join(here, name)
+def _resource_dir(package: str, sub: str = "") -> str:
+    """The directory of an installed resource (importlib.resources, so that
+    regular, editable and source-tree runs all give the real location)."""
+    from importlib import resources
+
+    path = resources.files(package)
+    if sub:
+        path = path.joinpath(sub)
+    return os.fspath(path)  # type: ignore[arg-type]  # a pathlib.Path for packages on disk
+
+
+def _cmake_dir() -> str:
+    """Where BTFEmbedConfig.cmake is: the ``btfembed.cmake`` package (the
+    repository's top-level ``cmake/``, mapped into the package by
+    pyproject.toml).  Run from a source checkout without installing, the
+    package is not importable: use ``<checkout>/cmake``."""
+    try:
+        return _resource_dir("btfembed.cmake")
+    except ModuleNotFoundError:
+        checkout = os.path.join(os.path.dirname(_resource_dir("btfembed")), "cmake")
+        if os.path.isfile(os.path.join(checkout, "BTFEmbedConfig.cmake")):
+            return checkout
+        raise
+
+
+def one_line(text: str) -> str:
+    """``text`` with line breaks and other control characters escaped, so
+    a message quoting input data stays on one line."""
+    return "".join(c if c.isprintable() or c == " " else repr(c)[1:-1] for c in text)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -67,7 +93,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--includedir",
         action="store_true",
-        help="print the directory holding the C runtime header btfembed.h and exit",
+        help="print the directory holding the C runtime header btfembed.h and exit "
+        "(with --cmakedir: both, one per line, cmake first)",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMANDS:
@@ -79,11 +106,11 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.cmakedir:
-        print(_package_dir("cmake"))
-        return 0
-    if args.includedir:
-        print(_package_dir("include"))
+    if args.cmakedir or args.includedir:
+        if args.cmakedir:
+            print(_cmake_dir())
+        if args.includedir:
+            print(_resource_dir("btfembed", "include"))
         return 0
     if not getattr(args, "func", None):
         parser.print_help(sys.stderr)
@@ -91,7 +118,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except BTFEmbedError as exc:
-        print(f"btfembed: error: {exc}", file=sys.stderr)
+        print(f"btfembed: error: {one_line(str(exc))}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("btfembed: interrupted", file=sys.stderr)

@@ -16,7 +16,9 @@ __all__ = ["add_target_args", "load_target", "load_objects", "warn"]
 
 
 def warn(message: str) -> None:
-    print(f"btfembed: warning: {message}", file=sys.stderr)
+    from btfembed.cli import one_line
+
+    print(f"btfembed: warning: {one_line(message)}", file=sys.stderr)
 
 
 def add_target_args(p: argparse.ArgumentParser) -> None:
