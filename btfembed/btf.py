@@ -27,7 +27,7 @@ from btfembed.types import (
     Member, Param, Type, Unknown, Var, VarSecinfo, type_refs,
 )
 from btfembed.wire import (
-    ARRAY, CONST, DATASEC, DECL_TAG, ENUM, ENUM64, FLOAT, FUNC, FUNC_PROTO, FWD,
+    ARRAY, CONST, DATASEC, DECL_TAG, ENUM, ENUM64, FLOAT, FUNC, FUNC_PROTO,
     INT, PTR, RESTRICT, STRUCT, TYPE_TAG, TYPEDEF, UNION, VAR, VOLATILE,
 )
 

@@ -30,13 +30,13 @@ from typing import NamedTuple, Sequence
 
 from btfembed.errors import BTFEmbedError
 from btfembed.fsutil import atomic_write, read_bytes
+from btfembed import runtime as _rt
 from btfembed.keys import KernelKey
 
 __all__ = ["Pack", "PackError", "build_pack", "write_pack", "read_pack", "encode_pack", "decode_pack", "MAGIC"]
 
 MAGIC = b"BTFEMBED-PACK\n"
 FORMAT = 1
-_MAX_INDEX = 256 * 1024 * 1024
 
 
 class PackError(BTFEmbedError):
@@ -102,62 +102,15 @@ def write_pack(path: str, pack: Pack, *, compress: bool = False) -> None:
 
 
 def decode_pack(data: bytes, source: str = "pack") -> Pack:
-    def bad(why: str) -> PackError:
-        return PackError(f"{source}: not a valid btfembed pack: {why}")
-
-    def count(value: object, what: str) -> int:
-        # JSON numbers may be floats, infinities or huge: only plain
-        # non-negative ints are sizes and indices.
-        if type(value) is not int or value < 0:
-            raise bad(f"{what} is not a non-negative integer")
-        return value
-
-    if not data.startswith(MAGIC):
-        raise bad("wrong magic")
-    pos = len(MAGIC)
-    if len(data) < pos + 4:
-        raise bad("truncated")
-    (n,) = struct.unpack_from("<I", data, pos)
-    pos += 4
-    if n > _MAX_INDEX or pos + n > len(data):
-        raise bad("index runs past the end")
+    """Parse and check a pack (every blob's size and digest).  The reading
+    rules are the runtime's (``btfembed.runtime``), which consumers of
+    generated Python modules run too."""
     try:
-        index = json.loads(data[pos:pos + n].decode())
-        if index["format"] != FORMAT:
-            raise bad(f"unsupported format {index['format']!r:.40}")
-        compression = index["compression"]
-        if compression not in ("none", "zlib"):
-            raise bad(f"unknown compression {compression!r:.40}")
-        base = pos + n
-        blobs = []
-        for b in index["blobs"]:
-            start, size = count(b["offset"], "blob offset"), count(b["size"], "blob size")
-            raw_size = count(b["raw_size"], "blob raw_size")
-            if base + start + size > len(data):
-                raise bad("blob runs past the end")
-            raw = data[base + start:base + start + size]
-            if compression == "zlib":
-                d = zlib.decompressobj()
-                raw = d.decompress(raw, raw_size + 1)
-                if not d.eof:
-                    raise bad("compressed blob is truncated or larger than stated")
-            if len(raw) != raw_size or hashlib.sha256(raw).hexdigest() != b["sha256"]:
-                raise bad("blob size or digest mismatch")
-            blobs.append(raw)
-        kernels = []
-        for k in index["kernels"]:
-            i = count(k["blob"], "kernel blob index")
-            if not 0 <= i < len(blobs):
-                raise bad(f"kernel entry refers to blob {i}")
-            key = KernelKey(str(k["arch"]), str(k["distro"]), str(k["distro_version"]), str(k["release"]))
-            kernels.append((key, i))
-    except PackError:
-        raise
-    except (ValueError, KeyError, TypeError, UnicodeDecodeError, zlib.error, OverflowError) as exc:
-        raise bad(f"malformed index ({exc.__class__.__name__}: {exc})") from None
-    except RecursionError:
-        raise bad("malformed index (nested too deeply)") from None
-    return Pack(tuple(sorted(kernels)), tuple(blobs))
+        table = _rt._pack_table(data, source)
+        items = [(KernelKey(*key), table.get_blob(i)) for key, i in table.entries]
+    except _rt.InvalidPackError as exc:
+        raise PackError(str(exc)) from None
+    return build_pack(items)
 
 
 def read_pack(path: str) -> Pack:

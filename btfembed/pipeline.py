@@ -23,7 +23,6 @@ import concurrent.futures as futures
 import hashlib
 import multiprocessing
 import os
-import sys
 import time
 from typing import Callable, NamedTuple, Sequence
 

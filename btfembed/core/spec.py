@@ -163,24 +163,14 @@ def _parse_spec(btf: BTF, root_type_id: int, access: str, kind: int) -> Spec:
 
 
 def format_spec(spec: Spec) -> str:
-    """Human form of a spec: ``[id] struct task_struct.real_parent (0:52 @ offset 1280)``."""
-    btf = spec.btf
-    t = btf.type(spec.root_type_id)
-    head = f"[{spec.root_type_id}] {t.kind_name.lower()} {t.name or '<anon>'}"
-    if is_type_based(spec.kind):
-        return head
-    if is_enumval_based(spec.kind):
-        acc = spec.accessors[0] if spec.accessors else None
-        return f"{head}::{acc.name}" if acc else head
-    path = ""
-    for i, acc in enumerate(spec.accessors):
-        if acc.name is not None:
-            path += f".{acc.name}"
-        elif i > 0 or acc.idx > 0:
-            path += f"[{acc.idx}]"
+    """``describe_access`` with the root type id and, for field accesses, the
+    raw path and byte offset: ``[5] struct task_struct.pid (0:85 @ offset 2440)``."""
+    text = f"[{spec.root_type_id}] {describe_access(spec)}"
+    if is_type_based(spec.kind) or is_enumval_based(spec.kind):
+        return text
     raw = ":".join(str(r) for r in spec.raw)
     off = f"{spec.bit_offset // 8}" + (f".{spec.bit_offset % 8}" if spec.bit_offset % 8 else "")
-    return f"{head}{path} ({raw} @ offset {off})"
+    return f"{text} ({raw} @ offset {off})"
 
 
 def describe_access(spec: Spec) -> str:
