@@ -67,7 +67,8 @@ class KernelSpec:
 @dataclass
 class Settings:
     objects: list[str] = _doc(
-        "BPF objects (paths or glob patterns) whose CO-RE relocations the BTF must serve", default_factory=list)
+        "BPF objects (paths or glob patterns; ** spans directories) whose CO-RE relocations the BTF must serve",
+        default_factory=list)
     kernels: list[KernelSpec] = _doc(
         "kernel sources: BTFHub archive trees, directories of BTF files, manifests (.tsv/.toml), "
         "single files, or 'sysfs' (the running kernel)", default_factory=list)

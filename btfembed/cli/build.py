@@ -113,7 +113,7 @@ def _settings(args: argparse.Namespace) -> "Settings":
 def _expand_objects(patterns: list[str]) -> list[str]:
     out: list[str] = []
     for pat in patterns:
-        matches = sorted(glob.glob(pat)) if glob.has_magic(pat) else [pat]
+        matches = sorted(glob.glob(pat, recursive=True)) if glob.has_magic(pat) else [pat]
         if not matches:
             raise ConfigError(f"no object matches {pat!r}")
         out += matches
