@@ -18,6 +18,7 @@ code  meaning
 from __future__ import annotations
 
 __all__ = [
+    "one_line",
     "BTFEmbedError",
     "BTFError",
     "BTFFormatError",
@@ -33,10 +34,22 @@ __all__ = [
 ]
 
 
+def one_line(text: str) -> str:
+    """``text`` with line breaks and other control characters escaped, so a
+    message quoting input data (names, paths) stays on one line."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() or c == " " else repr(c)[1:-1] for c in text)
+
+
 class BTFEmbedError(Exception):
-    """Root of every error btfembed raises on purpose."""
+    """Root of every error btfembed raises on purpose.  Its text is always
+    one line (control characters from input data are escaped)."""
 
     exit_code = 3
+
+    def __str__(self) -> str:
+        return one_line(super().__str__())
 
 
 class BTFError(BTFEmbedError):
@@ -64,7 +77,7 @@ class BTFError(BTFEmbedError):
             text = f"{text} (at byte offset {self.offset})"
         if self.source:
             text = f"{self.source}: {text}"
-        return text
+        return one_line(text)
 
 
 class BTFFormatError(BTFError):

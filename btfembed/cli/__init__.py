@@ -66,12 +66,6 @@ def _cmake_dir() -> str:
         raise
 
 
-def one_line(text: str) -> str:
-    """``text`` with line breaks and other control characters escaped, so
-    a message quoting input data stays on one line."""
-    return "".join(c if c.isprintable() or c == " " else repr(c)[1:-1] for c in text)
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="btfembed",
@@ -118,7 +112,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except BTFEmbedError as exc:
-        print(f"btfembed: error: {one_line(str(exc))}", file=sys.stderr)
+        print(f"btfembed: error: {exc}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("btfembed: interrupted", file=sys.stderr)

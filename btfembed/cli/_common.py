@@ -16,7 +16,7 @@ __all__ = ["add_target_args", "load_target", "load_objects", "warn"]
 
 
 def warn(message: str) -> None:
-    from btfembed.cli import one_line
+    from btfembed.errors import one_line
 
     print(f"btfembed: warning: {one_line(message)}", file=sys.stderr)
 
