@@ -104,7 +104,7 @@ def analysis_to_plain(a: ObjectAnalysis, byte_order: str) -> dict:
         "byte_order": byte_order,
         "summaries": summaries_to_plain(a.summaries),
         "marks": [[w, t, sorted(m)] for (w, t), m in sorted(a.marks.items())],
-        "wide": [[w, t, sorted(m)] for (w, t), m in sorted(a.wide_marks.items())],
+        "wide": None if a.wide_marks is None else [[w, t, sorted(m)] for (w, t), m in sorted(a.wide_marks.items())],
         "types": [[w, t, to_plain(ty)] for (w, t), ty in sorted(a.types.items())],
     }
 
@@ -113,7 +113,7 @@ def analysis_from_plain(obj: dict) -> tuple[ObjectAnalysis, str]:
     return ObjectAnalysis(
         summaries_from_plain(obj["summaries"]),
         {(w, t): frozenset(m) for w, t, m in obj["marks"]},
-        {(w, t): frozenset(m) for w, t, m in obj["wide"]},
+        None if obj["wide"] is None else {(w, t): frozenset(m) for w, t, m in obj["wide"]},
         {(w, t): from_plain(p) for w, t, p in obj["types"]},
     ), obj["byte_order"]
 

@@ -68,9 +68,10 @@ class ObjectAnalysis(NamedTuple):
     """What one object needs from one target; plain data (cacheable)."""
 
     summaries: tuple[Summary, ...]
-    marks: dict[Key, frozenset[int]]        # bpftool's marks
-    wide_marks: dict[Key, frozenset[int]]   # every candidate that matches on its own
-    types: dict[Key, Type]                  # original types of every marked key
+    marks: dict[Key, frozenset[int]]               # bpftool's marks
+    wide_marks: dict[Key, frozenset[int]] | None   # every candidate that matches on its own
+                                                   # (None: not computed, see analyze(wide=))
+    types: dict[Key, Type]                         # original types of every marked key
 
 
 class Minimized(NamedTuple):
@@ -107,8 +108,10 @@ def check_compat_input(obj: BpfObject) -> None:
         raise MinimizeError(f"{obj.source}: section .BTF.ext not found (bpftool refuses such objects)")
 
 
-def analyze(obj: BpfObject, target: Target, *, compat: bool = False) -> ObjectAnalysis:
-    """Resolve ``obj`` against ``target`` and record what it needs."""
+def analyze(obj: BpfObject, target: Target, *, compat: bool = False, wide: bool = False) -> ObjectAnalysis:
+    """Resolve ``obj`` against ``target`` and record what it needs.  With
+    ``wide``, also the marks of every matching candidate (widening level 2,
+    needed only when bpftool's marks are not enough)."""
     btfs = [target.kernel, *target.modules]
     if compat:
         check_compat_input(obj)
@@ -128,8 +131,8 @@ def analyze(obj: BpfObject, target: Target, *, compat: bool = False) -> ObjectAn
                 marks.record(o.target)
         except UnsupportedMarkError as exc:
             raise MinimizeError(f"{obj.source}: {r.program}: relo #{r.record.index}: {exc}") from None
-    wide = Marks(btfs)
-    if not compat:
+    wide_marks = Marks(btfs)
+    if wide and not compat:
         cache: dict[int, list] = {}
         for r in results:
             rec = r.record
@@ -143,7 +146,7 @@ def analyze(obj: BpfObject, target: Target, *, compat: bool = False) -> ObjectAn
                 # The relocation saw every candidate (nothing pruned yet):
                 # its matches are already all the matches.
                 for _cand, spec in o.matched:
-                    wide.record(spec)
+                    wide_marks.record(spec)
                 continue
             for cand in cands:
                 try:
@@ -151,9 +154,10 @@ def analyze(obj: BpfObject, target: Target, *, compat: bool = False) -> ObjectAn
                 except MatchError:
                     continue
                 if spec is not None:
-                    wide.record(spec)
-    m1, m2 = marks.as_dict(), wide.as_dict()
-    types = {key: btfs[key[0]].type(key[1]) for key in set(m1) | set(m2)}
+                    wide_marks.record(spec)
+    m1 = marks.as_dict()
+    m2 = wide_marks.as_dict() if wide and not compat else None
+    types = {key: btfs[key[0]].type(key[1]) for key in set(m1) | set(m2 or ())}
     return ObjectAnalysis(summaries, m1, m2, types)
 
 
@@ -193,6 +197,8 @@ def assemble(objects: Sequence[BpfObject], analyses: Sequence[ObjectAnalysis], s
     diffs = _check(objects, summaries, emitted)
     if not diffs:
         return emitted, 1
+    if any(a.wide_marks is None for a in analyses):
+        raise NeedsKernel(diffs)
     kept = _union(kept, *(a.wide_marks for a in analyses))
     emitted = emit(kept, types.__getitem__, start_ids, byte_order=byte_order, hdr_len=hdr_len)
     diffs = _check(objects, summaries, emitted)
@@ -217,6 +223,14 @@ def minimize(objects: Sequence[BpfObject], target: Target, *, compat: bool = Fal
     summaries = [a.summaries for a in analyses]
     try:
         emitted, level = assemble(objects, analyses, start_ids, compat=compat, byte_order=order, hdr_len=hdr_len)
+        return Minimized(emitted.data, emitted, summaries, level)
+    except NeedsKernel:
+        pass
+    # bpftool's marks were not enough: widen (this needs the kernel BTF).
+    analyses = [a if a.wide_marks is not None else analyze(obj, target, wide=True)
+                for obj, a in zip(objects, analyses)]
+    try:
+        emitted, level = assemble(objects, analyses, start_ids, byte_order=order, hdr_len=hdr_len)
         return Minimized(emitted.data, emitted, summaries, level)
     except NeedsKernel as exc:
         diffs = exc.diffs

@@ -167,11 +167,26 @@ class Array(Type):
 class Composite(Type):
     """STRUCT or UNION."""
 
-    __slots__ = ("members",)
+    __slots__ = ("members", "_index")
 
     def __init__(self, kind, name, info, size_type, name_off=0, members=()):
         super().__init__(kind, name, info, size_type, name_off)
         self.members: tuple[Member, ...] = tuple(members)
+        self._index: tuple[dict[str, int], tuple[int, ...]] | None = None
+
+    def member_index(self) -> tuple[dict[str, int], tuple[int, ...]]:
+        """(name -> index of the first member with that name, indices of the
+        anonymous members), computed once."""
+        if self._index is None:
+            by_name: dict[str, int] = {}
+            anonymous = []
+            for i, m in enumerate(self.members):
+                if m.name:
+                    by_name.setdefault(m.name, i)
+                else:
+                    anonymous.append(i)
+            self._index = (by_name, tuple(anonymous))
+        return self._index
 
     def _fields(self):
         return (tuple(m[:4] for m in self.members),)

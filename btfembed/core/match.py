@@ -268,30 +268,44 @@ def _match_member(local: BTF, local_acc: Accessor, targ: BTF, targ_id: int, spec
     lt = local.type(local_acc.type_id)
     local_member = lt.members[local_acc.idx]  # type: ignore[attr-defined]
     local_name = local_member.name
-    for i, m in enumerate(tt.members):  # type: ignore[attr-defined]
+    members = tt.members  # type: ignore[attr-defined]
+    if not members:
+        return 0, 0
+    # libbpf scans the members in order: an anonymous member is searched
+    # recursively, the first member with the wanted name decides.  So only
+    # the anonymous members before that one (if any) need visiting.
+    by_name, anonymous = tt.member_index()  # type: ignore[attr-defined]
+    if len(spec.raw) == SPEC_MAX_LEN:
+        raise MatchError("target spec longer than 64 elements", "E2BIG")
+    named = by_name.get(local_name, len(members))
+    for i in anonymous:
+        if i > named:
+            break
         budget.spend("member search")
-        if len(spec.raw) == SPEC_MAX_LEN:
-            raise MatchError("target spec longer than 64 elements", "E2BIG")
+        m = members[i]
         spec.bit_offset += m.bit_offset
         spec.raw.append(i)
-        if not m.name:
-            found, nxt = _match_member(local, local_acc, targ, m.type, spec, budget)
-            if found:
-                return found, nxt
-        elif m.name == local_name:
-            spec.accessors.append(Accessor(targ_id, i, m.name))
-            if fields_are_compat(local, local_member.type, targ, m.type, budget):
-                return 1, m.type
-            spec.accessors.pop()
-            # libbpf leaves this member in the raw path and bit offset here.
-            # That only matters when the search goes on and finds a second
-            # member of the same name (invalid BTF), and then gives a raw path
-            # that does not lead to the member: undo it.
-            spec.bit_offset -= m.bit_offset
-            spec.raw.pop()
-            return 0, 0
+        found, nxt = _match_member(local, local_acc, targ, m.type, spec, budget)
+        if found:
+            return found, nxt
         spec.bit_offset -= m.bit_offset
         spec.raw.pop()
+    if named == len(members):
+        return 0, 0
+    budget.spend("member search")
+    m = members[named]
+    spec.bit_offset += m.bit_offset
+    spec.raw.append(named)
+    spec.accessors.append(Accessor(targ_id, named, m.name))
+    if fields_are_compat(local, local_member.type, targ, m.type, budget):
+        return 1, m.type
+    spec.accessors.pop()
+    # libbpf leaves this member in the raw path and bit offset here.  That
+    # only matters when the search goes on and finds a second member of the
+    # same name (invalid BTF), and then gives a raw path that does not lead
+    # to the member: undo it.
+    spec.bit_offset -= m.bit_offset
+    spec.raw.pop()
     return 0, 0
 
 
