@@ -90,3 +90,17 @@ class RawCache:
 @pytest.fixture(scope="session")
 def raw_cache(tmp_path_factory: pytest.TempPathFactory) -> RawCache:
     return RawCache(tmp_path_factory.mktemp("raw-kernels"))
+
+
+def load_script(name: str):
+    """Import ``scripts/<name>.py`` (the scripts are not a package), once."""
+    import importlib.util
+    import sys
+
+    module_name = f"btfembed_script_{name}"
+    if module_name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(module_name, REPO / "scripts" / f"{name}.py")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[module_name] = module
+        spec.loader.exec_module(module)  # type: ignore[union-attr]
+    return sys.modules[module_name]

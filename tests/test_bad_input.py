@@ -15,7 +15,6 @@ checks the contract of the CLI:
 from __future__ import annotations
 
 import gzip
-import importlib.util
 import io
 import lzma
 import os
@@ -35,6 +34,8 @@ from btfembed.btf import BTF
 from btfembed.types import make_info
 from btfembed.writer import Builder
 
+from conftest import load_script
+
 REPO = Path(__file__).resolve().parent.parent
 DATA = REPO / "tests" / "data"
 OBJS = DATA / "objs"
@@ -43,15 +44,7 @@ BASE = SYNTH / "base.btf"
 SENTINEL = b"known content: must not change\n"
 
 
-def _load_fuzz():
-    spec = importlib.util.spec_from_file_location("btfembed_fuzz_script", REPO / "scripts" / "fuzz.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules.setdefault(spec.name, module)
-    spec.loader.exec_module(module)  # type: ignore[union-attr]
-    return sys.modules[spec.name]
-
-
-fuzz = _load_fuzz()
+fuzz = load_script("fuzz")
 
 
 # ---------------------------------------------------------------------------

@@ -15,7 +15,6 @@ btfembed's own error (``BTFEmbedError``), within a time limit.
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import struct
 import subprocess
@@ -41,18 +40,12 @@ from btfembed.pack import MAGIC, PackError, decode_pack
 from btfembed.writer import Builder, roundtrip
 from btfembed.wire import TYPEDEF
 
+from conftest import load_script
+
 REPO = Path(__file__).resolve().parent.parent
 
 
-def _load_fuzz():
-    spec = importlib.util.spec_from_file_location("btfembed_fuzz_script", REPO / "scripts" / "fuzz.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules.setdefault(spec.name, module)
-    spec.loader.exec_module(module)  # type: ignore[union-attr]
-    return sys.modules[spec.name]
-
-
-fuzz = _load_fuzz()
+fuzz = load_script("fuzz")
 
 TIMEOUT = 10.0  # seconds per input; a hang fails the test
 
