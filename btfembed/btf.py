@@ -268,9 +268,6 @@ class BTF:
             raise TypeIdError(f"reference to type id {tid}, but the last type id is {self.type_cnt - 1}",
                               source=self.source)
 
-    def _word_index(self, tid: int) -> int:
-        return self._offs[tid - self.start_id]
-
     def kind(self, tid: int) -> int:
         """Kind of type ``tid`` without decoding it."""
         if tid == 0:

@@ -68,9 +68,6 @@ class ElfFile:
     def section_names(self) -> list[str]:
         return list(self._names)
 
-    def section_index(self, name: str) -> int | None:
-        return self._names.get(name)
-
     def section_name(self, index: int) -> str:
         try:
             return self._elf.get_section(index).name

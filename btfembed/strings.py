@@ -168,18 +168,6 @@ class StringTable:
             pos = data.find(pattern, pos + 1)
         return found
 
-    def string_starts(self) -> set[int]:
-        """Logical offsets at which a string starts (this table only)."""
-        if self._index is None:
-            self._index = self._build_index()
-        starts: set[int] = set()
-        for v in self._index.values():
-            if isinstance(v, list):
-                starts.update(v)
-            else:
-                starts.add(v)  # type: ignore[arg-type]
-        return starts
-
     def essential_offsets(self, essential: str) -> list[int]:
         """Offsets of every string whose essential name is ``essential``
         (``essential`` itself and ``essential___flavor`` variants), in this

@@ -306,7 +306,8 @@ class BtfLayout:
         for i in btf._offs:
             info = words[i + 1]
             self.records.append((self.type_start + 4 * i, (info >> 24) & 0x7F, info & 0xFFFFFF))
-        starts = sorted(btf.strings.string_starts())
+        table = btf.strings
+        starts = [table.start] + [table.start + i + 1 for i, b in enumerate(table.data[:-1]) if b == 0]
         self.str_starts = starts if len(starts) < 4096 else starts[::len(starts) // 4096 + 1]
         self.layout = h.layout_len > 0
 
