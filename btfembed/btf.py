@@ -169,14 +169,14 @@ class BTF:
         self._cache: dict[int, Type] = {}
         self._names: tuple[array, dict[int, int], dict[int, int]] | None = None
         self._midstring: dict[str, list[int]] | None = None
-        self._essential_memo: dict[tuple[str, bool], tuple[int, ...]] = {}
+        self._essential_memo: dict[str, tuple[int, ...]] = {}  # essential name -> ids defined here
         names = sorted({n for n in prefetch if n})
         if names:
             found = self.strings.essential_offsets_many(names)
             by_offset = {off: n for n, offs in found.items() for off in offs}
             self._offs, hits, odd = self._scan(by_offset)
             self.type_cnt = self.start_id + len(self._offs)
-            self._store_prefetch(names, hits, odd)
+            self._store_prefetch(names, hits, odd, by_offset)
         else:
             self._offs = self._scan()[0]
             self.type_cnt = self.start_id + len(self._offs)
@@ -436,19 +436,18 @@ class BTF:
         ``essential``, ascending: the CO-RE candidate search by name."""
         if not essential:
             return []
-        memo_key = (essential, include_base)
-        hit = self._essential_memo.get(memo_key)
-        if hit is not None:
-            return list(hit)
-        ids = self._find_by_essential_name(essential, include_base)
-        self._essential_memo[memo_key] = tuple(ids)
+        if essential not in self._essential_memo:
+            self.prefetch_essential_names([essential])
+        ids = list(self._essential_memo[essential])
+        if include_base and self.base is not None:
+            ids = sorted(set(ids) | set(self.base.find_by_essential_name(essential, include_base=True)))
         return ids
 
     def prefetch_essential_names(self, names: Sequence[str]) -> None:
         """Answer ``find_by_essential_name`` for all ``names`` at once (one
         pass over the strings, one over the types), for the types defined
         here.  Later lookups of these names are then free."""
-        todo = sorted({n for n in names if n and (n, False) not in self._essential_memo})
+        todo = sorted({n for n in names if n and n not in self._essential_memo})
         if not todo:
             return
         found = self.strings.essential_offsets_many(todo)
@@ -468,14 +467,12 @@ class BTF:
         self._store_prefetch(todo, hits, odd, by_offset)
 
     def _store_prefetch(self, names: Sequence[str], hits: Sequence[int], odd: Sequence[int],
-                        by_offset: dict[int, str] | None = None) -> None:
+                        by_offset: dict[int, str]) -> None:
         """Memoize lookups of ``names``: ``hits`` are positions (id - start_id)
-        of types whose name offset is a match, ``odd`` of types whose name
-        starts mid-string (checked by content)."""
+        of types whose name offset is in ``by_offset`` (name offset ->
+        essential name), ``odd`` of types whose name starts mid-string
+        (checked by content)."""
         words, offs, first = self._words, self._offs, self.start_id
-        if by_offset is None:
-            found = self.strings.essential_offsets_many(list(names))
-            by_offset = {off: n for n, offs_ in found.items() for off in offs_}
         result: dict[str, list[int]] = {n: [] for n in names}
         for k in hits:
             result[by_offset[words[offs[k]]]].append(first + k)
@@ -485,17 +482,7 @@ class BTF:
             if ess in result:
                 result[ess].append(first + k)
         for n in names:
-            self._essential_memo[(n, False)] = tuple(sorted(result[n]))
-
-    def _find_by_essential_name(self, essential: str, include_base: bool) -> list[int]:
-        offsets = self.strings.essential_offsets(essential)
-        for name, offs in self._midstring_names().items():
-            if name[:essential_len(name)] == essential:
-                offsets += offs
-        ids = self._ids_for_offsets(offsets)
-        if include_base and self.base is not None:
-            ids += self.base.find_by_essential_name(essential, include_base=True)
-        return sorted(set(ids))
+            self._essential_memo[n] = tuple(sorted(result[n]))
 
     # -- type graph helpers ----------------------------------------------
 

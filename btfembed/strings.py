@@ -70,7 +70,7 @@ def _name_regexes(keys: tuple[bytes, ...]) -> tuple["re.Pattern[bytes]", "re.Pat
 class StringTable:
     """The string section of one BTF (plus, for split BTF, its base's)."""
 
-    __slots__ = ("data", "start", "base", "_cache", "_index", "_flavored", "_lookups")
+    __slots__ = ("data", "start", "base", "_cache", "_index", "_lookups")
 
     # Lookups by string scan the table (about 1 ms per 2 MB) until this many
     # have been made; then a dictionary of every string is built (about 30 ms
@@ -84,7 +84,6 @@ class StringTable:
         self.start = base.start + len(base.data) if base is not None else 0
         self._cache: dict[int, str] = {}
         self._index: dict[bytes, object] | None = None
-        self._flavored: dict[bytes, list[int]] | None = None
         self._lookups = 0
 
     def __len__(self) -> int:
@@ -168,30 +167,6 @@ class StringTable:
             pos = data.find(pattern, pos + 1)
         return found
 
-    def essential_offsets(self, essential: str) -> list[int]:
-        """Offsets of every string whose essential name is ``essential``
-        (``essential`` itself and ``essential___flavor`` variants), in this
-        table and its bases."""
-        if self._index is None and self._lookups < self.INDEX_AFTER:
-            # One scan finds both forms: "\0essential" then "\0" or "___".
-            self._lookups += 1
-            out = self.base.essential_offsets(essential) if self.base is not None else []
-            key = essential.encode("utf-8", "surrogateescape")
-            data = self.data
-            # The name itself, or the name followed by "___" and a flavor;
-            # the leading NUL keeps the search a fast literal scan.
-            body = re.escape(key) + b"(___[^\\x00]*)?\\x00"
-            matches = [(m.start(), m.group(1)) for m in [re.match(body, data)] if m]
-            matches += [(m.start() + 1, m.group(1)) for m in re.finditer(b"\\x00" + body, data)]
-            for start, flavor in matches:
-                if flavor is not None:
-                    end = data.index(b"\0", start)
-                    if essential_name(data[start:end].decode("utf-8", "surrogateescape")) != essential:
-                        continue
-                out.append(self.start + start)
-            return out
-        return self.offsets_of(essential) + self.flavored_offsets(essential)
-
     def essential_offsets_many(self, names: "list[str]") -> dict[str, list[int]]:
         """``essential_offsets`` for many names in one pass over the table
         (a regex shaped like a trie of the names, so the cost barely grows
@@ -212,31 +187,6 @@ class StringTable:
             ess = essential_name(data[start:end].decode("utf-8", "surrogateescape"))
             if ess in out:
                 out[ess].append(self.start + start)
-        return out
-
-    def flavored_offsets(self, essential: str) -> list[int]:
-        """Offsets of strings whose essential name is ``essential`` but which
-        carry a flavor suffix (``essential___x``), in this table and its bases."""
-        out = self.base.flavored_offsets(essential) if self.base is not None else []
-        if self._flavored is None:
-            flavored: dict[bytes, list[int]] = {}
-            data = self.data
-            seen: set[int] = set()
-            pos = data.find(b"___")
-            while pos >= 0:
-                start = data.rfind(b"\0", 0, pos) + 1
-                end = data.find(b"\0", pos)
-                if end < 0:
-                    end = len(data)
-                if start not in seen:
-                    seen.add(start)
-                    text = data[start:end].decode("utf-8", "surrogateescape")
-                    ess = essential_name(text)
-                    if ess != text:
-                        flavored.setdefault(ess.encode("utf-8", "surrogateescape"), []).append(self.start + start)
-                pos = data.find(b"___", end)
-            self._flavored = flavored
-        out.extend(self._flavored.get(essential.encode("utf-8", "surrogateescape"), ()))
         return out
 
 
