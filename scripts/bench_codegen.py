@@ -41,14 +41,14 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from btfembed.codegen import generate_c  # noqa: E402
-from btfembed.codegen._table import canonical_table  # noqa: E402
+from btfembed.embed.codegen import generate_c  # noqa: E402
+from btfembed.embed.codegen._table import canonical_table  # noqa: E402
 from btfembed.core import Target  # noqa: E402
-from btfembed.keys import KernelKey  # noqa: E402
-from btfembed.minimize import minimize  # noqa: E402
-from btfembed.objects import load_object  # noqa: E402
-from btfembed.pack import Pack, build_pack, encode_pack  # noqa: E402
-from btfembed.sources import load_btf  # noqa: E402
+from btfembed.embed.keys import KernelKey  # noqa: E402
+from btfembed.minimize.engine import minimize  # noqa: E402
+from btfembed.inputs.objects import load_object  # noqa: E402
+from btfembed.embed.pack import Pack, build_pack, encode_pack  # noqa: E402
+from btfembed.inputs.containers import load_btf  # noqa: E402
 
 OBJS = REPO / "tests" / "data" / "objs"
 INCLUDE = REPO / "btfembed" / "include"

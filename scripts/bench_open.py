@@ -24,8 +24,8 @@ OBJECT = REPO / "tests/data/objs/tracer.el.o"
 PROBE = r"""
 import json, sys, time
 sys.path.insert(0, %r)
-from btfembed.btf import BTF
-from btfembed.objects import load_object
+from btfembed.btf.reader import BTF
+from btfembed.inputs.objects import load_object
 from btfembed.core.resolve import root_names
 obj = load_object(sys.argv[2])
 names = sorted(root_names(obj.btf, obj.relocations))

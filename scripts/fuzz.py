@@ -75,26 +75,26 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from btfembed import wire  # noqa: E402
-from btfembed.btf import BTF  # noqa: E402
+from btfembed.btf import wire  # noqa: E402
+from btfembed.btf.reader import BTF  # noqa: E402
 from btfembed.core.resolve import Target as CoreTarget  # noqa: E402
 from btfembed.core.resolve import parse_local_specs  # noqa: E402
 from btfembed.core.spec import format_spec, parse_access, parse_spec  # noqa: E402
-from btfembed.dump import dump  # noqa: E402
-from btfembed.elf import ElfFile  # noqa: E402
+from btfembed.btf.dump import dump  # noqa: E402
+from btfembed.inputs.elf import ElfFile  # noqa: E402
 from btfembed.errors import BTFEmbedError  # noqa: E402
-from btfembed.ext import parse_ext  # noqa: E402
-from btfembed.keys import KernelKey, normalize_arch, parse_os_release  # noqa: E402
-from btfembed.minimize import minimize, summarize_object  # noqa: E402
-from btfembed.objects import BpfObject  # noqa: E402
-from btfembed.pack import MAGIC as PACK_MAGIC  # noqa: E402
-from btfembed.pack import build_pack, decode_pack, encode_pack  # noqa: E402
-from btfembed.sources import unwrap  # noqa: E402
-from btfembed.strings import StringTable, essential_name  # noqa: E402
-from btfembed.types import DeclTag, Type, Var, VarSecinfo, make_info  # noqa: E402
-from btfembed.types import Datasec as DatasecT  # noqa: E402
-from btfembed.verify import compare, describe  # noqa: E402
-from btfembed.writer import Builder, roundtrip  # noqa: E402
+from btfembed.inputs.ext import parse_ext  # noqa: E402
+from btfembed.embed.keys import KernelKey, normalize_arch, parse_os_release  # noqa: E402
+from btfembed.minimize.engine import minimize, summarize_object  # noqa: E402
+from btfembed.inputs.objects import BpfObject  # noqa: E402
+from btfembed.embed.pack import MAGIC as PACK_MAGIC  # noqa: E402
+from btfembed.embed.pack import build_pack, decode_pack, encode_pack  # noqa: E402
+from btfembed.inputs.containers import unwrap  # noqa: E402
+from btfembed.btf.strings import StringTable, essential_name  # noqa: E402
+from btfembed.btf.types import DeclTag, Type, Var, VarSecinfo, make_info  # noqa: E402
+from btfembed.btf.types import Datasec as DatasecT  # noqa: E402
+from btfembed.core.results import compare, describe  # noqa: E402
+from btfembed.btf.writer import Builder, roundtrip  # noqa: E402
 
 DATA = REPO / "tests" / "data"
 OBJS = DATA / "objs"
@@ -1362,7 +1362,7 @@ def scratch_dir() -> str:
 
 
 def run_settings(data: bytes) -> None:
-    from btfembed.settings import find_settings_file, load_settings
+    from btfembed.build.settings import find_settings_file, load_settings
 
     d = scratch_dir()
     for stale in ("btfembed.toml", "pyproject.toml"):
@@ -1405,7 +1405,7 @@ def make_settings(rng: random.Random) -> bytes:
         if r < 0.7:
             lines.append(f"{rng.choice(_SETTING_KEYS)} = {_toml_value(rng)}")
         elif r < 0.85:
-            lines.append(rng.choice(("[[kernels]]", "[kernels]", "[[tool.btfembed.kernels]]")))
+            lines.append(rng.choice(("[[kernels]]", "[kernels]", "[[tool.btfembed.build.kernels]]")))
             lines.append(f"path = {_toml_value(rng)}")
             lines.append(f"{rng.choice(('release', 'arch', 'distro', 'distro_version', 'bogus'))} = {_toml_value(rng)}")
         elif r < 0.9:
@@ -1423,8 +1423,8 @@ def make_settings(rng: random.Random) -> bytes:
 
 
 def run_manifest(data: bytes) -> None:
-    from btfembed.kernels import discover
-    from btfembed.settings import KernelSpec
+    from btfembed.build.kernels import discover
+    from btfembed.build.settings import KernelSpec
 
     d = scratch_dir()
     path = os.path.join(d, "manifest.toml" if data[:1] == b"t" else "manifest.tsv")
@@ -1516,8 +1516,8 @@ def make_split(kernel: BTF, types: list[Type]) -> bytes:
     """Module (split) BTF holding ``types`` on top of ``kernel``: their ids
     are shifted past the kernel's, and id 1 of ``types`` may refer to the
     kernel's types through ids below the shift."""
-    from btfembed.strings import StringTableBuilder
-    from btfembed.types import encode_words
+    from btfembed.btf.strings import StringTableBuilder
+    from btfembed.btf.types import encode_words
 
     shift = kernel.type_cnt - 1
     base_len = len(kernel.strings)

@@ -29,10 +29,10 @@ from typing import Callable, NamedTuple
 
 import pytest
 
-from btfembed import wire
-from btfembed.btf import BTF
-from btfembed.types import make_info
-from btfembed.writer import Builder
+from btfembed.btf import wire
+from btfembed.btf.reader import BTF
+from btfembed.btf.types import make_info
+from btfembed.btf.writer import Builder
 
 from conftest import load_script
 
@@ -433,8 +433,8 @@ def _(d):
 @case("generate-pack-with-bad-digest", 3, output="gen.py", precreate=True)
 def _(d):
     _require_command("generate")
-    from btfembed.keys import KernelKey
-    from btfembed.pack import build_pack, encode_pack
+    from btfembed.embed.keys import KernelKey
+    from btfembed.embed.pack import build_pack, encode_pack
     data = bytearray(encode_pack(build_pack([(KernelKey("x86_64", "ubuntu", "20.04", "5.4.0"), base_btf())])))
     data[-5] ^= 1  # a byte of the blob
     return ["generate", write(d, "p.pack", bytes(data)), "--lang", "python", "--output", str(d / "gen")]

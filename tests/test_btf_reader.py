@@ -8,14 +8,14 @@ import struct
 
 import pytest
 
-from btfembed import wire
-from btfembed.btf import BTF, parse_header
+from btfembed.btf import wire
+from btfembed.btf.reader import BTF, parse_header
 from btfembed.errors import BTFFormatError, TypeIdError, UnsupportedKindError
-from btfembed.strings import essential_name
-from btfembed.types import Composite, DeclTag, Enum, EnumValue, Type, Var, VarSecinfo, make_info
-from btfembed.types import Datasec as DatasecT
-from btfembed.writer import Builder, roundtrip
-from btfembed.wire import (
+from btfembed.btf.strings import essential_name
+from btfembed.btf.types import Composite, DeclTag, Enum, EnumValue, Type, Var, VarSecinfo, make_info
+from btfembed.btf.types import Datasec as DatasecT
+from btfembed.btf.writer import Builder, roundtrip
+from btfembed.btf.wire import (
     CONST, DATASEC, DECL_TAG, ENUM64, FUNC, FWD, PTR, RESTRICT, STRUCT, TYPE_TAG, TYPEDEF, UNION, VAR, VOLATILE,
 )
 

@@ -16,17 +16,17 @@ from pathlib import Path
 
 import pytest
 
-from btfembed.cache import Cache
+from btfembed.build.cache import Cache
 from btfembed.core import Target
 from btfembed.errors import ConfigError
-from btfembed.keys import KernelKey
-from btfembed.kernels import apply_filters, discover, parse_source_arg
-from btfembed.minimize import minimize
-from btfembed.objects import load_object
-from btfembed.pack import read_pack
-from btfembed.pipeline import Options, load_object_inputs, run_build
-from btfembed.settings import KernelSpec, load_settings
-from btfembed.sources import load_btf
+from btfembed.embed.keys import KernelKey
+from btfembed.build.kernels import apply_filters, discover, parse_source_arg
+from btfembed.minimize.engine import minimize
+from btfembed.inputs.objects import load_object
+from btfembed.embed.pack import read_pack
+from btfembed.build.pipeline import Options, load_object_inputs, run_build
+from btfembed.build.settings import KernelSpec, load_settings
+from btfembed.inputs.containers import load_btf
 
 from conftest import OBJS, REPO_KERNELS, repo_vmlinux_files
 
@@ -261,7 +261,7 @@ def test_empty_kernel_list_is_an_error(tmp_path: Path) -> None:
 def test_sysfs_source_uses_the_running_key() -> None:
     if not os.path.exists("/sys/kernel/btf/vmlinux"):
         pytest.skip("no /sys/kernel/btf/vmlinux")
-    from btfembed.keys import running_key
+    from btfembed.embed.keys import running_key
     assert discover([KernelSpec("sysfs")])[0].key == running_key()
 
 

@@ -1,4 +1,4 @@
-"""``btfembed generate`` and btfembed.codegen: what the generated C and
+"""``btfembed generate`` and btfembed.embed.codegen: what the generated C and
 Python contain (exact bytes and keys, nasty strings included), that it
 compiles warning-free with gcc and clang, that two prefixes link into one
 program, determinism, validation, and the command line (depfile, mtime)."""
@@ -17,14 +17,14 @@ import pytest
 
 from btfembed import __version__
 from btfembed.cli import main
-from btfembed.codegen import (
+from btfembed.embed.codegen import (
     c_output_paths, default_prefix, generate_c, generate_python, write_c, write_depfile, write_python,
 )
-from btfembed.codegen._table import canonical_table
-from btfembed.codegen.c import c_bytes_literals, c_string_literal
+from btfembed.embed.codegen._table import canonical_table
+from btfembed.embed.codegen.c import c_bytes_literals, c_string_literal
 from btfembed.errors import ConfigError
-from btfembed.keys import KernelKey
-from btfembed.pack import Pack, build_pack, write_pack
+from btfembed.embed.keys import KernelKey
+from btfembed.embed.pack import Pack, build_pack, write_pack
 
 from test_runtime_rules import INCLUDE, compile_c, compiler, rules_items
 

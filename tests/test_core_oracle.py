@@ -22,10 +22,10 @@ from btfembed.core import Target
 from btfembed.core.calc import Values
 from btfembed.core.kinds import RelocKind
 from btfembed.core.patch import PatchError, patch_insn
-from btfembed.elf import ElfFile
-from btfembed.minimize import minimize, resolve_object
-from btfembed.objects import load_object
-from btfembed.sources import load_btf
+from btfembed.inputs.elf import ElfFile
+from btfembed.minimize.engine import minimize, resolve_object
+from btfembed.inputs.objects import load_object
+from btfembed.inputs.containers import load_btf
 
 from conftest import RawCache
 from corpus import arch_of, objects_for, real_kernels, synth_kernels

@@ -9,17 +9,17 @@ from pathlib import Path
 
 import pytest
 
-from btfembed import wire
-from btfembed.btf import BTF
+from btfembed.btf import wire
+from btfembed.btf.reader import BTF
 from btfembed.core.calc import Candidate, calc_values, resolve
 from btfembed.core.kinds import RelocKind as K
 from btfembed.core.match import fields_are_compat, types_are_compat, types_match
 from btfembed.core.patch import PatchError, patch_insn
 from btfembed.core.spec import parse_access, parse_spec
 from btfembed.errors import CoreSpecError
-from btfembed.types import make_info
-from btfembed.wire import ENUM, FUNC_PROTO, FWD, PTR, STRUCT, TYPEDEF, UNION
-from btfembed.writer import Builder
+from btfembed.btf.types import make_info
+from btfembed.btf.wire import ENUM, FUNC_PROTO, FWD, PTR, STRUCT, TYPEDEF, UNION
+from btfembed.btf.writer import Builder
 
 S = wire.INT_SIGNED
 
@@ -310,7 +310,7 @@ def test_anonymous_root_and_bad_records_are_refused() -> None:
     b.add_struct("", 4, [("a", 1, 0)])
     lo = BTF(b.to_bytes())
     from btfembed.core.resolve import parse_local_specs
-    from btfembed.ext import CoreRecord
+    from btfembed.inputs.ext import CoreRecord
     with pytest.raises(CoreSpecError, match="anonymous"):
         parse_local_specs(lo, [CoreRecord("s", 0, 0, 2, "0:0", K.FIELD_BYTE_OFFSET)])
     with pytest.raises(CoreSpecError, match="kind 13"):
@@ -324,11 +324,11 @@ def test_anonymous_root_and_bad_records_are_refused() -> None:
 def test_verify_catches_a_broken_blob(tmp_path: Path) -> None:
     """Minimize, then move one member of the output: verify must report the
     relocation that changed and exit 1."""
-    from btfembed.minimize import minimize
+    from btfembed.minimize.engine import minimize
     from btfembed.core import Target
-    from btfembed.objects import load_object
-    from btfembed.sources import load_btf
-    from btfembed.types import Composite, Member
+    from btfembed.inputs.objects import load_object
+    from btfembed.inputs.containers import load_btf
+    from btfembed.btf.types import Composite, Member
     from conftest import repo_vmlinux_files
 
     kernel = repo_vmlinux_files()[1]

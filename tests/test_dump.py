@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from btfembed.dump import dump
-from btfembed.sources import load_btf
-from btfembed.writer import roundtrip
+from btfembed.btf.dump import dump
+from btfembed.inputs.containers import load_btf
+from btfembed.btf.writer import roundtrip
 
 from conftest import (
     OBJS, RawCache, module_base, repo_kernel_files, repo_vmlinux_files, shared_kernel_files,
@@ -95,7 +95,7 @@ def test_roundtrip_is_byte_identical(path: Path) -> None:
 
 @pytest.mark.parametrize("path", sorted(OBJS.glob("*.o")), ids=lambda p: p.name)
 def test_roundtrip_objects_both_byte_orders(path: Path) -> None:
-    from btfembed.elf import ElfFile
+    from btfembed.inputs.elf import ElfFile
     raw = ElfFile(path.read_bytes()).section_data(".BTF")
     assert raw is not None
     btf = load_btf(str(path))

@@ -24,10 +24,10 @@ from pathlib import Path
 
 import pytest
 
-from btfembed.btf import BTF
-from btfembed.codegen import write_c, write_python
-from btfembed.keys import running_key
-from btfembed.pack import build_pack
+from btfembed.btf.reader import BTF
+from btfembed.embed.codegen import write_c, write_python
+from btfembed.embed.keys import running_key
+from btfembed.embed.pack import build_pack
 
 from test_runtime_rules import DEBIAN, ENV_VARS, INCLUDE, minimized
 

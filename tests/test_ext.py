@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from btfembed.elf import ElfFile
+from btfembed.inputs.elf import ElfFile
 from btfembed.errors import ExtFormatError
-from btfembed.ext import parse_ext
-from btfembed.objects import load_object
-from btfembed.wire import FUNC
+from btfembed.inputs.ext import parse_ext
+from btfembed.inputs.objects import load_object
+from btfembed.btf.wire import FUNC
 
 from conftest import OBJS, REPO
 

@@ -27,18 +27,18 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from btfembed import wire
-from btfembed.btf import BTF
+from btfembed.btf import wire
+from btfembed.btf.reader import BTF
 from btfembed.core.match import MatchError, fields_are_compat, spec_match, types_are_compat, types_match
 from btfembed.core.resolve import Target, resolve_relocations
 from btfembed.core.spec import SPEC_MAX_LEN, parse_access, parse_spec
-from btfembed.elf import ElfFile
+from btfembed.inputs.elf import ElfFile
 from btfembed.errors import BTFEmbedError, CoreSpecError, ELFFormatError, TypeIdError
-from btfembed.ext import CoreRecord
-from btfembed.keys import parse_os_release
-from btfembed.pack import MAGIC, PackError, decode_pack
-from btfembed.writer import Builder, roundtrip
-from btfembed.wire import TYPEDEF
+from btfembed.inputs.ext import CoreRecord
+from btfembed.embed.keys import parse_os_release
+from btfembed.embed.pack import MAGIC, PackError, decode_pack
+from btfembed.btf.writer import Builder, roundtrip
+from btfembed.btf.wire import TYPEDEF
 
 from conftest import load_script
 
@@ -428,7 +428,7 @@ def test_error_messages_are_one_line() -> None:
 
 WRITER = textwrap.dedent("""
     import sys
-    from btfembed.fsutil import atomic_write
+    from btfembed.inputs.files import atomic_write
     path, fill, count = sys.argv[1], sys.argv[2].encode(), int(sys.argv[3])
     data = fill * (256 * 1024)
     for i in range(count):
@@ -460,7 +460,7 @@ def test_concurrent_atomic_writes_never_leave_a_corrupt_file(tmp_path: Path) -> 
 
 CACHE_WRITER = textwrap.dedent("""
     import sys
-    from btfembed.cache import Cache
+    from btfembed.build.cache import Cache
     root, fill, count = sys.argv[1], sys.argv[2], int(sys.argv[3])
     cache = Cache(root)
     for i in range(count):
@@ -471,9 +471,9 @@ CACHE_WRITER = textwrap.dedent("""
 
 
 def test_concurrent_builds_sharing_a_cache(tmp_path: Path) -> None:
-    cache_mod = pytest.importorskip("btfembed.cache")
+    cache_mod = pytest.importorskip("btfembed.build.cache")
     if not all(hasattr(cache_mod.Cache, m) for m in ("get", "put")):
-        pytest.skip("btfembed.cache.Cache has no get/put")
+        pytest.skip("btfembed.build.cache.Cache has no get/put")
     procs = [_spawn(CACHE_WRITER, str(tmp_path), fill, "40") for fill in ("A", "B")]
     assert all(p.wait() == 0 for p in procs)
     value = cache_mod.Cache(str(tmp_path)).get("result", "k" * 64)

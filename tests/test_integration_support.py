@@ -112,7 +112,7 @@ def cmakedir() -> str:
 
 def running_blob_path(out_dir: Path) -> Path:
     """The per-kernel BTF btfembed build wrote for this machine's kernel."""
-    from btfembed.keys import running_key
+    from btfembed.embed.keys import running_key
 
     path = out_dir / running_key().path()
     assert path.exists(), f"no BTF for the running kernel in {out_dir}"
@@ -120,7 +120,7 @@ def running_blob_path(out_dir: Path) -> Path:
 
 
 def task_struct_id(blob_path: Path) -> int:
-    from btfembed.btf import BTF
+    from btfembed.btf.reader import BTF
 
     ids = BTF(blob_path.read_bytes()).find_by_name("task_struct")
     assert len(ids) == 1

@@ -34,7 +34,7 @@ from pathlib import Path
 import pytest
 
 from btfembed import __version__
-from btfembed.keys import running_key
+from btfembed.embed.keys import running_key
 from test_integration_support import (
     IS_ROOT, REPO, env, need_libbpf, need_sysfs_btf, need_tools, run, stage,
 )
@@ -47,8 +47,8 @@ BUILD_DEPS = ["setuptools>=64", "wheel", "scikit-build-core>=0.10", "pyelftools"
 
 def kernel_keys() -> set[str]:
     """The kernels the examples embed: the bundled sample and this machine's."""
-    from btfembed.kernels import discover
-    from btfembed.settings import KernelSpec
+    from btfembed.build.kernels import discover
+    from btfembed.build.settings import KernelSpec
 
     keys = {"/".join((k.key.arch, k.key.distro, k.key.distro_version, k.key.release))
             for k in discover([KernelSpec(str(REPO / "tests" / "data" / "kernels"))])}
@@ -121,14 +121,14 @@ def test_btfembed_wheel_ships_the_integrations(wheelhouse: Path, venv: Path) -> 
     names = set(z.namelist())
     for name in ("cmake/__init__.py", "cmake/BTFEmbedConfig.cmake", "cmake/BTFEmbedConfigVersion.cmake",
                  "cmake/BTFEmbedFunctions.cmake", "meson/__init__.py", "meson/meson.build",
-                 "include/btfembed.h", "include/btfembed.c", "setuptools_hook.py"):
+                 "embed/include/btfembed.h", "embed/include/btfembed.c", "integrations/setuptools.py"):
         assert f"btfembed/{name}" in names, name
     eps = z.read(next(n for n in names if n.endswith(".dist-info/entry_points.txt"))).decode()
     assert "[cmake.root]\nBTFEmbed = btfembed.cmake" in eps
-    assert "[setuptools.finalize_distribution_options]\nbtfembed = btfembed.setuptools_hook:finalize" in eps
+    assert "[setuptools.finalize_distribution_options]\nbtfembed = btfembed.integrations.setuptools:finalize" in eps
     site = run([venv / "bin" / "python", "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"]).stdout
     dirs = run([venv / "bin" / "btfembed", "--cmakedir", "--includedir"]).stdout.split()
-    assert dirs == [f"{site.strip()}/btfembed/cmake", f"{site.strip()}/btfembed/include"]
+    assert dirs == [f"{site.strip()}/btfembed/cmake", f"{site.strip()}/btfembed/embed/include"]
 
 
 # ---------------------------------------------------------------------------
@@ -251,7 +251,7 @@ def test_setuptools_hook_leaves_other_projects_alone(case: str, tmp_path: Path, 
     assert {n for n in names if ".dist-info/" not in n} == {"plain_pkg/__init__.py"}, names
     # In process: the hook returns without touching the distribution.
     code = ("import os, sys; from setuptools.dist import Distribution; "
-            "from btfembed.setuptools_hook import finalize, project_config; "
+            "from btfembed.integrations.setuptools import finalize, project_config; "
             f"os.chdir({str(proj)!r}); d = Distribution(); before = dict(d.cmdclass); finalize(d); "
             "print(project_config() is None, d.cmdclass == before)")
     assert vpython(venv, code).split() == ["True", "True"]

@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from btfembed.btf import BTF
+from btfembed.btf.reader import BTF
 from btfembed.core import Target
-from btfembed.minimize import MinimizeError, minimize, summarize_object
-from btfembed.objects import load_object
-from btfembed.sources import load_btf
-from btfembed.verify import compare
+from btfembed.minimize.engine import MinimizeError, minimize, summarize_object
+from btfembed.inputs.objects import load_object
+from btfembed.inputs.containers import load_btf
+from btfembed.core.results import compare
 
 from conftest import SYNTH, RawCache, shared_kernel_files
 from corpus import objects, objects_for, real_kernels, synth_kernels

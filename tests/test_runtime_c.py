@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from btfembed.keys import KernelKey
-from btfembed.pack import build_pack
+from btfembed.embed.keys import KernelKey
+from btfembed.embed.pack import build_pack
 
 from test_runtime_rules import (
     DEB_REL, INCLUDE, Harness, build_harness, clean_env, compile_c, compiler, parse_output, rules_items,

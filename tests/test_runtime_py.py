@@ -1,4 +1,4 @@
-"""The Python runtime (btfembed/runtime.py) beyond the lookup rules (those
+"""The Python runtime (btfembed/embed/runtime.py) beyond the lookup rules (those
 are in test_runtime_rules.py): sources, the pack reader, handing the blob
 over (memfd, temporary file, no /proc), and generated modules working
 without btfembed installed (plain, from a zip, as a namespace package)."""
@@ -19,10 +19,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from btfembed import runtime
-from btfembed.codegen import write_python
-from btfembed.keys import KernelKey
-from btfembed.pack import PackError, build_pack, decode_pack, encode_pack, write_pack
+from btfembed.embed import runtime
+from btfembed.embed.codegen import write_python
+from btfembed.embed.keys import KernelKey
+from btfembed.embed.pack import PackError, build_pack, decode_pack, encode_pack, write_pack
 
 from test_runtime_rules import DEB_REL, ENV_VARS, blobs, rules_items
 
@@ -64,7 +64,7 @@ def test_every_kind_of_source(pack, tmp_path: Path) -> None:
     with pytest.raises(TypeError):
         runtime.find_btf(42, **opts(tmp_path))
     with pytest.raises(TypeError):
-        runtime.find_btf(None, **opts(tmp_path))   # btfembed.runtime has no default source
+        runtime.find_btf(None, **opts(tmp_path))   # btfembed.embed.runtime has no default source
     with pytest.raises(ValueError):
         runtime.find_btf({("x86_64", DEB_REL): b"x"}, **opts(tmp_path))
 
@@ -95,7 +95,7 @@ def test_kernel_btf_means_no_blob(pack, tmp_path: Path) -> None:
 
 
 # ---------------------------------------------------------------------------
-# The pack reader agrees with btfembed.pack
+# The pack reader agrees with btfembed.embed.pack
 
 
 _FIELD = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\0"), max_size=8)
@@ -117,7 +117,7 @@ def test_pack_reader_matches_pack_module(items, compress: bool) -> None:
 @given(data=st.data())
 def test_corrupt_packs_raise_invalid_pack_error(pack, data) -> None:
     """Random byte changes: the runtime raises InvalidPackError exactly when
-    btfembed.pack refuses the pack, and otherwise reads the same content."""
+    btfembed.embed.pack refuses the pack, and otherwise reads the same content."""
     raw = bytearray(encode_pack(pack, compress=data.draw(st.booleans())))
     for _ in range(data.draw(st.integers(1, 4))):
         pos = data.draw(st.integers(0, len(raw) - 1))

@@ -1,6 +1,6 @@
 """The lookup rules, run against both runtimes: the C runtime (btfembed.c,
 through a generated table and a small harness program) and the Python
-runtime (btfembed/runtime.py), with the inputs given as options and as
+runtime (btfembed/embed/runtime.py), with the inputs given as options and as
 environment variables, on compressed and uncompressed tables.
 
 Also: os-release parsing of the three implementations (keys.py, runtime.py,
@@ -23,18 +23,18 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from btfembed import keys, runtime
-from btfembed.codegen import write_c
-from btfembed.codegen._table import canonical_table
+from btfembed.embed import keys, runtime
+from btfembed.embed.codegen import write_c
+from btfembed.embed.codegen._table import canonical_table
 from btfembed.core import Target
-from btfembed.keys import KernelKey
-from btfembed.minimize import minimize
-from btfembed.objects import load_object
-from btfembed.pack import Pack, build_pack, write_pack
-from btfembed.sources import load_btf
+from btfembed.embed.keys import KernelKey
+from btfembed.minimize.engine import minimize
+from btfembed.inputs.objects import load_object
+from btfembed.embed.pack import Pack, build_pack, write_pack
+from btfembed.inputs.containers import load_btf
 
 REPO = Path(__file__).resolve().parent.parent
-INCLUDE = REPO / "btfembed" / "include"
+INCLUDE = REPO / "btfembed" / "embed" / "include"
 KERNELS = REPO / "tests" / "data" / "kernels"
 OBJS = REPO / "tests" / "data" / "objs"
 

@@ -104,7 +104,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.cmakedir:
             print(_cmake_dir())
         if args.includedir:
-            print(_resource_dir("btfembed", "include"))
+            print(_resource_dir("btfembed.embed", "include"))
         return 0
     if not getattr(args, "func", None):
         parser.print_help(sys.stderr)

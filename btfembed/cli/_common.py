@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # heavy modules are imported when a command runs
     from btfembed.core.resolve import Target
-    from btfembed.objects import BpfObject
+    from btfembed.inputs.objects import BpfObject
 
 __all__ = ["add_target_args", "load_target", "load_objects", "warn"]
 
@@ -32,7 +32,7 @@ def load_target(kernel: str, modules: Sequence[str] = (), objects: "Sequence[Bpf
     """The kernel (and modules) BTF; the root type names of ``objects`` are
     looked up while indexing."""
     from btfembed.core.resolve import Target, root_names
-    from btfembed.sources import load_btf
+    from btfembed.inputs.containers import load_btf
 
     names = set().union(*(root_names(o.btf, o.relocations) for o in objects))
     base = load_btf(kernel, prefetch=names)
@@ -40,7 +40,7 @@ def load_target(kernel: str, modules: Sequence[str] = (), objects: "Sequence[Bpf
 
 
 def load_objects(paths: Sequence[str], *, warn_no_ext: bool = True) -> "list[BpfObject]":
-    from btfembed.objects import load_object
+    from btfembed.inputs.objects import load_object
 
     objs = [load_object(p) for p in paths]
     if warn_no_ext:

@@ -12,11 +12,11 @@ from typing import TYPE_CHECKING
 
 from btfembed.cli._common import warn
 from btfembed.errors import BTFEmbedError, CheckFailed, ConfigError
-from btfembed.fsutil import atomic_write, ensure_dir
+from btfembed.inputs.files import atomic_write, ensure_dir
 
 if TYPE_CHECKING:  # heavy modules are imported when the command runs
-    from btfembed.pipeline import KernelResult
-    from btfembed.settings import Settings
+    from btfembed.build.pipeline import KernelResult
+    from btfembed.build.settings import Settings
 
 HELP = """\
 Minimize kernel BTF for BPF objects across a whole list of kernels: one
@@ -84,8 +84,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _settings(args: argparse.Namespace) -> "Settings":
-    from btfembed.kernels import parse_source_arg
-    from btfembed.settings import Settings, find_settings_file, load_settings
+    from btfembed.build.kernels import parse_source_arg
+    from btfembed.build.settings import Settings, find_settings_file, load_settings
 
     path = args.config or find_settings_file(".")
     s = load_settings(path) if path else Settings()
@@ -150,11 +150,11 @@ class _Progress:
 
 
 def run(args: argparse.Namespace) -> int:
-    from btfembed.cache import Cache, default_cache_dir
-    from btfembed.kernels import apply_filters, discover
-    from btfembed.pipeline import Options, load_object_inputs, run_build
-    from btfembed.report import fails, write_table
-    from btfembed.settings import settings_help
+    from btfembed.build.cache import Cache, default_cache_dir
+    from btfembed.build.kernels import apply_filters, discover
+    from btfembed.build.pipeline import Options, load_object_inputs, run_build
+    from btfembed.build.report import fails, write_table
+    from btfembed.build.settings import settings_help
 
     if args.help_settings:
         print(settings_help())
@@ -201,8 +201,8 @@ class _BuildFailed(BTFEmbedError):
 
 
 def _write_outputs(s: "Settings", build) -> None:
-    from btfembed.pack import build_pack, encode_pack
-    from btfembed.report import dump_json, to_html, to_json
+    from btfembed.embed.pack import build_pack, encode_pack
+    from btfembed.build.report import dump_json, to_html, to_json
 
     ensure_dir(s.out_dir)
     paths = {}
@@ -225,7 +225,7 @@ def _write_outputs(s: "Settings", build) -> None:
 
 
 def _emit(s: "Settings", pack, build) -> None:
-    from btfembed.codegen import write_c, write_depfile, write_python
+    from btfembed.embed.codegen import write_c, write_depfile, write_python
 
     if s.emit == "c":
         outputs = write_c(pack, s.output, prefix=s.prefix, compress=s.compress)

@@ -28,8 +28,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from btfembed.dump import dump
-    from btfembed.sources import load_btf
+    from btfembed.btf.dump import dump
+    from btfembed.inputs.containers import load_btf
     base = load_btf(args.base) if args.base else None
     btf = load_btf(args.file, base=base)
     dump(btf, sys.stdout)

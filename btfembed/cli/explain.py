@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING
 from btfembed.cli._common import add_target_args, load_objects, load_target
 
 if TYPE_CHECKING:
-    from btfembed.objects import BpfObject
-    from btfembed.verify import Summary
+    from btfembed.inputs.objects import BpfObject
+    from btfembed.core.results import Summary
 
 HELP = """\
 Print one line per CO-RE relocation of OBJECT(s): the program, the
@@ -41,7 +41,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def print_report(objects: "Sequence[BpfObject]", summaries: "Sequence[Sequence[Summary]]", out: TextIO, *,
                  as_json: bool = False) -> None:
     from btfembed.core.kinds import KIND_LABELS
-    from btfembed.verify import describe
+    from btfembed.core.results import describe
 
     for obj, sums in zip(objects, summaries):
         for s in sums:
@@ -53,7 +53,7 @@ def print_report(objects: "Sequence[BpfObject]", summaries: "Sequence[Sequence[S
 
 
 def run(args: argparse.Namespace) -> int:
-    from btfembed.minimize import summarize_object
+    from btfembed.minimize.engine import summarize_object
 
     objects = load_objects(args.objects)
     target = load_target(args.kernel, args.module, objects)

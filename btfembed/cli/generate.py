@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import argparse
 
-from btfembed.codegen import check_prefix, write_c, write_depfile, write_python
+from btfembed.embed.codegen import check_prefix, write_c, write_depfile, write_python
 from btfembed.errors import ConfigError
-from btfembed.pack import read_pack
+from btfembed.embed.pack import read_pack
 
 HELP = """\
 Embed the minimized BTF of PACK (written by 'btfembed build') in a C program

@@ -7,7 +7,7 @@ import argparse
 from btfembed.cli._common import add_target_args
 import sys
 
-from btfembed import wire
+from btfembed.btf import wire
 
 HELP = """\
 Write a BTF holding only the kernel types and members that the CO-RE
@@ -56,8 +56,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from btfembed.cli._common import load_objects, load_target
     from btfembed.cli.explain import print_report
-    from btfembed.fsutil import atomic_write
-    from btfembed.minimize import minimize
+    from btfembed.inputs.files import atomic_write
+    from btfembed.minimize.engine import minimize
     objects = load_objects(args.objects)
     target = load_target(args.kernel, args.module, objects)
     order = {"kernel": None, "native": sys.byteorder}.get(args.byte_order, args.byte_order)

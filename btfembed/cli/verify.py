@@ -37,9 +37,9 @@ def run(args: argparse.Namespace) -> int:
     from btfembed.cli._common import load_objects, load_target
     from btfembed.core.resolve import Target
     from btfembed.errors import CheckFailed
-    from btfembed.minimize import summarize_object
-    from btfembed.sources import load_btf
-    from btfembed.verify import compare
+    from btfembed.minimize.engine import summarize_object
+    from btfembed.inputs.containers import load_btf
+    from btfembed.core.results import compare
     objects = load_objects(args.objects)
     full = load_target(args.kernel, args.module, objects)
     mini = load_btf(args.minimized)

@@ -10,12 +10,12 @@ relocations with the same local root type, so order matters.
 
 from __future__ import annotations
 
-from btfembed.btf import BTF
+from btfembed.btf.reader import BTF
 from btfembed.core.kinds import RelocKind, is_enumval_based, is_field_based, is_type_based
 from btfembed.core.match import MatchError, spec_match
 from btfembed.core.spec import Spec
 from btfembed.errors import BTFFormatError, TypeIdError
-from btfembed.wire import ENUM, ENUM64, INT, PTR
+from btfembed.btf.wire import ENUM, ENUM64, INT, PTR
 
 __all__ = ["Values", "Outcome", "Candidate", "calc_values", "resolve", "POISON_HELPER_ID"]
 

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from btfembed.btf import BTF
+from btfembed.btf.reader import BTF
 from btfembed.core.calc import Candidate
 from btfembed.core.match import kind_core_compat
-from btfembed.strings import essential_name
+from btfembed.btf.strings import essential_name
 
 __all__ = ["find_candidates"]
 

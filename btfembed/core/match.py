@@ -27,12 +27,12 @@ is a ``MatchError``.
 
 from __future__ import annotations
 
-from btfembed.btf import BTF
+from btfembed.btf.reader import BTF
 from btfembed.core.kinds import RelocKind, is_enumval_based, is_field_based, is_type_based
 from btfembed.core.spec import SPEC_MAX_LEN, Accessor, Spec, is_flex_array
 from btfembed.errors import BTFFormatError, TypeIdError
-from btfembed.strings import essential_len
-from btfembed.wire import (
+from btfembed.btf.strings import essential_len
+from btfembed.btf.wire import (
     ARRAY, ENUM, ENUM64, FLOAT, FUNC_PROTO, FWD, INT, PTR, STRUCT, UNION,
 )
 

@@ -8,14 +8,14 @@ from __future__ import annotations
 
 from typing import Callable, NamedTuple, Sequence
 
-from btfembed.btf import BTF
+from btfembed.btf.reader import BTF
 from btfembed.core.calc import Candidate, Outcome, Values, resolve
 from btfembed.core.candidates import find_candidates
 from btfembed.core.kinds import RelocKind
 from btfembed.core.spec import Spec, parse_spec
 from btfembed.errors import CoreSpecError
-from btfembed.strings import essential_name
-from btfembed.ext import CoreRecord
+from btfembed.btf.strings import essential_name
+from btfembed.core.records import CoreRecord
 
 __all__ = ["Target", "RelocResult", "resolve_relocations", "parse_local_specs", "root_names", "prefetch"]
 

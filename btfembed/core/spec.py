@@ -16,10 +16,10 @@ from __future__ import annotations
 import re
 from typing import NamedTuple
 
-from btfembed.btf import BTF
+from btfembed.btf.reader import BTF
 from btfembed.core.kinds import KIND_LABELS, is_enumval_based, is_field_based, is_type_based
 from btfembed.errors import BTFFormatError, CoreSpecError
-from btfembed.wire import ARRAY, ENUM, ENUM64, STRUCT, UNION
+from btfembed.btf.wire import ARRAY, ENUM, ENUM64, STRUCT, UNION
 
 __all__ = ["Accessor", "Spec", "parse_access", "parse_spec", "format_spec", "describe_access", "is_flex_array",
            "SPEC_MAX_LEN"]

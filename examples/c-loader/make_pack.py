@@ -14,11 +14,11 @@ import argparse
 import sys
 
 from btfembed.core import Target
-from btfembed.keys import KernelKey, running_key
-from btfembed.minimize import minimize
-from btfembed.objects import load_object
-from btfembed.pack import build_pack, write_pack
-from btfembed.sources import load_btf
+from btfembed.embed.keys import KernelKey, running_key
+from btfembed.minimize.engine import minimize
+from btfembed.inputs.objects import load_object
+from btfembed.embed.pack import build_pack, write_pack
+from btfembed.inputs.containers import load_btf
 
 
 def main(argv=None) -> int:

@@ -1,0 +1,232 @@
+"""Kernel sources for ``btfembed build``: finding kernel BTF files and their keys.
+
+A source is one of:
+
+* ``sysfs`` (or ``/sys/kernel/btf/vmlinux``): the running kernel, keyed from
+  ``uname`` and ``/etc/os-release``;
+* a **manifest** file, ``*.tsv`` (a header row naming the columns ``path``
+  (or ``file``), ``release``, ``arch``, ``distro``, ``distro_version``; other
+  columns are ignored) or ``*.toml`` (``[[kernel]]`` tables with the same
+  keys); paths are relative to the manifest;
+* a **directory**: with a ``MANIFEST.tsv`` or ``manifest.toml`` inside, that
+  manifest; otherwise every BTF file below it (``*.btf``, ``*.btf.xz``,
+  ``*.btf.gz``, ``*.btf.tar.xz``, ...).  Files at
+  ``<distro>/<version>/<arch>/<release>.btf[.tar.xz]`` (the BTFHub archive
+  layout) take their key from the path; others only their release (the file
+  name without its extensions), and the arch when the release names it
+  (``...x86_64``, ``-amd64``, ``.aarch64``, ``-arm64``);
+* a **file**, optionally with its key: ``FILE=DISTRO/VERSION/ARCH/RELEASE``.
+
+Architectures are normalized (``aarch64`` -> ``arm64``).  Two sources giving
+the same key is an error unless they name the same file.
+"""
+
+from __future__ import annotations
+
+import csv
+import fnmatch
+import io
+import os
+import re
+import sys
+from typing import NamedTuple, Sequence
+
+from btfembed.errors import ConfigError
+from btfembed.inputs.files import read_bytes
+from btfembed.embed.keys import KernelKey, normalize_arch, running_key
+from btfembed.build.settings import KernelSpec
+from btfembed.inputs.containers import SYS_VMLINUX
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+__all__ = ["KernelInput", "discover", "parse_source_arg", "apply_filters", "release_from_filename"]
+
+_BTF_SUFFIXES = (".btf.tar.xz", ".btf.tar.gz", ".btf.tar.bz2", ".btf.xz", ".btf.gz", ".btf.bz2", ".btf", ".tar.xz")
+_MANIFEST_NAMES = ("MANIFEST.tsv", "manifest.tsv", "manifest.toml", "MANIFEST.toml")
+_ARCH_IN_RELEASE = re.compile(r"[._-](x86_64|amd64|aarch64|arm64)(?:$|[._+-])")
+_COLUMNS = {
+    "path": ("path", "file", "file.xz", "filename"),
+    "release": ("release", "kernel release", "kernel_release", "uname -r"),
+    "arch": ("arch", "architecture", "machine"),
+    "distro": ("distro", "id", "os"),
+    "distro_version": ("distro_version", "distro version", "version", "version_id"),
+}
+
+
+class KernelInput(NamedTuple):
+    key: KernelKey
+    path: str       # what to read (any format sources.unwrap accepts)
+    origin: str     # where the entry came from, for messages
+
+
+def release_from_filename(name: str) -> str:
+    for suffix in _BTF_SUFFIXES:
+        if name.endswith(suffix) and len(name) > len(suffix):
+            return name[:-len(suffix)]
+    return name
+
+
+def _arch_from_release(release: str) -> str:
+    m = _ARCH_IN_RELEASE.search(release)
+    return normalize_arch(m.group(1)) if m else ""
+
+
+def _is_btf_file(name: str) -> bool:
+    return name.endswith(_BTF_SUFFIXES) or name == "vmlinux"
+
+
+def parse_source_arg(text: str) -> KernelSpec:
+    """A ``--kernels`` argument: ``SRC`` or ``FILE=DISTRO/VERSION/ARCH/RELEASE``."""
+    path, sep, key = text.rpartition("=")
+    if sep and path and key.count("/") == 3 and not os.path.exists(text):
+        distro, version, arch, release = key.split("/")
+        if not release:
+            raise ConfigError(f"kernel key {key!r} has an empty release")
+        return KernelSpec(path, release=release, arch=arch, distro=distro, distro_version=version)
+    return KernelSpec(text)
+
+
+def _from_manifest(path: str) -> list[KernelInput]:
+    base = os.path.dirname(os.path.abspath(path))
+    text = read_bytes(path).decode("utf-8", "replace")
+    rows: list[dict[str, str]] = []
+    if path.endswith(".toml"):
+        try:
+            data = tomllib.loads(text)
+        except (tomllib.TOMLDecodeError, RecursionError) as exc:
+            raise ConfigError(f"{path}: invalid TOML: {exc.__class__.__name__}: {exc}") from None
+        entries = data.get("kernel", data.get("kernels"))
+        if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
+            raise ConfigError(f"{path}: expected [[kernel]] tables")
+        for e in entries:
+            unknown = sorted(set(e) - set(_COLUMNS))
+            if unknown:
+                raise ConfigError(f"{path}: unknown key(s) in a [[kernel]] table: {', '.join(unknown)}")
+            rows.append({k: str(v) for k, v in e.items()})
+    else:
+        try:
+            table = list(csv.reader(io.StringIO(text, newline=""), delimiter="\t"))
+        except csv.Error as exc:
+            raise ConfigError(f"{path}: invalid TSV manifest: {exc}") from None
+        reader = iter(table)
+        header = next(reader, None)
+        if not header:
+            raise ConfigError(f"{path}: empty manifest")
+        cols: dict[str, int] = {}
+        for i, name in enumerate(h.strip().lower() for h in header):
+            for field, aliases in _COLUMNS.items():
+                if name in aliases and field not in cols:
+                    cols[field] = i
+        if "path" not in cols or "release" not in cols:
+            raise ConfigError(f"{path}: the header must name a path (or file) column and a release column")
+        for n, row in enumerate(reader, 2):
+            if not row or not any(c.strip() for c in row):
+                continue
+            if len(row) <= max(cols.values()):
+                raise ConfigError(f"{path}:{n}: expected {max(cols.values()) + 1} columns, found {len(row)}")
+            rows.append({f: row[i].strip() for f, i in cols.items()})
+    out = []
+    for row in rows:
+        if not row.get("path") or not row.get("release"):
+            raise ConfigError(f"{path}: every kernel needs a path and a release")
+        if "\0" in row["path"]:
+            raise ConfigError(f"{path}: kernel path {row['path']!r} contains a NUL byte")
+        key = KernelKey(normalize_arch(row.get("arch", "")), row.get("distro", ""),
+                        row.get("distro_version", ""), row["release"])
+        out.append(KernelInput(key, os.path.normpath(os.path.join(base, row["path"])), path))
+    return out
+
+
+def _from_directory(root: str) -> list[KernelInput]:
+    for name in _MANIFEST_NAMES:
+        cand = os.path.join(root, name)
+        if os.path.isfile(cand):
+            return _from_manifest(cand)
+    out = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames.sort()
+        for name in sorted(filenames):
+            if not _is_btf_file(name):
+                continue
+            full = os.path.join(dirpath, name)
+            parts = os.path.relpath(full, root).split(os.sep)
+            release = release_from_filename(name)
+            if len(parts) >= 4:
+                distro, version, arch = parts[-4], parts[-3], parts[-2]
+                key = KernelKey(normalize_arch(arch), distro, version, release)
+            else:
+                key = KernelKey(_arch_from_release(release), "", "", release)
+            out.append(KernelInput(key, full, root))
+    if not out:
+        raise ConfigError(f"{root}: no kernel BTF files found (expected *.btf, *.btf.xz, *.btf.tar.xz, ...)")
+    return out
+
+
+def _single(spec: KernelSpec) -> KernelInput:
+    path = spec.path
+    if path in ("sysfs", SYS_VMLINUX) and spec.release is None:
+        if not os.path.exists(SYS_VMLINUX):
+            raise ConfigError(f"sysfs: {SYS_VMLINUX} does not exist (this kernel has no BTF)")
+        return KernelInput(running_key(), SYS_VMLINUX, "sysfs")
+    if not os.path.exists(path):
+        raise ConfigError(f"kernel source {path!r} does not exist")
+    if spec.release is not None:
+        key = KernelKey(normalize_arch(spec.arch or ""), spec.distro or "", spec.distro_version or "", spec.release)
+        return KernelInput(key, path, path)
+    release = release_from_filename(os.path.basename(path))
+    parts = os.path.abspath(path).split(os.sep)
+    if len(parts) >= 5 and parts[-2] in ("x86_64", "arm64", "aarch64", "amd64"):
+        key = KernelKey(normalize_arch(parts[-2]), parts[-4], parts[-3], release)
+    else:
+        key = KernelKey(_arch_from_release(release), "", "", release)
+    return KernelInput(key, path, path)
+
+
+def _check_key(k: KernelInput) -> None:
+    """Key parts become output path components: refuse ones that are not
+    plain names."""
+    for part, what in ((k.key.release, "release"), (k.key.arch, "arch"), (k.key.distro, "distro"),
+                       (k.key.distro_version, "distro version")):
+        if (any(c in part for c in "/\\\0") or part in (".", "..") or any(ord(c) < 32 for c in part)
+                or (what == "release" and not part) or len(part.encode("utf-8", "surrogateescape")) > 255):
+            raise ConfigError(f"{k.origin}: kernel {what} {part!r} is not a valid name")
+
+
+def discover(specs: Sequence[KernelSpec]) -> list[KernelInput]:
+    """All kernels the sources name, sorted by key; duplicate keys refused."""
+    found: list[KernelInput] = []
+    for spec in specs:
+        path = spec.path
+        if spec.release is None and os.path.isdir(path):
+            found += _from_directory(path)
+        elif spec.release is None and path.endswith((".tsv", ".toml")) and os.path.isfile(path):
+            found += _from_manifest(path)
+        else:
+            found.append(_single(spec))
+    by_key: dict[KernelKey, KernelInput] = {}
+    for k in found:
+        _check_key(k)
+        prev = by_key.get(k.key)
+        if prev is not None and os.path.realpath(prev.path) != os.path.realpath(k.path):
+            raise ConfigError(f"kernel {k.key} is given twice: {prev.path} and {k.path}")
+        by_key[k.key] = k
+    return [by_key[k] for k in sorted(by_key)]
+
+
+def apply_filters(kernels: Sequence[KernelInput], *, arch: Sequence[str] = (), distro: Sequence[str] = (),
+                  release: Sequence[str] = ()) -> list[KernelInput]:
+    archs = {normalize_arch(a) for a in arch}
+    distros = set(distro)
+    out = []
+    for k in kernels:
+        if archs and k.key.arch not in archs:
+            continue
+        if distros and k.key.distro not in distros:
+            continue
+        if release and not any(fnmatch.fnmatchcase(k.key.release, pat) for pat in release):
+            continue
+        out.append(k)
+    return out

@@ -1,0 +1,227 @@
+"""Build settings: ``btfembed.toml`` or the ``[tool.btfembed]`` table of a
+``pyproject.toml``.
+
+Every setting has a type, a default and a one-line description (the
+``doc`` metadata below, shown by ``btfembed build --help-settings``).
+Unknown keys and wrong types are errors.  Paths in a settings file are
+relative to that file; command-line options override the file.
+
+Example ``btfembed.toml``::
+
+    objects = ["build/*.bpf.o"]
+    kernels = ["btfhub-archive/ubuntu", "sysfs"]
+    out_dir = "build/btf"
+    release = ["5.4.*", "5.15.*"]
+    emit = "c"
+    output = "build/gen/min_btf"
+
+A kernel entry is a string (a directory, a manifest, a file, or ``sysfs``)
+or a table with an explicit key::
+
+    [[kernels]]
+    path = "vmlinux-5.10.btf"
+    release = "5.10.0-26-amd64"
+    arch = "x86_64"
+    distro = "debian"
+    distro_version = "11"
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import sys
+from dataclasses import dataclass, field
+from typing import Any
+
+from btfembed.errors import ConfigError
+from btfembed.inputs.files import read_bytes
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+__all__ = ["Settings", "KernelSpec", "load_settings", "find_settings_file", "settings_help"]
+
+FAIL_ON = ("never", "ambiguous", "poisoned")
+EMIT = ("c", "python")
+
+
+def _doc(text: str, **kw: Any) -> Any:
+    return field(metadata={"doc": text}, **kw)
+
+
+@dataclass
+class KernelSpec:
+    """One kernel source.  ``path`` alone is auto-detected (see
+    ``btfembed.build.kernels``); the key fields give a single file its key."""
+
+    path: str
+    release: str | None = None
+    arch: str | None = None
+    distro: str | None = None
+    distro_version: str | None = None
+
+
+@dataclass
+class Settings:
+    objects: list[str] = _doc(
+        "BPF objects (paths or glob patterns; ** spans directories) whose CO-RE relocations the BTF must serve",
+        default_factory=list)
+    kernels: list[KernelSpec] = _doc(
+        "kernel sources: BTFHub archive trees, directories of BTF files, manifests (.tsv/.toml), "
+        "single files, or 'sysfs' (the running kernel)", default_factory=list)
+    out_dir: str = _doc("directory for the per-kernel BTF files (BTFHub layout) and btfembed.pack",
+                        default="btfembed-out")
+    jobs: int = _doc("parallel worker processes (0: one per CPU)", default=0)
+    cache_dir: str | None = _doc("cache directory (default: $XDG_CACHE_HOME/btfembed)", default=None)
+    cache: bool = _doc("reuse results of earlier builds (content-addressed)", default=True)
+    report: str | None = _doc("write the machine-readable JSON report here", default=None)
+    html: str | None = _doc("write the HTML kernel x program matrix here", default=None)
+    fail_on: str = _doc("exit 1 when a relocation is: 'never', 'ambiguous' (libbpf refuses the object; "
+                        "includes errors), or 'poisoned' (or worse)", default="never")
+    keep_going: bool = _doc("write the kernels that worked even if others failed (default: all or nothing)",
+                            default=False)
+    arch: list[str] = _doc("only kernels of these architectures (x86_64, arm64, ...)", default_factory=list)
+    distro: list[str] = _doc("only kernels of these distributions (os-release ID)", default_factory=list)
+    release: list[str] = _doc("only kernel releases matching these glob patterns", default_factory=list)
+    compat: bool = _doc("minimize exactly as bpftool 7.1 does (see 'btfembed minimize --help')", default=False)
+    header_size: int = _doc("BTF header length of the outputs: 24 or 32", default=24)
+    compress: bool = _doc("zlib-compress blobs in the pack and in generated sources", default=False)
+    emit: str | None = _doc("also generate sources embedding the pack: 'c' or 'python'", default=None)
+    output: str | None = _doc("generated sources: NAME for NAME.c/NAME.h, or the .py module path",
+                              default=None)
+    prefix: str = _doc("symbol prefix of generated C sources", default="btfembed")
+    depfile: str | None = _doc("write a Makefile-syntax depfile for the generated sources", default=None)
+    # Where these settings were read from (not a setting).
+    source: str | None = field(default=None, metadata={"internal": True})
+
+    def validate(self) -> None:
+        if self.fail_on not in FAIL_ON:
+            raise ConfigError(f"fail_on must be one of {', '.join(FAIL_ON)}, not {self.fail_on!r}")
+        if self.emit is not None and self.emit not in EMIT:
+            raise ConfigError(f"emit must be 'c' or 'python', not {self.emit!r}")
+        if self.emit and not self.output:
+            raise ConfigError("emit needs output (the generated file name)")
+        if self.header_size not in (24, 32):
+            raise ConfigError(f"header_size must be 24 or 32, not {self.header_size}")
+        if self.jobs < 0:
+            raise ConfigError(f"jobs must be >= 0, not {self.jobs}")
+
+
+def settings_help() -> str:
+    lines = ["settings (btfembed.toml, or [tool.btfembed] in pyproject.toml):"]
+    for f in dataclasses.fields(Settings):
+        if f.metadata.get("internal"):
+            continue
+        default = f.default if f.default is not dataclasses.MISSING else "[]"
+        lines.append(f"  {f.name:<13} {f.metadata['doc']} (default: {default!r})")
+    return "\n".join(lines)
+
+
+def _type_error(name: str, want: str, value: Any, where: str) -> ConfigError:
+    return ConfigError(f"{where}: setting '{name}' must be {want}, not {type(value).__name__} {value!r}")
+
+
+def _rel(path: str, base: str) -> str:
+    if path == "sysfs" or os.path.isabs(path):
+        return path
+    return os.path.normpath(os.path.join(base, path))
+
+
+def _kernel_specs(value: Any, base: str, where: str) -> list[KernelSpec]:
+    if not isinstance(value, list):
+        raise _type_error("kernels", "a list", value, where)
+    out = []
+    for item in value:
+        if isinstance(item, str):
+            out.append(KernelSpec(_rel(item, base)))
+        elif isinstance(item, dict):
+            known = {f.name for f in dataclasses.fields(KernelSpec)}
+            unknown = sorted(set(item) - known)
+            if unknown:
+                raise ConfigError(f"{where}: unknown key(s) in a kernels entry: {', '.join(unknown)}")
+            if not isinstance(item.get("path"), str):
+                raise ConfigError(f"{where}: a kernels entry needs a 'path' string")
+            for k, v in item.items():
+                if not isinstance(v, str):
+                    raise _type_error(f"kernels.{k}", "a string", v, where)
+            out.append(KernelSpec(**{**item, "path": _rel(item["path"], base)}))
+        else:
+            raise _type_error("kernels entry", "a string or a table", item, where)
+    return out
+
+
+_PATH_SETTINGS = {"out_dir", "cache_dir", "report", "html", "output", "depfile"}
+
+
+def from_mapping(data: dict[str, Any], base: str, where: str) -> Settings:
+    """Settings from a parsed TOML table; paths are made relative to ``base``."""
+    fields = {f.name: f for f in dataclasses.fields(Settings) if not f.metadata.get("internal")}
+    unknown = sorted(set(data) - set(fields))
+    if unknown:
+        raise ConfigError(f"{where}: unknown setting(s): {', '.join(unknown)} (see 'btfembed build --help-settings')")
+    values: dict[str, Any] = {}
+    for name, value in data.items():
+        if name == "kernels":
+            values[name] = _kernel_specs(value, base, where)
+            continue
+        ann = fields[name].type
+        if ann == "list[str]":
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                raise _type_error(name, "a list of strings", value, where)
+            values[name] = [_rel(v, base) for v in value] if name == "objects" else value
+        elif ann == "bool":
+            if not isinstance(value, bool):
+                raise _type_error(name, "true or false", value, where)
+            values[name] = value
+        elif ann == "int":
+            if not isinstance(value, int) or isinstance(value, bool):
+                raise _type_error(name, "an integer", value, where)
+            values[name] = value
+        else:  # str or str | None
+            if not isinstance(value, str):
+                raise _type_error(name, "a string", value, where)
+            values[name] = _rel(value, base) if name in _PATH_SETTINGS else value
+    settings = Settings(**values)
+    try:
+        settings.validate()
+    except ConfigError as exc:
+        raise ConfigError(f"{where}: {exc}") from None
+    return settings
+
+
+def find_settings_file(directory: str = ".") -> str | None:
+    """``btfembed.toml``, else a ``pyproject.toml`` with a [tool.btfembed] table."""
+    cand = os.path.join(directory, "btfembed.toml")
+    if os.path.isfile(cand):
+        return cand
+    cand = os.path.join(directory, "pyproject.toml")
+    if os.path.isfile(cand):
+        try:
+            data = tomllib.loads(read_bytes(cand).decode("utf-8", "replace"))
+        except (tomllib.TOMLDecodeError, RecursionError):
+            return None
+        if isinstance(data.get("tool"), dict) and "btfembed" in data["tool"]:
+            return cand
+    return None
+
+
+def load_settings(path: str) -> Settings:
+    """Read settings from ``path`` (btfembed.toml, or pyproject.toml's table)."""
+    raw = read_bytes(path)
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError, RecursionError) as exc:
+        raise ConfigError(f"{path}: invalid TOML: {exc.__class__.__name__}: {exc}") from None
+    where = path
+    if os.path.basename(path) == "pyproject.toml":
+        tool = data.get("tool", {})
+        data = tool.get("btfembed") if isinstance(tool, dict) else None
+        where = f"{path} [tool.btfembed]"
+        if data is None:
+            raise ConfigError(f"{path}: no [tool.btfembed] table")
+        if not isinstance(data, dict):
+            raise ConfigError(f"{where}: must be a table")
+    return from_mapping(data, os.path.dirname(os.path.abspath(path)), where)

@@ -1,0 +1,7 @@
+"""Embedding: kernel keys and the rules that pick one at run time
+(``keys``, ``runtime``), the pack file (``pack``), generated sources
+(``codegen``) and the C runtime (``include/``).
+
+``runtime`` is standalone (stdlib only): it is copied into generated Python
+modules.  May import: ``btfembed.errors``, ``btfembed.inputs.files``.
+"""

@@ -1,0 +1,104 @@
+"""BPF objects: the ELF file, its local ``.BTF`` and its CO-RE records.
+
+``load_object(path)`` checks that the file is an ELF object for the BPF
+machine with a ``.BTF`` section.  A missing ``.BTF.ext`` is not an error:
+such an object has no CO-RE relocations (``has_ext`` is False).
+"""
+
+from __future__ import annotations
+
+import bisect
+from typing import NamedTuple
+
+from btfembed.btf.reader import BTF
+from btfembed.inputs.elf import ElfFile
+from btfembed.errors import BTFError, ELFFormatError
+from btfembed.inputs.ext import CoreRecord, ExtInfo, parse_ext
+from btfembed.inputs.files import read_bytes
+
+__all__ = ["BpfObject", "load_object", "Program"]
+
+
+class Program(NamedTuple):
+    name: str
+    section: str
+    offset: int   # byte offset of the function in its section
+    size: int
+
+
+class BpfObject:
+    """A compiled BPF object.
+
+    Accessible attributes: ``source``, ``btf`` (the local BTF), ``ext``
+    (``ExtInfo`` or None), ``byte_order``, ``relocations`` (CO-RE records
+    in file order), ``has_ext``.
+    """
+
+    def __init__(self, data: bytes, source: str | None = None):
+        self.source = source
+        elf = ElfFile(data, source)
+        if not elf.is_bpf:
+            raise ELFFormatError(f"not a BPF object (ELF machine {elf.machine}, expected {247} for BPF)",
+                                 source=source)
+        raw = elf.section_data(".BTF")
+        if raw is None:
+            raise ELFFormatError("BPF object has no .BTF section (compile with -g)", source=source)
+        try:
+            self.btf = BTF(raw, source=f"{source}:.BTF" if source else ".BTF")
+        except BTFError as exc:
+            raise exc
+        self.byte_order = "little" if elf.little_endian else "big"
+        ext_raw = elf.section_data(".BTF.ext")
+        self.has_ext = ext_raw is not None
+        self.ext: ExtInfo | None = None
+        if ext_raw is not None:
+            try:
+                self.ext = parse_ext(ext_raw, self.btf.strings)
+            except BTFError as exc:
+                raise exc.with_source(f"{source}:.BTF.ext" if source else ".BTF.ext")
+        self.relocations: tuple[CoreRecord, ...] = self.ext.core_relos if self.ext else ()
+        self._programs = self._find_programs(elf)
+        self._specs: list | None = None
+
+    @staticmethod
+    def _find_programs(elf: ElfFile) -> dict[str, list[Program]]:
+        by_section: dict[str, list[Program]] = {}
+        names: dict[int, str] = {}
+        for sym in elf.symbols():
+            if sym.kind != "STT_FUNC" or not sym.section:
+                continue
+            sec = names.get(sym.section)
+            if sec is None:
+                sec = names[sym.section] = elf.section_name(sym.section)
+            by_section.setdefault(sec, []).append(Program(sym.name, sec, sym.value, sym.size))
+        for progs in by_section.values():
+            progs.sort(key=lambda p: p.offset)
+        return by_section
+
+    @property
+    def specs(self) -> list:
+        """The relocations' local specs (``core.resolve.parse_local_specs``),
+        parsed once: they do not depend on the kernel.  Raises
+        ``CoreSpecError`` for records libbpf would refuse."""
+        if self._specs is None:
+            from btfembed.core.resolve import parse_local_specs
+            self._specs = parse_local_specs(self.btf, self.relocations)
+        return self._specs
+
+    def program_at(self, section: str, insn_off: int) -> str:
+        """Name of the function holding the instruction at ``insn_off`` bytes
+        into ``section`` (the section name if no symbol covers it)."""
+        progs = self._programs.get(section, [])
+        k = bisect.bisect_right([p.offset for p in progs], insn_off) - 1
+        if k >= 0 and insn_off < progs[k].offset + max(progs[k].size, 1):
+            return progs[k].name
+        return section
+
+    def programs(self) -> list[Program]:
+        return [p for progs in self._programs.values() for p in progs]
+
+
+def load_object(path: str, data: bytes | None = None) -> BpfObject:
+    if data is None:
+        data = read_bytes(path)
+    return BpfObject(data, source=path)

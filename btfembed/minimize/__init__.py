@@ -1,0 +1,8 @@
+"""Minimization: which kernel types and members the relocations reach
+(``marks``), writing the minimized BTF (``blob``), and the check-and-widen
+loop (``engine``: ``analyze``, ``assemble``, ``minimize``).
+
+May import: ``btfembed.errors``, ``btfembed.btf``, ``btfembed.core``.
+Takes objects through the ``core.CoreObject`` protocol, so it runs on bytes
+without any ELF code.
+"""

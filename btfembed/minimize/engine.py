@@ -1,0 +1,257 @@
+"""Minimizing kernel BTF for a set of BPF objects.
+
+``minimize(objects, target)`` resolves every CO-RE relocation of every
+object against the full target (kernel, plus modules), marks what the
+results need, and emits a standalone BTF.  It is built from two steps that
+the pipeline also uses separately (so it can cache per kernel and object):
+
+* ``analyze(obj, target)``: one object against one target: the relocation
+  summaries, the marks, and the original kernel types the marks refer to;
+* ``assemble(objects, analyses, start_ids)``: the union of the marks
+  emitted and checked, needing no kernel BTF.
+
+Two modes:
+
+* ``compat=True``: bpftool 7.1's algorithm exactly: the first matching
+  candidate of each relocation is marked, and whatever bpftool refuses
+  (ambiguity, unsupported kinds, objects without .BTF.ext) is refused.
+* default: the same marks first, so the output is byte-identical to bpftool's
+  whenever that output is right.  The result is then checked: each
+  relocation is resolved again against the minimized BTF and must give what
+  the full BTF gives.  If not, marking is widened step by step:
+
+  1. bpftool's marks (ambiguous relocations: every candidate involved);
+  2. + every candidate that matches a relocation on its own, ignoring the
+     pruning of earlier relocations (duplicate same-named kernel types);
+  3. + the whole type graph of every candidate of the relocations that still
+     differ (needs the kernel BTF).
+
+  If the output still differs, ``MinimizeError`` lists the relocations.
+"""
+
+from __future__ import annotations
+
+from typing import Mapping, NamedTuple, Sequence
+
+from btfembed.btf import wire
+from btfembed.btf.reader import BTF
+from btfembed.core.candidates import find_candidates
+from btfembed.core.kinds import RelocKind
+from btfembed.core.match import MatchError, spec_match
+from btfembed.core.resolve import (
+    RelocResult, Target, prefetch, resolve_relocations, root_names,
+)
+from btfembed.minimize.blob import Emitted, Key, emit
+from btfembed.errors import BTFEmbedError
+from btfembed.minimize.marks import Marks, UnsupportedMarkError
+from btfembed.inputs.objects import BpfObject
+from btfembed.btf.types import Type
+from btfembed.core.results import Difference, Summary, compare, summarize
+
+__all__ = ["minimize", "Minimized", "MinimizeError", "resolve_object", "summarize_object",
+           "ObjectAnalysis", "analyze", "assemble", "NeedsKernel", "check_compat_input"]
+
+
+class MinimizeError(BTFEmbedError):
+    """Minimization refused (compat mode) or impossible to make equivalent."""
+
+
+class NeedsKernel(Exception):
+    """``assemble`` could not make an equivalent BTF from the marks alone."""
+
+    def __init__(self, diffs: list[tuple[int, Difference]]):
+        super().__init__(f"{len(diffs)} relocation(s) differ")
+        self.diffs = diffs
+
+
+class ObjectAnalysis(NamedTuple):
+    """What one object needs from one target; plain data (cacheable)."""
+
+    summaries: tuple[Summary, ...]
+    marks: dict[Key, frozenset[int]]               # bpftool's marks
+    wide_marks: dict[Key, frozenset[int]] | None   # every candidate that matches on its own
+                                                   # (None: not computed, see analyze(wide=))
+    types: dict[Key, Type]                         # original types of every marked key
+
+
+class Minimized(NamedTuple):
+    data: bytes
+    emitted: Emitted
+    summaries: list[tuple[Summary, ...]]    # per object, against the full target
+    level: int                              # widening level used (0 in compat mode)
+
+
+def resolve_object(obj: BpfObject, target: Target) -> list[RelocResult]:
+    specs = obj.specs
+    return resolve_relocations(obj.btf, obj.relocations, target, big_endian=obj.byte_order == "big",
+                               program_of=lambda rec: obj.program_at(rec.section, rec.insn_off), specs=specs)
+
+
+def _locator(target: Target):
+    btfs = [target.kernel, *target.modules]
+
+    def locate(btf: object) -> int:
+        for i, b in enumerate(btfs):
+            if b is btf:
+                return i
+        return 0
+    return locate
+
+
+def summarize_object(obj: BpfObject, target: Target) -> tuple[Summary, ...]:
+    locate = _locator(target)
+    return tuple(summarize(r, locate) for r in resolve_object(obj, target))
+
+
+def check_compat_input(obj: BpfObject) -> None:
+    if not obj.has_ext:
+        raise MinimizeError(f"{obj.source}: section .BTF.ext not found (bpftool refuses such objects)")
+
+
+def analyze(obj: BpfObject, target: Target, *, compat: bool = False, wide: bool = False) -> ObjectAnalysis:
+    """Resolve ``obj`` against ``target`` and record what it needs.  With
+    ``wide``, also the marks of every matching candidate (widening level 2,
+    needed only when bpftool's marks are not enough)."""
+    btfs = [target.kernel, *target.modules]
+    if compat:
+        check_compat_input(obj)
+    results = resolve_object(obj, target)
+    locate = _locator(target)
+    summaries = tuple(summarize(r, locate) for r in results)
+    marks = Marks(btfs, compat=compat)
+    for r in results:
+        o = r.outcome
+        try:
+            if o.failed:
+                if compat:
+                    raise MinimizeError(f"{obj.source}: {r.program}: relo #{r.record.index}: {o.message or o.status}")
+                for _cand, spec in o.matched:
+                    marks.record(spec)
+            elif o.target is not None:
+                marks.record(o.target)
+        except UnsupportedMarkError as exc:
+            raise MinimizeError(f"{obj.source}: {r.program}: relo #{r.record.index}: {exc}") from None
+    wide_marks = Marks(btfs)
+    if wide and not compat:
+        cache: dict[int, list] = {}
+        for r in results:
+            rec = r.record
+            if rec.kind == RelocKind.TYPE_ID_LOCAL:
+                continue
+            cands = cache.get(rec.type_id)
+            if cands is None:
+                cands = cache[rec.type_id] = find_candidates(obj.btf, rec.type_id, target.kernel, target.modules)
+            o = r.outcome
+            if not o.failed and len(o.considered) == len(cands):
+                # The relocation saw every candidate (nothing pruned yet):
+                # its matches are already all the matches.
+                for _cand, spec in o.matched:
+                    wide_marks.record(spec)
+                continue
+            for cand in cands:
+                try:
+                    spec = spec_match(r.local, cand.btf, cand.id)
+                except MatchError:
+                    continue
+                if spec is not None:
+                    wide_marks.record(spec)
+    m1 = marks.as_dict()
+    m2 = wide_marks.as_dict() if wide and not compat else None
+    types = {key: btfs[key[0]].type(key[1]) for key in set(m1) | set(m2 or ())}
+    return ObjectAnalysis(summaries, m1, m2, types)
+
+
+def _union(*mark_dicts: Mapping[Key, frozenset[int]]) -> dict[Key, frozenset[int]]:
+    out: dict[Key, set[int]] = {}
+    for d in mark_dicts:
+        for key, members in d.items():
+            out.setdefault(key, set()).update(members)
+    return {k: frozenset(v) for k, v in out.items()}
+
+
+def _check(objects: Sequence[BpfObject], summaries: Sequence[Sequence[Summary]],
+           emitted: Emitted) -> list[tuple[int, Difference]]:
+    mini = Target(BTF(emitted.data, source="<minimized>"))
+    diffs = []
+    for i, (obj, full) in enumerate(zip(objects, summaries)):
+        again = summarize_object(obj, mini)
+        diffs += [(i, d) for d in compare(full, again, id_map=emitted.old_ids)]
+    return diffs
+
+
+def assemble(objects: Sequence[BpfObject], analyses: Sequence[ObjectAnalysis], start_ids: Sequence[int], *,
+             compat: bool = False, byte_order: str = "little", hdr_len: int = wire.HEADER_LEN) -> tuple[Emitted, int]:
+    """Emit the union of the analyses' marks and check it (default mode).
+
+    Returns (emitted, level).  Raises ``NeedsKernel`` when the marks alone
+    cannot give an equivalent BTF.
+    """
+    types: dict[Key, Type] = {}
+    for a in analyses:
+        types.update(a.types)
+    kept = _union(*(a.marks for a in analyses))
+    emitted = emit(kept, types.__getitem__, start_ids, byte_order=byte_order, hdr_len=hdr_len)
+    if compat:
+        return emitted, 0
+    summaries = [a.summaries for a in analyses]
+    diffs = _check(objects, summaries, emitted)
+    if not diffs:
+        return emitted, 1
+    if any(a.wide_marks is None for a in analyses):
+        raise NeedsKernel(diffs)
+    kept = _union(kept, *(a.wide_marks for a in analyses))
+    emitted = emit(kept, types.__getitem__, start_ids, byte_order=byte_order, hdr_len=hdr_len)
+    diffs = _check(objects, summaries, emitted)
+    if not diffs:
+        return emitted, 2
+    raise NeedsKernel(diffs)
+
+
+def minimize(objects: Sequence[BpfObject], target: Target, *, compat: bool = False,
+             byte_order: str | None = None, hdr_len: int = wire.HEADER_LEN,
+             analyses: Sequence[ObjectAnalysis] | None = None) -> Minimized:
+    """Minimize ``target`` for ``objects``; see the module documentation.
+
+    ``analyses`` may hold precomputed ``analyze`` results (one per object).
+    """
+    if analyses is None:
+        prefetch(target, set().union(*(root_names(o.btf, o.relocations) for o in objects)))
+        analyses = [analyze(obj, target, compat=compat) for obj in objects]
+    order = byte_order or ("little" if compat else target.kernel.byte_order)
+    btfs = [target.kernel, *target.modules]
+    start_ids = [b.start_id for b in btfs]
+    summaries = [a.summaries for a in analyses]
+    try:
+        emitted, level = assemble(objects, analyses, start_ids, compat=compat, byte_order=order, hdr_len=hdr_len)
+        return Minimized(emitted.data, emitted, summaries, level)
+    except NeedsKernel:
+        pass
+    # bpftool's marks were not enough: widen (this needs the kernel BTF).
+    analyses = [a if a.wide_marks is not None else analyze(obj, target, wide=True)
+                for obj, a in zip(objects, analyses)]
+    try:
+        emitted, level = assemble(objects, analyses, start_ids, byte_order=order, hdr_len=hdr_len)
+        return Minimized(emitted.data, emitted, summaries, level)
+    except NeedsKernel as exc:
+        diffs = exc.diffs
+    marks = Marks(btfs)
+    for a in analyses:
+        marks.add(a.marks)
+        marks.add(a.wide_marks)
+    for i, d in diffs:
+        for cand in find_candidates(objects[i].btf, _root_of(objects[i], d), target.kernel, target.modules):
+            marks.mark_root(cand.btf, cand.id, True)
+            marks.mark_type_match(marks.index_of(cand.btf), cand.id, False)
+    emitted = emit(marks.as_dict(), lambda k: btfs[k[0]].type(k[1]), start_ids, byte_order=order, hdr_len=hdr_len)
+    remaining = _check(objects, summaries, emitted)
+    if remaining:
+        lines = "; ".join(f"{objects[i].source}: {d.line()}" for i, d in remaining[:5])
+        raise MinimizeError(f"cannot produce a minimized BTF equivalent to the full one: {lines}")
+    return Minimized(emitted.data, emitted, summaries, 3)
+
+
+def _root_of(obj: BpfObject, d: Difference) -> int:
+    for rec in obj.relocations:
+        if rec.section == d.section and rec.index == d.index:
+            return rec.type_id
+    raise KeyError(d)  # pragma: no cover - differences come from these records
