@@ -19,6 +19,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import key_rules
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -62,15 +63,10 @@ def blobs() -> dict[str, bytes]:
 
 
 def rules_items() -> list[tuple[KernelKey, bytes]]:
-    b = blobs()
-    return [
-        (KernelKey("x86_64", "debian", "12", DEB_REL), b["D"]),
-        (KernelKey("x86_64", "ubuntu", "22.04", DEB_REL), b["D"]),   # same release, same blob
-        (KernelKey("x86_64", "centos", "7", EL7), b["C"]),
-        (KernelKey("x86_64", "rhel", "7", EL7), b["K"]),             # same release, other blob
-        (KernelKey("arm64", "kylin", "V10", KYLIN_REL), b["K"]),
-        (KernelKey("x86_64", "", "", "5.3-approx"), b["C"]),         # unknown distro
-    ]
+    """The kernels of the shared key-rule table: two releases each with two
+    distros (sharing one blob / with different blobs), an arm64 kernel, an
+    unknown distro."""
+    return key_rules.entries(blobs())
 
 
 def clean_env(**extra: str) -> dict[str, str]:
@@ -256,37 +252,14 @@ def rules_harness(request, tmp_path_factory) -> Harness:
 # machine, force, kernel has BTF, expected status, expected key, exact)
 
 DEB_KEY = ("x86_64", "debian", "12", DEB_REL)
+# From the shared table (tests/data/key_rules.json), the cases without an
+# environment of their own; tests/test_key_rules.py runs the rest.
 SCENARIOS = [
-    ("exact-double-quoted", 'NAME="Debian GNU/Linux"\nID="debian"\nVERSION_ID="12"\n', DEB_REL, "x86_64",
-     False, False, runtime.EMBEDDED, DEB_KEY, True),
-    ("exact-unquoted", "ID=debian\nVERSION_ID=12\n", DEB_REL, "x86_64", False, False, runtime.EMBEDDED, DEB_KEY, True),
-    ("exact-single-quoted", "ID='debian'\nVERSION_ID='12'\n", DEB_REL, "x86_64", False, False,
-     runtime.EMBEDDED, DEB_KEY, True),
-    ("exact-spaces-crlf-comments", '# c\r\n  ID = "debian" \r\nNAME="a \\"b\\""\r\nVERSION_ID="12"\r\n', DEB_REL,
-     "x86_64", False, False, runtime.EMBEDDED, DEB_KEY, True),
-    ("last-assignment-wins", "ID=ubuntu\nVERSION_ID=12\nID=debian\n", DEB_REL, "x86_64", False, False,
-     runtime.EMBEDDED, DEB_KEY, True),
-    ("exact-other-distro", 'ID="ubuntu"\nVERSION_ID="22.04"', DEB_REL, "x86_64", False, False,
-     runtime.EMBEDDED, ("x86_64", "ubuntu", "22.04", DEB_REL), True),
-    ("fallback-unknown-distro", "ID=alpine\nVERSION_ID=3.19.1\n", DEB_REL, "x86_64", False, False,
-     runtime.EMBEDDED, DEB_KEY, False),
-    ("fallback-missing-os-release", None, DEB_REL, "x86_64", False, False, runtime.EMBEDDED, DEB_KEY, False),
-    ("missing-os-release-empty-distro-key", None, "5.3-approx", "x86_64", False, False, runtime.EMBEDDED,
-     ("x86_64", "", "", "5.3-approx"), True),
-    ("aarch64-is-arm64", "ID=kylin\nVERSION_ID=\"V10\"\n", KYLIN_REL, "aarch64", False, False,
-     runtime.EMBEDDED, ("arm64", "kylin", "V10", KYLIN_REL), True),
-    ("aarch64-fallback", "", KYLIN_REL, "aarch64", False, False, runtime.EMBEDDED,
-     ("arm64", "kylin", "V10", KYLIN_REL), False),
-    ("ambiguous-release", "ID=fedora\nVERSION_ID=39\n", EL7, "x86_64", False, False, runtime.AMBIGUOUS, None, False),
-    ("exact-beats-ambiguity", "ID=rhel\nVERSION_ID=\"7\"\n", EL7, "x86_64", False, False, runtime.EMBEDDED,
-     ("x86_64", "rhel", "7", EL7), True),
-    ("no-match-release", "ID=debian\nVERSION_ID=12\n", "9.9.9-1-amd64", "x86_64", False, False,
-     runtime.NO_MATCH, None, False),
-    ("no-match-arch", "ID=debian\nVERSION_ID=12\n", DEB_REL, "armv7l", False, False, runtime.NO_MATCH, None, False),
-    ("kernel-has-btf", "ID=debian\nVERSION_ID=12\n", DEB_REL, "x86_64", False, True, runtime.KERNEL_BTF, None, False),
-    ("kernel-has-btf-forced", "ID=debian\nVERSION_ID=12\n", DEB_REL, "x86_64", True, True, runtime.EMBEDDED,
-     DEB_KEY, True),
+    (c["name"], c["os_release"], c["release"], c["machine"], c.get("force", False), c.get("kernel_btf", False),
+     *key_rules.expected(c))
+    for c in key_rules.cases() if key_rules.simple(c)
 ]
+SCENARIO = {s[0]: s for s in SCENARIOS}
 
 
 def scenario_inputs(tmp: Path, scn) -> dict:
@@ -363,7 +336,7 @@ def test_rules_python_runtime(scn, via: str, compress: bool, tmp_path: Path, mon
 
 
 def test_force_env_zero_means_not_forced(rules_harness: Harness, tmp_path: Path, monkeypatch) -> None:
-    scn = SCENARIOS[-2]  # kernel has BTF, not forced
+    scn = SCENARIO["kernel-has-btf"]
     inp = scenario_inputs(tmp_path, scn)
     out, _ = rules_harness.run(["--os-release", inp["os_release"], "--release", DEB_REL, "--sysfs", inp["sysfs_btf"]],
                                env={"BTFEMBED_FORCE": "0"})
@@ -373,7 +346,7 @@ def test_force_env_zero_means_not_forced(rules_harness: Harness, tmp_path: Path,
 
 
 def test_no_env_flag_ignores_environment(rules_harness: Harness, tmp_path: Path, monkeypatch) -> None:
-    inp = scenario_inputs(tmp_path, SCENARIOS[0])
+    inp = scenario_inputs(tmp_path, SCENARIO["exact-double-quoted"])
     env = {"BTFEMBED_RELEASE": "9.9.9", "BTFEMBED_MACHINE": "s390x", "BTFEMBED_FORCE": "1",
            "BTFEMBED_SYSFS_BTF": "/nonexistent", "BTFEMBED_OS_RELEASE": "/nonexistent"}
     args = ["--os-release", inp["os_release"], "--release", DEB_REL, "--machine", "x86_64",
