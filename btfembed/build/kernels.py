@@ -32,7 +32,7 @@ import sys
 from typing import NamedTuple, Sequence
 
 from btfembed.errors import ConfigError
-from btfembed.inputs.files import read_bytes
+from btfembed.inputs.files import MAX_ATOMIC_NAME, NAME_MAX, read_bytes
 from btfembed.embed.keys import KernelKey, normalize_arch, running_key
 from btfembed.build.settings import KernelSpec
 from btfembed.inputs.containers import SYS_VMLINUX
@@ -42,7 +42,13 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-__all__ = ["KernelInput", "discover", "parse_source_arg", "apply_filters", "release_from_filename"]
+__all__ = ["KernelInput", "discover", "parse_source_arg", "apply_filters", "release_from_filename",
+           "MAX_RELEASE_BYTES"]
+
+# Outputs are written as <release>.btf through atomic temporaries, so a
+# release can be only as long as those names allow; the other key parts are
+# plain directory names.
+MAX_RELEASE_BYTES = MAX_ATOMIC_NAME - len(".btf")
 
 _BTF_SUFFIXES = (".btf.tar.xz", ".btf.tar.gz", ".btf.tar.bz2", ".btf.xz", ".btf.gz", ".btf.bz2", ".btf", ".tar.xz")
 _MANIFEST_NAMES = ("MANIFEST.tsv", "manifest.tsv", "manifest.toml", "MANIFEST.toml")
@@ -191,8 +197,13 @@ def _check_key(k: KernelInput) -> None:
     for part, what in ((k.key.release, "release"), (k.key.arch, "arch"), (k.key.distro, "distro"),
                        (k.key.distro_version, "distro version")):
         if (any(c in part for c in "/\\\0") or part in (".", "..") or any(ord(c) < 32 for c in part)
-                or (what == "release" and not part) or len(part.encode("utf-8", "surrogateescape")) > 255):
+                or (what == "release" and not part)):
             raise ConfigError(f"{k.origin}: kernel {what} {part!r} is not a valid name")
+        limit = MAX_RELEASE_BYTES if what == "release" else NAME_MAX
+        size = len(part.encode("utf-8", "surrogateescape"))
+        if size > limit:
+            raise ConfigError(f"{k.origin}: kernel {what} {part[:40]!r}... is too long "
+                              f"({size} bytes; at most {limit} fit the output file names)")
 
 
 def discover(specs: Sequence[KernelSpec]) -> list[KernelInput]:

@@ -23,6 +23,7 @@ import concurrent.futures as futures
 import hashlib
 import multiprocessing
 import os
+import stat
 import time
 from typing import Callable, NamedTuple, Sequence
 
@@ -106,10 +107,15 @@ def load_object_inputs(paths: Sequence[str]) -> tuple[ObjectInput, ...]:
 
 
 def _file_digest(path: str) -> str:
+    """SHA-256 of a kernel file's bytes.  Only regular files are read: a
+    FIFO would block and a device never end, so both are refused first."""
     h = hashlib.sha256()
     total = 0
     try:
-        with open(path, "rb") as f:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        with os.fdopen(fd, "rb") as f:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                raise FileAccessError(f"{path}: not a regular file")
             while chunk := f.read(1 << 20):
                 total += len(chunk)
                 if total > MAX_INPUT_BYTES:
@@ -119,6 +125,8 @@ def _file_digest(path: str) -> str:
         raise FileAccessError(f"{path}: is a directory") from None
     except OSError as exc:
         raise FileAccessError(f"cannot read {path}: {exc.strerror or exc}") from None
+    except ValueError:  # a NUL byte in the path
+        raise FileAccessError(f"cannot read {path!r}: invalid path") from None
     return h.hexdigest()
 
 

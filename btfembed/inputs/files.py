@@ -16,7 +16,13 @@ from typing import IO, Iterator
 
 from btfembed.errors import FileAccessError
 
-__all__ = ["read_bytes", "atomic_write", "atomic_open", "ensure_dir"]
+__all__ = ["read_bytes", "atomic_write", "atomic_open", "ensure_dir", "NAME_MAX", "MAX_ATOMIC_NAME"]
+
+NAME_MAX = 255  # bytes in one path component (Linux, and most file systems)
+# atomic_open's temporary is ".<name>.<8 random characters>.tmp" in the same
+# directory, so the names it can write are 14 bytes shorter.
+_TMP_PREFIX, _TMP_SUFFIX, _TMP_RANDOM = ".", ".tmp", 8
+MAX_ATOMIC_NAME = NAME_MAX - len(_TMP_PREFIX) - 1 - _TMP_RANDOM - len(_TMP_SUFFIX)
 
 
 def _reason(exc: OSError) -> str:
@@ -77,7 +83,8 @@ def atomic_open(path: str | os.PathLike[str], mode: str = "wb") -> Iterator[IO]:
     path = os.fspath(path)
     directory = os.path.dirname(os.path.abspath(path))
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=directory)
+        fd, tmp = tempfile.mkstemp(prefix=f"{_TMP_PREFIX}{os.path.basename(path)}.", suffix=_TMP_SUFFIX,
+                                    dir=directory)
     except OSError as exc:
         raise FileAccessError(f"cannot write {path}: {_reason(exc)}") from None
     try:
