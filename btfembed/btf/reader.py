@@ -130,16 +130,19 @@ class BTF:
     """
 
     def __init__(self, data: bytes, *, base: "BTF | None" = None, source: str | None = None,
-                 prefetch: Sequence[str] = ()):
+                 prefetch: Sequence[str] = (), offsets: "array | None" = None):
         """``prefetch``: essential names to look up while indexing (see
-        ``prefetch_essential_names``), which costs less than a later pass."""
+        ``prefetch_essential_names``), which costs less than a later pass.
+        ``offsets``: the type index of this very data as ``type_offsets()``
+        returned it (e.g. kept in a verified store), so the type section
+        is not walked again."""
         self.source = source
         try:
-            self._init(data, base, prefetch)
+            self._init(data, base, prefetch, offsets)
         except BTFFormatError as exc:
             raise exc.with_source(source) if source else exc
 
-    def _init(self, data: bytes, base: "BTF | None", prefetch: Sequence[str]) -> None:
+    def _init(self, data: bytes, base: "BTF | None", prefetch: Sequence[str], offsets: "array | None") -> None:
         if isinstance(data, memoryview):
             data = data.tobytes()
         self.raw = data
@@ -171,7 +174,14 @@ class BTF:
         self._midstring: dict[str, list[int]] | None = None
         self._essential_memo: dict[str, tuple[int, ...]] = {}  # essential name -> ids defined here
         names = sorted({n for n in prefetch if n})
-        if names:
+        if offsets is not None:
+            if len(offsets) and offsets[-1] >= len(self._words):
+                raise BTFFormatError("type index does not fit the type section")
+            self._offs = offsets if isinstance(offsets, array) and offsets.typecode == "I" else array("I", offsets)
+            self.type_cnt = self.start_id + len(self._offs)
+            if names:
+                self.prefetch_essential_names(names)
+        elif names:
             found = self.strings.essential_offsets_many(names)
             by_offset = {off: n for n, offs in found.items() for off in offs}
             self._offs, hits, odd = self._scan(by_offset)
@@ -258,6 +268,11 @@ class BTF:
 
     def __len__(self) -> int:
         return self.type_cnt
+
+    def type_offsets(self) -> array:
+        """The type index: word offset of every type record in the type
+        section (see ``offsets`` of the constructor)."""
+        return self._offs
 
     def ids(self) -> range:
         """Ids of the types defined in this BTF (not its base)."""

@@ -4,13 +4,17 @@ Flow:
 
 1. objects are read, hashed and parsed once, in this process (worker
    processes inherit them);
-2. every kernel file is hashed (read, never decompressed here);
+2. every kernel file is hashed (read, never decompressed here), unless the
+   stat memo (``btfembed.build.statmemo``) knows its digest;
 3. a kernel whose *result* (its BTF for exactly these objects, options and
    btfembed version) is cached is done;
-4. the others go to a process pool.  For each object, a cached *analysis*
+4. the others go to a process pool (or a Dask cluster, see
+   ``btfembed.build.executors``).  For each object, a cached *analysis*
    (the object's relocation results on that kernel, its marks and the kernel
    types they need) is reused; only objects without one make the worker
-   decompress and parse the kernel.  The union is then emitted and checked
+   open the kernel: from the kernel store (``btfembed.build.store``) when
+   it was decoded before, else by decompressing and parsing the file (and
+   then storing it).  The union is then emitted and checked
    from the analyses alone (see ``minimize.assemble``);
 5. results are gathered in key order, so the bytes do not depend on the
    number of jobs or the order of inputs; nothing is written until every
@@ -23,7 +27,7 @@ import concurrent.futures as futures
 import hashlib
 import multiprocessing
 import os
-import stat
+import threading
 import time
 from typing import Callable, NamedTuple, Sequence
 
@@ -33,12 +37,15 @@ from btfembed.build.cache import (
     summaries_from_plain, summaries_to_plain,
 )
 from btfembed.core.resolve import Target, root_names
-from btfembed.errors import BTFEmbedError, FileAccessError
+from btfembed.errors import BTFEmbedError
 from btfembed.inputs.files import read_bytes
 from btfembed.build.kernels import KernelInput
+from btfembed.build.statmemo import StatMemo
+from btfembed.build.store import DEFAULT_MAX, KernelStore
+from btfembed.btf.reader import BTF
 from btfembed.minimize.engine import NeedsKernel, ObjectAnalysis, analyze, assemble, minimize
 from btfembed.inputs.objects import BpfObject
-from btfembed.inputs.containers import MAX_INPUT_BYTES, load_btf
+from btfembed.inputs.containers import load_btf
 from btfembed.core.results import Summary
 
 __all__ = ["ObjectInput", "KernelResult", "BuildResult", "Options", "run_build", "load_object_inputs"]
@@ -67,14 +74,16 @@ class KernelResult(NamedTuple):
     level: int
     error: str | None = None
     cached: bool = False        # the whole result came from the cache
-    loaded: bool = False        # the kernel BTF was decompressed and parsed
+    loaded: bool = False        # the kernel BTF was opened (from the store or the file)
     analyzed: int = 0           # object analyses computed (not from the cache)
     seconds: float = 0.0
+    decoded: bool = False       # the kernel file was read and decompressed (not in the store)
 
 
 class BuildResult(NamedTuple):
     objects: tuple[ObjectInput, ...]
     kernels: tuple[KernelResult, ...]
+    hashed: int = 0             # kernel files read to compute their digest (not in the stat memo)
 
     @property
     def ok(self) -> list[KernelResult]:
@@ -91,6 +100,7 @@ class BuildResult(NamedTuple):
             "failed": len(self.failed),
             "cached": sum(k.cached for k in self.kernels),
             "kernels_loaded": sum(k.loaded for k in self.kernels),
+            "kernels_decoded": sum(k.decoded for k in self.kernels),
             "analyses_computed": sum(k.analyzed for k in self.kernels),
             "unique_blobs": len(blobs),
             "blob_bytes": sum(len(b) for b in blobs if b),
@@ -106,44 +116,23 @@ def load_object_inputs(paths: Sequence[str]) -> tuple[ObjectInput, ...]:
     return tuple(out)
 
 
-def _file_digest(path: str) -> str:
-    """SHA-256 of a kernel file's bytes.  Only regular files are read: a
-    FIFO would block and a device never end, so both are refused first."""
-    h = hashlib.sha256()
-    total = 0
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
-        with os.fdopen(fd, "rb") as f:
-            if not stat.S_ISREG(os.fstat(fd).st_mode):
-                raise FileAccessError(f"{path}: not a regular file")
-            while chunk := f.read(1 << 20):
-                total += len(chunk)
-                if total > MAX_INPUT_BYTES:
-                    raise FileAccessError(f"{path}: larger than the {MAX_INPUT_BYTES}-byte limit")
-                h.update(chunk)
-    except IsADirectoryError:
-        raise FileAccessError(f"{path}: is a directory") from None
-    except OSError as exc:
-        raise FileAccessError(f"cannot read {path}: {exc.strerror or exc}") from None
-    except ValueError:  # a NUL byte in the path
-        raise FileAccessError(f"cannot read {path!r}: invalid path") from None
-    return h.hexdigest()
-
-
 # Worker state: set in the parent before forking (or by the initializer).
 _OBJECTS: tuple[ObjectInput, ...] = ()
 _ROOT_NAMES: set[str] = set()   # candidate names looked up while indexing kernels
 _OPTIONS = Options()
 _CACHE = Cache(None)
+_STORE = KernelStore(None)
 
 
-def _init_worker(objects: tuple[tuple[str, bytes], ...] | None, options: Options, cache_root: str | None) -> None:
-    global _OBJECTS, _OPTIONS, _CACHE, _ROOT_NAMES
+def _init_worker(objects: tuple[tuple[str, bytes], ...] | None, options: Options, cache_root: str | None,
+                 store_max: int = DEFAULT_MAX) -> None:
+    global _OBJECTS, _OPTIONS, _CACHE, _ROOT_NAMES, _STORE
     if objects is not None:  # not forked: parse again from bytes
         _OBJECTS = tuple(ObjectInput(p, hashlib.sha256(d).hexdigest(), BpfObject(d, source=p), d) for p, d in objects)
         _ROOT_NAMES = _root_names(_OBJECTS)
     _OPTIONS = options
     _CACHE = Cache(cache_root)
+    _STORE = KernelStore(cache_root, store_max)
 
 
 def _root_names(objects: Sequence[ObjectInput]) -> set[str]:
@@ -172,10 +161,26 @@ def _cached_result(kernel: KernelInput, kernel_digest: str) -> KernelResult | No
         return None
 
 
+def _open_kernel(kernel: KernelInput, kernel_digest: str, prefetch: set[str]) -> tuple[Target, bool]:
+    """The kernel's BTF, from the store when it is there; (target, decoded)."""
+    stored = _STORE.get(kernel_digest)
+    if stored is not None:
+        try:
+            return Target(BTF(stored.raw, source=kernel.path, prefetch=sorted(prefetch),
+                              offsets=stored.offsets)), False
+        except BTFEmbedError:
+            pass  # verified but unusable (another btfembed's entry): decode the file
+    btf = load_btf(kernel.path, prefetch=prefetch)
+    if btf.base is None:
+        _STORE.put(kernel_digest, btf.raw, btf.type_offsets())
+    return Target(btf), True
+
+
 def _process(kernel: KernelInput, kernel_digest: str) -> KernelResult:
     start = time.perf_counter()
     objects = [o.obj for o in _OBJECTS]
     target: Target | None = None
+    decoded = False
     analyzed = 0
     try:
         analyses: list[ObjectAnalysis] = []
@@ -191,14 +196,14 @@ def _process(kernel: KernelInput, kernel_digest: str) -> KernelResult:
                 except (KeyError, TypeError, ValueError):
                     pass
             if target is None:
-                target = Target(load_btf(kernel.path, prefetch=_ROOT_NAMES))
+                target, decoded = _open_kernel(kernel, kernel_digest, _ROOT_NAMES)
             a = analyze(o.obj, target, compat=_OPTIONS.compat)
             byte_order = target.kernel.byte_order
             _CACHE.put("analysis", key, analysis_to_plain(a, byte_order))
             analyses.append(a)
             analyzed += 1
         if target is None and byte_order is None:  # no objects at all
-            target = Target(load_btf(kernel.path))
+            target, decoded = _open_kernel(kernel, kernel_digest, set())
         order = "little" if _OPTIONS.compat else (target.kernel.byte_order if target else byte_order)
         try:
             emitted, level = assemble(objects, analyses, [1], compat=_OPTIONS.compat, byte_order=order,
@@ -206,18 +211,18 @@ def _process(kernel: KernelInput, kernel_digest: str) -> KernelResult:
             blob = emitted.data
         except NeedsKernel:
             if target is None:
-                target = Target(load_btf(kernel.path))
+                target, decoded = _open_kernel(kernel, kernel_digest, set())
             m = minimize(objects, target, compat=_OPTIONS.compat, byte_order=order,
                          hdr_len=_OPTIONS.header_size, analyses=analyses)
             blob, level = m.data, m.level
     except BTFEmbedError as exc:
         return KernelResult(kernel, kernel_digest, None, (), 0, error=str(exc), loaded=target is not None,
-                            analyzed=analyzed, seconds=time.perf_counter() - start)
+                            analyzed=analyzed, seconds=time.perf_counter() - start, decoded=decoded)
     sums = tuple(a.summaries for a in analyses)
     _CACHE.put("result", _result_key(kernel_digest), {
         "blob": blob_to_plain(blob), "level": level, "summaries": [summaries_to_plain(s) for s in sums]})
     return KernelResult(kernel, kernel_digest, blob, sums, level, loaded=target is not None, analyzed=analyzed,
-                        seconds=time.perf_counter() - start)
+                        seconds=time.perf_counter() - start, decoded=decoded)
 
 
 def _process_args(args: tuple[KernelInput, str]) -> KernelResult:
@@ -233,44 +238,93 @@ def default_jobs() -> int:
 
 def run_build(objects: tuple[ObjectInput, ...], kernels: Sequence[KernelInput], *, options: Options,
               cache: Cache, jobs: int = 0,
-              progress: Callable[[KernelResult, int, int], None] | None = None) -> BuildResult:
-    """Minimize every kernel for ``objects``; see the module documentation."""
-    global _OBJECTS, _OPTIONS, _CACHE, _ROOT_NAMES
+              progress: Callable[[KernelResult, int, int], None] | None = None,
+              store_max: int = DEFAULT_MAX, executor: str | None = None) -> BuildResult:
+    """Minimize every kernel for ``objects``; see the module documentation.
+
+    ``store_max``: size limit of the kernel store in the cache (0: no
+    store).  ``executor``: ``None`` or ``"local"`` for local worker
+    processes, ``"dask://HOST:PORT"`` for a Dask cluster
+    (``btfembed.build.executors``)."""
+    global _OBJECTS, _OPTIONS, _CACHE, _ROOT_NAMES, _STORE
+    from btfembed.build.executors import parse_executor
+
+    address = parse_executor(executor)
     _OBJECTS, _OPTIONS, _CACHE, _ROOT_NAMES = objects, options, cache, _root_names(objects)
+    _STORE = KernelStore(cache.root, store_max)
     jobs = jobs or default_jobs()
     results: dict[int, KernelResult] = {}
     todo: list[tuple[int, KernelInput, str]] = []
     total = len(kernels)
-    for i, k in enumerate(kernels):
-        d = _file_digest(k.path)
-        hit = _cached_result(k, d)
-        if hit is not None:
-            results[i] = hit
-            if progress:
-                progress(hit, len(results), total)
-        else:
-            todo.append((i, k, d))
-    if todo and (jobs == 1 or len(todo) == 1):
+    memo = StatMemo(cache.root)
+    try:
+        for i, k in enumerate(kernels):
+            d = memo.digest(k.path)
+            hit = _cached_result(k, d)
+            if hit is not None:
+                results[i] = hit
+                if progress:
+                    progress(hit, len(results), total)
+            else:
+                todo.append((i, k, d))
+    finally:
+        memo.save()
+
+    def done(i: int, r: KernelResult) -> None:
+        results[i] = r
+        if progress:
+            progress(r, len(results), total)
+
+    if todo and address is not None:
+        from btfembed.build.executors import run_on_dask
+
+        context = _WorkerContext(tuple((o.path, o.data) for o in objects), options, cache.root, store_max)
+        run_on_dask(address, context, [(i, k, d) for i, k, d in todo], done)
+    elif todo and (jobs == 1 or len(todo) == 1):
         for i, k, d in todo:
-            results[i] = r = _process(k, d)
-            if progress:
-                progress(r, len(results), total)
+            done(i, _process(k, d))
     elif todo:
         forked = "fork" in multiprocessing.get_all_start_methods()
         ctx = multiprocessing.get_context("fork" if forked else None)
         init_objects = None if forked else tuple((o.path, o.data) for o in objects)
         with futures.ProcessPoolExecutor(max_workers=min(jobs, len(todo)), mp_context=ctx,
                                          initializer=_init_worker,
-                                         initargs=(init_objects, options, cache.root)) as pool:
+                                         initargs=(init_objects, options, cache.root, store_max)) as pool:
             pending = {pool.submit(_process_args, (k, d)): i for i, k, d in todo}
             try:
                 for fut in futures.as_completed(pending):
-                    i = pending[fut]
-                    results[i] = r = fut.result()
-                    if progress:
-                        progress(r, len(results), total)
+                    done(pending[fut], fut.result())
             except BaseException:
                 for fut in pending:
                     fut.cancel()
                 raise
-    return BuildResult(objects, tuple(results[i] for i in range(total)))
+    if any(r.decoded for r in results.values()):
+        _STORE.evict()
+    return BuildResult(objects, tuple(results[i] for i in range(total)), memo.hashed)
+
+
+class _WorkerContext(NamedTuple):
+    """What a worker needs to process kernels (sent to Dask workers once)."""
+    objects: tuple[tuple[str, bytes], ...]
+    options: Options
+    cache_root: str | None
+    store_max: int
+
+    def key(self) -> str:
+        return digest("context", [[p, hashlib.sha256(d).hexdigest()] for p, d in self.objects],
+                      list(self.options), self.cache_root, self.store_max)
+
+
+_CONTEXT_KEY: str | None = None
+_CONTEXT_LOCK = threading.Lock()
+
+
+def process_in_context(context: _WorkerContext, key: str, kernel: KernelInput, kernel_digest: str) -> KernelResult:
+    """One kernel on a remote worker: set the worker up for ``context``
+    (once per process and context), then ``_process``."""
+    global _CONTEXT_KEY
+    with _CONTEXT_LOCK:
+        if _CONTEXT_KEY != key:
+            _init_worker(context.objects, context.options, context.cache_root, context.store_max)
+            _CONTEXT_KEY = key
+    return _process(kernel, kernel_digest)

@@ -77,6 +77,12 @@ class Settings:
     jobs: int = _doc("parallel worker processes (0: one per CPU)", default=0)
     cache_dir: str | None = _doc("cache directory (default: $XDG_CACHE_HOME/btfembed)", default=None)
     cache: bool = _doc("reuse results of earlier builds (content-addressed)", default=True)
+    kernel_store_max: str = _doc(
+        "size limit of the kernel store (decoded kernels kept in the cache, least recently used evicted "
+        "first; about 1.5 MB per kernel, so the default holds a BTFHub-scale run; 0 disables it)",
+        default="8G")
+    executor: str = _doc("where per-kernel work runs: 'local' (worker processes) or 'dask://HOST:PORT' "
+                         "(a dask.distributed scheduler; pip install 'btfembed[dask]')", default="local")
     report: str | None = _doc("write the machine-readable JSON report here", default=None)
     html: str | None = _doc("write the HTML kernel x program matrix here", default=None)
     fail_on: str = _doc("exit 1 when a relocation is: 'never', 'ambiguous' (libbpf refuses the object; "
@@ -108,6 +114,13 @@ class Settings:
             raise ConfigError(f"header_size must be 24 or 32, not {self.header_size}")
         if self.jobs < 0:
             raise ConfigError(f"jobs must be >= 0, not {self.jobs}")
+        from btfembed.build.executors import parse_executor
+        from btfembed.build.store import parse_size
+        try:
+            parse_size(self.kernel_store_max)
+        except ConfigError as exc:
+            raise ConfigError(f"kernel_store_max: {exc}") from None
+        parse_executor(self.executor)
 
 
 def settings_help() -> str:

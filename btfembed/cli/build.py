@@ -63,6 +63,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--config", metavar="FILE", help="settings file (default: ./btfembed.toml or ./pyproject.toml)")
     p.add_argument("--cache-dir", metavar="DIR", help="cache directory (default: $XDG_CACHE_HOME/btfembed)")
     p.add_argument("--no-cache", action="store_true", help="neither read nor write the cache")
+    p.add_argument("--kernel-store-max", metavar="SIZE",
+                   help="size limit of the kernel store in the cache, e.g. 8G, 500M; 0 disables it "
+                        "(default: 8G, a BTFHub-scale run)")
+    p.add_argument("--executor", metavar="WHERE",
+                   help="'local' (worker processes, the default) or 'dask://HOST:PORT' (a running "
+                        "dask.distributed scheduler; needs pip install 'btfembed[dask]')")
     p.add_argument("--fail-on", choices=["never", "ambiguous", "poisoned"],
                    help="exit 1 if a relocation is ambiguous (libbpf refuses the object) or poisoned")
     p.add_argument("--keep-going", action="store_true", default=None,
@@ -95,7 +101,7 @@ def _settings(args: argparse.Namespace) -> "Settings":
     if args.kernels:
         s.kernels = [parse_source_arg(k) for k in args.kernels]
     for name in ("out_dir", "jobs", "report", "html", "cache_dir", "fail_on", "keep_going", "header_size",
-                 "compress", "emit", "output", "prefix", "depfile"):
+                 "compress", "emit", "output", "prefix", "depfile", "kernel_store_max", "executor"):
         value = getattr(args, name)
         if value is not None:
             setattr(s, name, value)
@@ -155,6 +161,7 @@ def run(args: argparse.Namespace) -> int:
     from btfembed.build.pipeline import Options, load_object_inputs, run_build
     from btfembed.build.report import fails, write_table
     from btfembed.build.settings import settings_help
+    from btfembed.build.store import parse_size
 
     if args.help_settings:
         print(settings_help())
@@ -175,7 +182,8 @@ def run(args: argparse.Namespace) -> int:
     progress = _Progress(sys.stderr.isatty() and not args.quiet, args.verbose)
     try:
         build = run_build(objects, kernels, options=Options(s.compat, s.header_size), cache=cache,
-                          jobs=s.jobs, progress=progress)
+                          jobs=s.jobs, progress=progress, store_max=parse_size(s.kernel_store_max),
+                          executor=s.executor)
     finally:
         progress.close()
 

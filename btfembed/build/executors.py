@@ -1,0 +1,87 @@
+"""Where the per-kernel work of ``btfembed build`` runs.
+
+* ``local`` (the default): worker processes on this machine
+  (``--jobs``), forked from the build so they inherit the parsed objects;
+* ``dask://HOST:PORT``: an existing ``dask.distributed`` cluster, through
+  its ``concurrent.futures`` interface (``Client.get_executor()``).  The
+  objects, options and cache location are sent to the workers once
+  (scattered); each task is one kernel and returns its result, gathered in
+  key order exactly as a local build does, so the outputs are identical.
+
+Dask workers must be able to import the same btfembed version, and read
+the kernel files and the cache directory at the paths this machine uses (a
+cluster on one machine, or a shared file system).  A worker that cannot
+write the cache just does not store its results.  Install the extra with
+``pip install 'btfembed[dask]'``.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as futures
+import re
+from typing import Any, Callable, Sequence
+
+from btfembed.errors import BTFEmbedError, ConfigError
+
+__all__ = ["parse_executor", "run_on_dask", "ExecutorError"]
+
+_DASK = re.compile(r"^dask://(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.-]+):(\d{1,5})$")
+CONNECT_TIMEOUT = 30
+
+
+class ExecutorError(BTFEmbedError):
+    """The remote executor failed (cannot connect, a task died)."""
+    exit_code = 4
+
+
+def parse_executor(spec: str | None) -> str | None:
+    """``None``/``"local"`` -> ``None``; ``dask://HOST:PORT`` -> the
+    scheduler address ``tcp://HOST:PORT``; anything else is refused."""
+    if spec is None or spec in ("", "local"):
+        return None
+    m = _DASK.match(spec)
+    if not m or not 0 < int(m.group(2)) < 65536:
+        raise ConfigError(f"executor must be 'local' or 'dask://HOST:PORT', not {spec!r}")
+    return f"tcp://{m.group(1)}:{int(m.group(2))}"
+
+
+def _client(address: str) -> Any:
+    try:
+        from distributed import Client
+    except ImportError:
+        raise ConfigError("the Dask executor needs dask.distributed: pip install 'btfembed[dask]'") from None
+    try:
+        return Client(address, timeout=CONNECT_TIMEOUT, set_as_default=False)
+    except (OSError, TimeoutError) as exc:
+        raise ExecutorError(f"cannot connect to the Dask scheduler at {address}: "
+                            f"{exc.__class__.__name__}: {exc}") from None
+
+
+def run_on_dask(address: str, context: Any, tasks: Sequence[tuple[int, Any, str]],
+                done: Callable[[int, Any], None]) -> None:
+    """Run ``process_in_context(context, kernel, digest)`` for every
+    ``(index, kernel, digest)`` on the cluster; ``done(index, result)``
+    as results arrive."""
+    from btfembed.build.pipeline import process_in_context
+
+    client = _client(address)
+    try:
+        key = context.key()
+        shared = client.scatter(context, broadcast=True, hash=False)
+        executor = client.get_executor(pure=False)
+        pending = {executor.submit(process_in_context, shared, key, kernel, digest): i
+                   for i, kernel, digest in tasks}
+        try:
+            for fut in futures.as_completed(pending):
+                try:
+                    result = fut.result()
+                except BTFEmbedError:
+                    raise
+                except Exception as exc:
+                    raise ExecutorError(f"a Dask task failed: {exc.__class__.__name__}: {exc}") from None
+                done(pending[fut], result)
+        finally:
+            for fut in pending:
+                fut.cancel()
+    finally:
+        client.close()
