@@ -16,6 +16,7 @@ btfembed's own error (``BTFEmbedError``), within a time limit.
 from __future__ import annotations
 
 import os
+import hashlib
 import struct
 import subprocess
 import sys
@@ -137,15 +138,17 @@ def test_pack_arbitrary_bytes(data: bytes) -> None:
 
 
 @FAST
-@given(st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=5),
-                    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(
-                        st.sampled_from(["format", "compression", "blobs", "kernels", "offset", "size",
-                                         "raw_size", "sha256", "blob", "arch"]), inner, max_size=4),
-                    max_leaves=12))
-def test_pack_arbitrary_index(index) -> None:
-    import json
-    text = json.dumps(index).encode()
-    assert_robust("pack", MAGIC + struct.pack("<I", len(text)) + text)
+@given(st.lists(st.integers(0, 0xFFFFFFFF), min_size=9, max_size=9), st.binary(max_size=300),
+       st.booleans())
+def test_pack_arbitrary_header(fields, rest: bytes, seal: bool) -> None:
+    """Format 2 headers with arbitrary counts and sizes (index digest valid
+    or not), followed by arbitrary bytes."""
+    head = bytearray(MAGIC + struct.pack("<HIIIIIIIII12s32s", 2, *fields, bytes(12), bytes(32)) + rest)
+    if seal:
+        n_entries, n_blobs, n_blocks, n_objects, strings_size = fields[1:6]
+        end = 96 + 12 * n_blocks + 44 * n_blobs + 20 * n_entries + 36 * n_objects + strings_size
+        head[64:96] = hashlib.sha256(bytes(head[:64]) + bytes(head[96:end])).digest()
+    assert_robust("pack", bytes(head))
 
 
 @FAST
@@ -267,20 +270,19 @@ def test_access_strings_are_ascii_decimal() -> None:
             parse_access(bad)
 
 
-@pytest.mark.parametrize("index", [
-    b"[" * 100_000,
-    b'{"format":1,"compression":"none","blobs":[{"offset":Infinity,"size":1,"raw_size":1,"sha256":""}],'
-    b'"kernels":[]}',
-    b'{"format":1,"compression":"zlib","blobs":[{"offset":0,"size":0,"raw_size":1e400,"sha256":""}],'
-    b'"kernels":[]}',
-    b'{"format":1,"compression":"zlib","blobs":[{"offset":0,"size":0,"raw_size":-1,"sha256":""}],'
-    b'"kernels":[]}',
-    b'{"format":1,"compression":"none","blobs":[],"kernels":[{"blob":1.5}]}',
+@pytest.mark.parametrize("fields", [
+    (0, 1, 0, 0, 0, 0, 0, 0, 96),                            # an entry, no index bytes
+    (0, 0, 0, 0xFFFFFFFF, 0, 0, 0, 0, 96),                   # absurd block count
+    (0, 0, 0, 0, 0, 0xFFFFFFFF, 0, 0, 96),                   # absurd string table
+    (0, 0, 0, 0, 0, 0, 0xFFFFFFFF, 0, 96),                   # absurd block_max
+    (0, 0, 0, 0, 0, 0, 0, 0, 97),                            # size differs from the header's
+    (7, 0, 0, 0, 0, 0, 0, 0, 96),                            # unknown codec
 ])
-def test_pack_index_values(index: bytes) -> None:
-    """Were RecursionError (deep JSON) and OverflowError (infinite sizes)."""
+def test_pack_header_values(fields) -> None:
+    head = bytearray(MAGIC + struct.pack("<HIIIIIIIII12s32s", 2, *fields, bytes(12), bytes(32)))
+    head[64:96] = hashlib.sha256(bytes(head[:64])).digest()
     with pytest.raises(PackError):
-        decode_pack(MAGIC + struct.pack("<I", len(index)) + index)
+        decode_pack(bytes(head))
 
 
 def _dag_struct_btf(depth: int) -> tuple[BTF, int]:

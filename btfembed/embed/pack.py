@@ -1,42 +1,42 @@
 """Packs: every kernel key mapped to a deduplicated minimized BTF blob.
 
 A pack is what ``btfembed build`` produces and what the generators embed.
-File layout (all integers little-endian)::
+The file is pack format 2, specified in docs/pack-format.md (constants in
+``btfembed.embed.format``): a fixed header with a SHA-256 over the index,
+block / blob / entry / object tables, a string table, then the blobs in
+solid-compressed blocks of bounded raw size.
 
-    b"BTFEMBED-PACK\\n"                 14-byte magic
-    u32 index length, then the index: UTF-8 JSON, keys sorted, no spaces
-    the blobs, concatenated, in index order
-
-Index::
-
-    {"format": 1,
-     "compression": "none" | "zlib",
-     "blobs": [{"offset": o, "size": stored bytes, "raw_size": n,
-                "sha256": hex of the raw blob}, ...],
-     "kernels": [{"arch": .., "distro": .., "distro_version": ..,
-                  "release": .., "blob": index}, ...]}
-
-Kernels are sorted by key, blobs by first use in that order, so the bytes
-depend only on the content.  ``read_pack`` checks sizes and digests.
+``encode_pack`` is the writer.  Reading is the runtime's job
+(``btfembed.embed.runtime``, the code generated Python modules run too);
+``decode_pack`` uses it and checks every blob.  Run
+``python3 -m btfembed.embed.pack PACK`` to print a pack's header and index.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
+import lzma
+import re
 import struct
+import sys
 import zlib
-from typing import NamedTuple, Sequence
+from typing import Callable, NamedTuple, Sequence
 
-from btfembed.errors import BTFEmbedError
-from btfembed.inputs.files import atomic_write, read_bytes
+from btfembed.embed import format as F
 from btfembed.embed import runtime as _rt
-from btfembed.embed.keys import KernelKey
+from btfembed.embed.keys import KernelKey, normalize_arch
+from btfembed.errors import BTFEmbedError, ConfigError
+from btfembed.inputs.files import atomic_write, read_bytes
 
-__all__ = ["Pack", "PackError", "build_pack", "write_pack", "read_pack", "encode_pack", "decode_pack", "MAGIC"]
+__all__ = [
+    "Pack", "PackError", "build_pack", "write_pack", "read_pack", "encode_pack", "decode_pack",
+    "object_digest", "check_key", "canonical", "codec_available", "MAGIC", "FORMAT", "CODECS",
+]
 
-MAGIC = b"BTFEMBED-PACK\n"
-FORMAT = 1
+MAGIC = F.MAGIC
+FORMAT = F.FORMAT
+CODECS = tuple(F.CODEC_IDS)
+_FIELDS = ("arch", "distro", "distro_version", "release")
 
 
 class PackError(BTFEmbedError):
@@ -44,10 +44,13 @@ class PackError(BTFEmbedError):
 
 
 class Pack(NamedTuple):
-    """``kernels``: (key, blob index) sorted by key; ``blobs``: unique raw BTF."""
+    """``kernels``: (key, blob index) sorted by key; ``blobs``: unique raw
+    BTF; ``objects``: (file name, stale-object digest) of the BPF objects the
+    pack was built for (see ``object_digest``)."""
 
     kernels: tuple[tuple[KernelKey, int], ...]
     blobs: tuple[bytes, ...]
+    objects: tuple[tuple[str, bytes], ...] = ()
 
     def blob_for(self, key: KernelKey) -> bytes | None:
         for k, i in self.kernels:
@@ -59,13 +62,34 @@ class Pack(NamedTuple):
         return {k: self.blobs[i] for k, i in self.kernels}
 
 
-def build_pack(items: Sequence[tuple[KernelKey, bytes]]) -> Pack:
-    """Deduplicate: identical blobs are stored once.  Keys must be unique."""
+def object_digest(data: bytes) -> bytes:
+    """The stale-object digest of a BPF object's bytes: SHA-256 over its
+    ``.BTF`` and ``.BTF.ext`` sections (docs/pack-format.md)."""
+    try:
+        return _rt.object_digest(data)
+    except _rt.InvalidPackError as exc:
+        raise ConfigError(str(exc)) from None
+
+
+def _objects(objects: Sequence[tuple[str, bytes]]) -> tuple[tuple[str, bytes], ...]:
+    out = set()
+    for name, digest in objects:
+        if not isinstance(digest, bytes) or len(digest) != F.DIGEST_SIZE:
+            raise ConfigError(f"object {name!r}: the digest must be {F.DIGEST_SIZE} bytes")
+        _check_string(name, f"object name {name!r}")
+        out.add((name, digest))
+    return tuple(sorted(out, key=lambda o: (o[1], o[0].encode())))
+
+
+def build_pack(items: Sequence[tuple[KernelKey, bytes]], objects: Sequence[tuple[str, bytes]] = ()) -> Pack:
+    """Deduplicate: identical blobs are stored once.  Keys must be unique.
+    ``objects``: (name, ``object_digest``) of the BPF objects."""
     seen: dict[KernelKey, bytes] = {}
     for key, blob in items:
+        key = KernelKey(*key)
         if key in seen and seen[key] != blob:
             raise PackError(f"two different blobs for kernel {key}")
-        seen[key] = blob
+        seen[key] = bytes(blob)
     index: dict[bytes, int] = {}
     blobs: list[bytes] = []
     kernels = []
@@ -76,42 +100,236 @@ def build_pack(items: Sequence[tuple[KernelKey, bytes]]) -> Pack:
             i = index[blob] = len(blobs)
             blobs.append(blob)
         kernels.append((key, i))
-    return Pack(tuple(kernels), tuple(blobs))
+    return Pack(tuple(kernels), tuple(blobs), _objects(objects))
 
 
-def encode_pack(pack: Pack, *, compress: bool = False) -> bytes:
-    stored = [zlib.compress(b, 9) if compress else b for b in pack.blobs]
-    offsets, pos = [], 0
-    for s in stored:
-        offsets.append(pos)
-        pos += len(s)
-    index = {
-        "format": FORMAT,
-        "compression": "zlib" if compress else "none",
-        "blobs": [{"offset": o, "size": len(s), "raw_size": len(b), "sha256": hashlib.sha256(b).hexdigest()}
-                  for o, s, b in zip(offsets, stored, pack.blobs)],
-        "kernels": [{"arch": k.arch, "distro": k.distro, "distro_version": k.distro_version,
-                     "release": k.release, "blob": i} for k, i in pack.kernels],
-    }
-    text = json.dumps(index, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
-    return MAGIC + struct.pack("<I", len(text)) + text + b"".join(stored)
+def _check_string(value: str, what: str) -> None:
+    if not isinstance(value, str):
+        raise ConfigError(f"{what} is not a string")
+    if "\0" in value:
+        raise ConfigError(f"{what} contains a NUL character")
+    try:
+        n = len(value.encode("utf-8"))
+    except UnicodeEncodeError:
+        raise ConfigError(f"{what} is not valid Unicode") from None
+    if n > F.FIELD_MAX:
+        raise ConfigError(f"{what} is longer than {F.FIELD_MAX} bytes")
 
 
-def write_pack(path: str, pack: Pack, *, compress: bool = False) -> None:
-    atomic_write(path, encode_pack(pack, compress=compress))
+def check_key(key: KernelKey) -> None:
+    """Keys every runtime can represent: no NUL, at most 255 UTF-8 bytes per
+    field, non-empty arch and release."""
+    for name, value in zip(_FIELDS, key):
+        _check_string(value, f"kernel key {key!r}: {name}")
+    if not key.arch or not key.release:
+        raise ConfigError(f"kernel key {key!r}: arch and release must not be empty")
+
+
+def _byte_key(key: KernelKey) -> tuple[bytes, ...]:
+    return tuple(f.encode("utf-8") for f in key)
+
+
+def canonical(pack: Pack, *, dedup: bool = True) -> Pack:
+    """The pack every writer and generator emits: keys checked, arch names
+    normalized, entries sorted by the UTF-8 bytes of (arch, distro,
+    distro_version, release) -- the runtimes' order --, blobs numbered by
+    first use, identical blobs stored once (``dedup=False`` keeps one blob
+    per kernel, to measure what deduplication saves)."""
+    chosen: dict[KernelKey, bytes] = {}
+    for key, index in pack.kernels:
+        key = KernelKey(*key)
+        check_key(key)
+        if not 0 <= index < len(pack.blobs):
+            raise ConfigError(f"kernel {key}: blob index {index} out of range")
+        blob = bytes(pack.blobs[index])
+        if not blob:
+            raise ConfigError(f"kernel {key}: empty BTF blob")
+        if len(blob) > F.BLOB_MAX:
+            raise ConfigError(f"kernel {key}: blob of {len(blob)} bytes is larger than {F.BLOB_MAX}")
+        norm = key._replace(arch=normalize_arch(key.arch))
+        if norm in chosen and chosen[norm] != blob:
+            raise ConfigError(f"two different blobs for kernel {norm} (after normalizing the arch name)")
+        chosen[norm] = blob
+    ids: dict[bytes, int] = {}
+    blobs: list[bytes] = []
+    kernels = []
+    for key in sorted(chosen, key=_byte_key):
+        blob = chosen[key]
+        i = ids.get(blob) if dedup else None
+        if i is None:
+            i = len(blobs)
+            blobs.append(blob)
+            if dedup:
+                ids[blob] = i
+        kernels.append((key, i))
+    return Pack(tuple(kernels), tuple(blobs), _objects(pack.objects))
+
+
+# --------------------------------------------------------------------------
+# Writer
+
+
+def _natural(text: str) -> tuple:
+    return tuple((0, int(p), "") if p.isdigit() else (1, 0, p) for p in re.split(r"(\d+)", text) if p)
+
+
+def _similarity(key: KernelKey) -> tuple:
+    return (key.distro, key.arch, _natural(key.release), key.distro_version, _byte_key(key))
+
+
+def _xz(raw: bytes) -> bytes:
+    dict_size = 4096
+    while dict_size < len(raw):
+        dict_size *= 2
+    filters = [{"id": lzma.FILTER_LZMA2, "preset": 9 | lzma.PRESET_EXTREME, "dict_size": dict_size}]
+    return lzma.compress(raw, format=lzma.FORMAT_XZ, check=lzma.CHECK_NONE, filters=filters)
+
+
+def _zstd(raw: bytes) -> bytes:
+    try:
+        import zstandard  # type: ignore[import-not-found,unused-ignore]
+    except ImportError:
+        raise ConfigError("codec zstd needs the 'zstandard' Python module (pip install zstandard)") from None
+    return bytes(zstandard.ZstdCompressor(level=19, write_content_size=True, write_checksum=False,
+                                          threads=0).compress(raw))
+
+
+_COMPRESSORS: dict[str, Callable[[bytes], bytes]] = {
+    "none": bytes, "zlib": lambda raw: zlib.compress(raw, 9), "xz": _xz, "zstd": _zstd,
+}
+
+
+def codec_available(codec: str) -> bool:
+    """Whether this Python can write (and read) ``codec``."""
+    if codec == "zstd":
+        try:
+            import zstandard  # type: ignore[import-not-found,unused-ignore]  # noqa: F401
+        except ImportError:
+            return False
+    return codec in _COMPRESSORS
+
+
+def _strings(values: Sequence[str]) -> tuple[bytes, dict[str, int]]:
+    offsets: dict[str, int] = {"": 0}
+    out = bytearray(b"\0")
+    for v in values:
+        if v not in offsets:
+            offsets[v] = len(out)
+            out += v.encode("utf-8") + b"\0"
+    return bytes(out), offsets
+
+
+def encode_pack(pack: Pack, *, codec: str | None = None, block_size: int | None = None,
+                compress: bool | None = None) -> bytes:
+    """Pack format 2 bytes for ``pack``.  ``codec``: none, zlib (default), xz
+    or zstd (``compress=True`` is the older spelling of zlib, ``False`` of
+    none); ``block_size``: raw bytes per block (default 256 KiB)."""
+    if codec is None:
+        codec = "none" if compress is False else F.DEFAULT_CODEC
+    if codec not in _COMPRESSORS:
+        raise ConfigError(f"unknown codec {codec!r} (choose from {', '.join(CODECS)})")
+    block_size = F.DEFAULT_BLOCK_SIZE if block_size is None else block_size
+    if not isinstance(block_size, int) or not 1 <= block_size <= F.BLOCK_SIZE_MAX:
+        raise ConfigError(f"block size {block_size!r}: expected 1 .. {F.BLOCK_SIZE_MAX} bytes")
+    pack = canonical(pack)
+    if max(len(pack.kernels), len(pack.blobs), len(pack.objects)) >= F.COUNT_MAX:
+        raise ConfigError(f"a pack holds fewer than {F.COUNT_MAX} kernels, blobs and objects")
+
+    # Blob order: similar kernels next to each other.
+    rep: dict[int, tuple] = {}
+    for key, i in pack.kernels:
+        s = _similarity(key)
+        if i not in rep or s < rep[i]:
+            rep[i] = s
+    order = sorted(range(len(pack.blobs)), key=lambda i: rep[i])
+    new_id = {old: new for new, old in enumerate(order)}
+
+    blocks: list[list[int]] = []
+    cur: list[int] = []
+    cur_size = 0
+    for old in order:
+        n = len(pack.blobs[old])
+        if cur and cur_size + n > block_size:
+            blocks.append(cur)
+            cur, cur_size = [], 0
+        cur.append(old)
+        cur_size += n
+    if cur:
+        blocks.append(cur)
+
+    compressor = _COMPRESSORS[codec]
+    block_recs, blob_recs, stored = [], [], []
+    pos = block_max = 0
+    for b, members in enumerate(blocks):
+        raw = b"".join(pack.blobs[i] for i in members)
+        data = compressor(raw)
+        off = 0
+        for i in members:
+            blob = pack.blobs[i]
+            blob_recs.append(struct.pack("<III", b, off, len(blob)) + hashlib.sha256(blob).digest())
+            off += len(blob)
+        block_recs.append(struct.pack("<III", pos, len(data), len(raw)))
+        stored.append(data)
+        pos += len(data)
+        block_max = max(block_max, len(raw))
+
+    strings, soff = _strings([f for key, _ in pack.kernels for f in key] + [n for n, _ in pack.objects])
+    entries = b"".join(struct.pack("<IIIII", *(soff[f] for f in key), new_id[i]) for key, i in pack.kernels)
+    objects = b"".join(struct.pack("<I", soff[name]) + digest for name, digest in pack.objects)
+    meta = b"".join(block_recs) + b"".join(blob_recs) + entries + objects + strings
+    size = F.HEADER_SIZE + len(meta) + pos
+    if size > F.PACK_MAX:
+        raise ConfigError(f"the pack would be {size} bytes; at most {F.PACK_MAX} are supported")
+    fixed = struct.pack(F.HEADER_STRUCT, F.MAGIC, F.FORMAT, F.CODEC_IDS[codec], len(pack.kernels),
+                        len(pack.blobs), len(blocks), len(pack.objects), len(strings), block_max, 0,
+                        size, bytes(12), bytes(32))[:64]
+    digest = hashlib.sha256(fixed + meta).digest()
+    return fixed + digest + meta + b"".join(stored)
+
+
+def write_pack(path: str, pack: Pack, *, codec: str | None = None, block_size: int | None = None,
+               compress: bool | None = None) -> None:
+    atomic_write(path, encode_pack(pack, codec=codec, block_size=block_size, compress=compress))
+
+
+# --------------------------------------------------------------------------
+# Reader
 
 
 def decode_pack(data: bytes, source: str = "pack") -> Pack:
-    """Parse and check a pack (every blob's size and digest).  The reading
-    rules are the runtime's (``btfembed.embed.runtime``), which consumers of
-    generated Python modules run too."""
+    """Parse and check a pack (the index digest, every block and every
+    blob's size and digest)."""
     try:
         table = _rt._pack_table(data, source)
         items = [(KernelKey(*key), table.get_blob(i)) for key, i in table.entries]
+        objects = list(table.objects)
     except _rt.InvalidPackError as exc:
         raise PackError(str(exc)) from None
-    return build_pack(items)
+    return build_pack(items, objects)
 
 
 def read_pack(path: str) -> Pack:
     return decode_pack(read_bytes(path), source=path)
+
+
+def describe_pack(data: bytes, source: str = "pack") -> str:
+    """A human-readable listing of a pack's header and index."""
+    try:
+        table = _rt._pack_table(data, source)
+    except _rt.InvalidPackError as exc:
+        raise PackError(str(exc)) from None
+    info = table.info
+    lines = [f"{source}: pack format {F.FORMAT}, codec {info['codec']}, {len(table.entries)} kernels, "
+             f"{info['n_blobs']} blobs in {info['n_blocks']} blocks (largest {info['block_max']} bytes raw), "
+             f"{info['pack_size']} bytes"]
+    for key, i in table.entries:
+        lines.append(f"  {'/'.join((key[1] or '_', key[2] or '_', key[0], key[3]))}: blob {i} "
+                     f"sha256 {table.blob_digest(i).hex()[:16]}")
+    for name, digest in table.objects:
+        lines.append(f"  object {name}: {digest.hex()}")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":  # pragma: no cover - a debugging aid
+    for arg in sys.argv[1:]:
+        print(describe_pack(read_bytes(arg), arg))

@@ -52,7 +52,6 @@ such keys.
 
 import contextlib
 import hashlib
-import json
 import os
 import struct
 import tempfile
@@ -78,7 +77,19 @@ OS_RELEASE_MAX = 64 * 1024
 FIELD_MAX = 255
 BLOB_MAX = 256 * 1024 * 1024
 
-_PACK_MAGIC = b"BTFEMBED-PACK\n"
+# Pack format 2 (docs/pack-format.md).  A copy of btfembed.embed.format,
+# which owns these values: tests/test_pack_format.py fails when they drift.
+PACK_MAGIC = b"BTFEMBED-PACK\n"
+PACK_FORMAT = 2
+PACK_HEADER_SIZE = 96
+PACK_HEADER_STRUCT = "<14sHIIIIIIIII12s32s"
+PACK_BLOCK_RECORD = 12
+PACK_BLOB_RECORD = 44
+PACK_ENTRY_RECORD = 20
+PACK_OBJECT_RECORD = 36
+PACK_CODECS = {0: "none", 1: "zlib", 2: "xz", 3: "zstd"}
+PACK_BLOCK_SIZE_MAX = 256 * 1024 * 1024
+PACK_COUNT_MAX = 1 << 24
 _WS = " \t\n\v\f\r"
 _KEY_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_")
 _ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
@@ -247,77 +258,227 @@ class _Table:
     def __init__(self, entries: list, get_blob: Any):
         self.entries = sorted(entries, key=lambda e: tuple(f.encode("utf-8", "surrogatepass") for f in e[0]))
         self.get_blob = get_blob
+        self.objects: list = []      # (name, stale-object digest) of a pack
+        self.blob_digest: Any = lambda i: hashlib.sha256(get_blob(i)).digest()
+        self.info: dict = {}
 
 
-def _pack_table(data: bytes, name: str = "pack") -> _Table:
-    """Read a btfembed pack (see btfembed.embed.pack) lazily: the index now, a
-    blob (decompressed and checked against its size and sha256) on demand."""
+def _elf_sections(data: bytes) -> dict:
+    """Section name -> bytes of an ELF file (32/64-bit, either byte order)."""
+    def bad(why: str) -> InvalidPackError:
+        return InvalidPackError(f"not a BPF object (ELF): {why}")
+
+    if data[:4] != b"\x7fELF" or len(data) < 52:
+        raise bad("no ELF header")
+    cls, order = data[4], data[5]
+    if cls not in (1, 2) or order not in (1, 2):
+        raise bad("unknown ELF class or byte order")
+    e = "<" if order == 1 else ">"
+    try:
+        if cls == 2:
+            shoff, = struct.unpack_from(e + "Q", data, 0x28)
+            shentsize, shnum, shstrndx = struct.unpack_from(e + "HHH", data, 0x3A)
+            fmt, want = e + "IIQQQQ", 64
+        else:
+            shoff, = struct.unpack_from(e + "I", data, 0x20)
+            shentsize, shnum, shstrndx = struct.unpack_from(e + "HHH", data, 0x2E)
+            fmt, want = e + "IIIIII", 40
+        if shentsize < want or shoff + shnum * shentsize > len(data):
+            raise bad("section headers out of range")
+        heads = []
+        for i in range(shnum):
+            name, stype, _flags, _addr, off, size = struct.unpack_from(fmt, data, shoff + i * shentsize)
+            heads.append((name, stype, off, size))
+        if shstrndx >= shnum:
+            raise bad("no section name table")
+        _, _, stroff, strsize = heads[shstrndx]
+        if stroff + strsize > len(data):
+            raise bad("section name table out of range")
+        names = data[stroff:stroff + strsize]
+        out = {}
+        for name, stype, off, size in heads:
+            if name >= len(names) or stype == 8:  # SHT_NOBITS holds no bytes
+                continue
+            end = names.find(b"\0", name)
+            if end < 0:
+                raise bad("section name runs past its table")
+            if off + size > len(data):
+                raise bad("section runs past the end")
+            out.setdefault(names[name:end].decode("utf-8", "replace"), data[off:off + size])
+        return out
+    except struct.error:
+        raise bad("truncated") from None
+
+
+def object_digest(data: bytes) -> bytes:
+    """What a BPF object's CO-RE relocations depend on, as one SHA-256:
+    sha256(u32 len(.BTF) || .BTF || u32 len(.BTF.ext) || .BTF.ext)."""
+    sections = _elf_sections(bytes(data))
+    btf, ext = sections.get(".BTF", b""), sections.get(".BTF.ext", b"")
+    return hashlib.sha256(struct.pack("<I", len(btf)) + btf + struct.pack("<I", len(ext)) + ext).digest()
+
+
+def _pack_table(data: bytes, name: str = "pack") -> "_Table":
+    """Read a btfembed pack (format 2, docs/pack-format.md): the header, the
+    index digest and every table now; a blob (its block decompressed, its
+    size and sha256 checked) on demand."""
 
     def bad(why: str) -> InvalidPackError:
         return InvalidPackError(f"{name}: not a valid btfembed pack: {why}")
 
-    def count(value: Any, what: str) -> int:
-        if type(value) is not int or value < 0:
-            raise bad(f"{what} is not a non-negative integer")
-        return value
-
     data = bytes(data)
-    if not data.startswith(_PACK_MAGIC):
+    if not data.startswith(PACK_MAGIC):
         raise bad("wrong magic")
-    pos = len(_PACK_MAGIC)
-    if len(data) < pos + 4:
-        raise bad("truncated")
-    (n,) = struct.unpack_from("<I", data, pos)
-    pos += 4
-    if pos + n > len(data):
+    if len(data) < PACK_HEADER_SIZE:
+        raise bad("truncated header")
+    (_, fmt, codec, n_entries, n_blobs, n_blocks, n_objects, strings_size, block_max, flags,
+     pack_size, _, meta_digest) = struct.unpack_from(PACK_HEADER_STRUCT, data, 0)
+    if fmt != PACK_FORMAT:
+        raise bad(f"unsupported format {fmt} (this runtime reads format {PACK_FORMAT}; rebuild the pack)")
+    if codec not in PACK_CODECS:
+        raise bad(f"unknown codec {codec}")
+    if flags != 0:
+        raise bad(f"unknown flags {flags:#x}")
+    if pack_size != len(data):
+        raise bad(f"size {len(data)} but the header says {pack_size} (truncated or padded)")
+    if max(n_entries, n_blobs, n_blocks, n_objects) >= PACK_COUNT_MAX or block_max > PACK_BLOCK_SIZE_MAX:
+        raise bad("counts out of range")
+    tables = (PACK_HEADER_SIZE, n_blocks * PACK_BLOCK_RECORD, n_blobs * PACK_BLOB_RECORD,
+              n_entries * PACK_ENTRY_RECORD, n_objects * PACK_OBJECT_RECORD, strings_size)
+    data_offset = sum(tables)
+    if data_offset > len(data):
         raise bad("index runs past the end")
-    try:
-        index = json.loads(data[pos:pos + n].decode("utf-8"))
-        if index["format"] != 1:
-            raise bad(f"unsupported format {index['format']!r:.40}")
-        compression = index["compression"]
-        if compression not in ("none", "zlib"):
-            raise bad(f"unknown compression {compression!r:.40}")
-        base = pos + n
-        blobs = []
-        for b in index["blobs"]:
-            start, size = count(b["offset"], "blob offset"), count(b["size"], "blob size")
-            raw_size = count(b["raw_size"], "blob raw_size")
-            if base + start + size > len(data):
-                raise bad("blob runs past the end")
-            if raw_size > BLOB_MAX or (compression == "none" and raw_size != size):
-                raise bad("bad blob size")
-            blobs.append((base + start, size, raw_size, str(b["sha256"])))
-        entries = []
-        for k in index["kernels"]:
-            i = count(k["blob"], "kernel blob index")
-            if i >= len(blobs):
-                raise bad(f"kernel entry refers to blob {i}")
-            key = (str(k["arch"]), str(k["distro"]), str(k["distro_version"]), str(k["release"]))
-            entries.append((key, i))
-    except InvalidPackError:
-        raise
-    except (ValueError, KeyError, TypeError, UnicodeDecodeError, OverflowError) as exc:
-        raise bad(f"malformed index ({exc.__class__.__name__}: {exc})") from None
-    except RecursionError:
-        raise bad("malformed index (nested too deeply)") from None
+    if hashlib.sha256(data[:64] + data[PACK_HEADER_SIZE:data_offset]).digest() != meta_digest:
+        raise bad("index digest mismatch")
+    pos = PACK_HEADER_SIZE
+    blocks = []
+    expect = 0
+    for _ in range(n_blocks):
+        off, stored, raw = struct.unpack_from("<III", data, pos)
+        pos += PACK_BLOCK_RECORD
+        if off != expect or data_offset + off + stored > len(data) or raw > block_max:
+            raise bad("block out of place")
+        if codec == 0 and stored != raw:
+            raise bad("stored block size differs from its raw size")
+        blocks.append((data_offset + off, stored, raw))
+        expect = off + stored
+    if data_offset + expect != len(data):
+        raise bad("data after the last block")
+    blobs = []
+    for _ in range(n_blobs):
+        block, off, length = struct.unpack_from("<III", data, pos)
+        digest = data[pos + 12:pos + PACK_BLOB_RECORD]
+        pos += PACK_BLOB_RECORD
+        if block >= n_blocks or off + length > blocks[block][2] or length > BLOB_MAX:
+            raise bad("blob out of its block")
+        blobs.append((block, off, length, digest))
+    strings = data[data_offset - strings_size:data_offset]
+    if strings_size and (strings[:1] != b"\0" or strings[-1:] != b"\0"):
+        raise bad("malformed string table")
+    string_cache: dict = {}
 
-    def get_blob(i: int) -> bytes:
-        start, size, raw_size, digest = blobs[i]
-        raw = data[start:start + size]
-        if compression == "zlib":
-            d = zlib.decompressobj()
+    def string(off: int) -> str:
+        s = string_cache.get(off)
+        if s is None:
+            if off >= strings_size or (off and strings[off - 1] != 0):
+                raise bad("string offset out of range")
+            end = strings.index(b"\0", off)
+            if end - off > FIELD_MAX:
+                raise bad("string too long")
             try:
-                raw = d.decompress(raw, raw_size + 1)
-            except zlib.error as exc:
-                raise bad(f"blob {i} does not decompress ({exc})") from None
-            if not d.eof:
-                raise bad(f"blob {i} is truncated or larger than stated")
-        if len(raw) != raw_size or hashlib.sha256(raw).hexdigest() != digest:
-            raise bad(f"blob {i}: size or digest mismatch")
+                s = string_cache[off] = strings[off:end].decode("utf-8")
+            except UnicodeDecodeError:
+                raise bad("string is not UTF-8") from None
+        return s
+
+    entries = []
+    prev = None
+    for _ in range(n_entries):
+        a, d, v, r, i = struct.unpack_from("<IIIII", data, pos)
+        pos += PACK_ENTRY_RECORD
+        key = (string(a), string(d), string(v), string(r))
+        if i >= n_blobs:
+            raise bad(f"kernel entry refers to blob {i}")
+        bkey = tuple(f.encode("utf-8") for f in key)
+        if prev is not None and bkey <= prev:
+            raise bad("kernel entries are not sorted")
+        prev = bkey
+        entries.append((key, i))
+    objects = []
+    for _ in range(n_objects):
+        (o,) = struct.unpack_from("<I", data, pos)
+        objects.append((string(o), data[pos + 4:pos + PACK_OBJECT_RECORD]))
+        pos += PACK_OBJECT_RECORD
+    codec_name = PACK_CODECS[codec]
+    cache: list = [None, b""]
+
+    def get_block(b: int) -> bytes:
+        if cache[0] == b:
+            return cache[1]
+        start, stored, raw_size = blocks[b]
+        raw = _decompress(codec_name, data[start:start + stored], raw_size, lambda why: bad(f"block {b}: {why}"))
+        cache[0], cache[1] = b, raw
         return raw
 
-    return _Table(entries, get_blob)
+    def get_blob(i: int) -> bytes:
+        block, off, length, digest = blobs[i]
+        raw = get_block(block)[off:off + length]
+        if len(raw) != length or hashlib.sha256(raw).digest() != digest:
+            raise bad(f"blob {i}: digest mismatch")
+        return raw
+
+    table = _Table(entries, get_blob)
+    table.objects = objects
+    table.blob_digest = lambda i: blobs[i][3]
+    table.info = {"codec": codec_name, "n_blobs": n_blobs, "n_blocks": n_blocks, "block_max": block_max,
+                  "pack_size": pack_size}
+    return table
+
+
+def _decompress(codec: str, stored: bytes, raw_size: int, bad: Any) -> bytes:
+    """One block, which must come out as exactly ``raw_size`` bytes."""
+    try:
+        if codec == "none":
+            raw = stored
+        elif codec == "zlib":
+            d = zlib.decompressobj()
+            raw = d.decompress(stored, raw_size + 1)
+            if not d.eof or d.unused_data:
+                raise bad("truncated or larger than stated")
+        elif codec == "xz":
+            import lzma
+
+            dx = lzma.LZMADecompressor(format=lzma.FORMAT_XZ)
+            raw = dx.decompress(stored, raw_size + 1)
+            if not dx.eof or dx.unused_data:
+                raise bad("truncated or larger than stated")
+        else:
+            raw = _zstd_decompress(stored, raw_size, bad)
+    except InvalidPackError:
+        raise
+    except Exception as exc:  # zlib.error, lzma.LZMAError, zstd errors
+        raise bad(f"does not decompress ({exc.__class__.__name__}: {exc})") from None
+    if len(raw) != raw_size:
+        raise bad(f"decompresses to {len(raw)} bytes, not {raw_size}")
+    return raw
+
+
+def _zstd_decompress(stored: bytes, raw_size: int, bad: Any) -> bytes:
+    """zstd is optional: the standard library has it from Python 3.14, the
+    ``zstandard`` module before (looked up by name, so this module keeps
+    importing only the standard library)."""
+    import importlib
+
+    try:
+        zstd = importlib.import_module("compression.zstd")
+        return bytes(zstd.decompress(stored))
+    except ImportError:
+        pass
+    try:
+        zstandard = importlib.import_module("zstandard")
+    except ImportError:
+        raise bad("zstd needs Python >= 3.14 or the 'zstandard' module") from None
+    return bytes(zstandard.ZstdDecompressor().decompress(stored, max_output_size=raw_size))
 
 
 def _mapping_table(items: Any) -> _Table:

@@ -84,10 +84,12 @@ def write_c(pack, output: str, *, prefix: str | None = None, compress: bool = Fa
     return [c_path, h_path]
 
 
-def write_python(pack, output: str, *, compress: bool = False) -> list[str]:
+def write_python(pack, output: str, *, compress: bool | None = None, codec: str | None = None,
+                 block_size: int | None = None) -> list[str]:
     """Write the module and its data file; returns their paths (.py first)."""
     py_path, data_path = python_output_paths(output)
-    text, data = generate_python(pack, data_file=os.path.basename(data_path), compress=compress)
+    text, data = generate_python(pack, data_file=os.path.basename(data_path), compress=compress, codec=codec,
+                                 block_size=block_size)
     _prepare(py_path)
     atomic_write(data_path, data)
     atomic_write(py_path, text)

@@ -15,12 +15,11 @@ from __future__ import annotations
 import hashlib
 from typing import NamedTuple
 
-from btfembed.errors import ConfigError
-from btfembed.embed.keys import KernelKey, normalize_arch
+from btfembed.embed.keys import KernelKey
+from btfembed.embed.pack import Pack, canonical
 
 FIELD_MAX = 255  # BTFEMBED_FIELD_MAX, runtime.FIELD_MAX
 BLOB_MAX = 256 * 1024 * 1024  # BTFEMBED_BLOB_MAX, runtime.BLOB_MAX
-_FIELDS = ("arch", "distro", "distro_version", "release")
 
 
 class Table(NamedTuple):
@@ -42,55 +41,14 @@ class Table(NamedTuple):
         return sum(len(b) for b in self.blobs)
 
 
-def _check_key(key: KernelKey) -> None:
-    for name, value in zip(_FIELDS, key):
-        if not isinstance(value, str):
-            raise ConfigError(f"kernel key {key!r}: {name} is not a string")
-        if "\0" in value:
-            raise ConfigError(f"kernel key {key!r}: {name} contains a NUL character")
-        try:
-            n = len(value.encode("utf-8"))
-        except UnicodeEncodeError:
-            raise ConfigError(f"kernel key {key!r}: {name} is not valid Unicode") from None
-        if n > FIELD_MAX:
-            raise ConfigError(f"kernel key {key!r}: {name} is longer than {FIELD_MAX} bytes")
-    if not key.arch or not key.release:
-        raise ConfigError(f"kernel key {key!r}: arch and release must not be empty")
-
-
 def canonical_table(pack, *, dedup: bool = True) -> Table:
     """The table for ``pack`` (a ``btfembed.embed.pack.Pack``, or anything with
-    ``kernels`` = (key, blob index) pairs and ``blobs``).
+    ``kernels`` = (key, blob index) pairs and ``blobs``): see
+    ``btfembed.embed.pack.canonical``.
 
     ``dedup=False`` gives every kernel its own blob; it exists to measure
     what deduplication saves (scripts/bench_codegen.py).
     """
-    chosen: dict[KernelKey, bytes] = {}
-    for key, index in pack.kernels:
-        key = KernelKey(*key)
-        _check_key(key)
-        if not 0 <= index < len(pack.blobs):
-            raise ConfigError(f"kernel {key}: blob index {index} out of range")
-        blob = bytes(pack.blobs[index])
-        if not blob:
-            raise ConfigError(f"kernel {key}: empty BTF blob")
-        if len(blob) > BLOB_MAX:
-            raise ConfigError(f"kernel {key}: blob of {len(blob)} bytes is larger than {BLOB_MAX}")
-        norm = key._replace(arch=normalize_arch(key.arch))
-        if norm in chosen and chosen[norm] != blob:
-            raise ConfigError(f"two different blobs for kernel {norm} (after normalizing the arch name)")
-        chosen[norm] = blob
-    order = sorted(chosen, key=lambda k: tuple(f.encode("utf-8") for f in k))
-    ids: dict[bytes, int] = {}
-    blobs: list[bytes] = []
-    kernels = []
-    for key in order:
-        blob = chosen[key]
-        i = ids.get(blob) if dedup else None
-        if i is None:
-            i = len(blobs)
-            blobs.append(blob)
-            if dedup:
-                ids[blob] = i
-        kernels.append((key, i))
-    return Table(tuple(kernels), tuple(blobs))
+    objects = tuple(getattr(pack, "objects", ()))
+    c = canonical(Pack(tuple(pack.kernels), tuple(pack.blobs), objects), dedup=dedup)
+    return Table(c.kernels, c.blobs)

@@ -1,0 +1,271 @@
+"""Pack format 2 (docs/pack-format.md): one owner of the constants
+(btfembed.embed.format) and copies that must not drift; the writer's layout,
+determinism and blob order; corrupt packs refused by the Python reader."""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import re
+import struct
+from pathlib import Path
+
+import pytest
+
+from btfembed.embed import format as F
+from btfembed.embed import runtime
+from btfembed.embed.keys import KernelKey
+from btfembed.embed.pack import PackError, build_pack, decode_pack, encode_pack, object_digest
+
+from conftest import OBJS
+
+ROOT = Path(__file__).resolve().parent.parent
+INCLUDE = ROOT / "btfembed" / "embed" / "include"
+
+
+# ---------------------------------------------------------------------------
+# The copies of the constants
+
+
+def test_python_runtime_copy_matches_the_owner() -> None:
+    assert runtime.PACK_MAGIC == F.MAGIC
+    assert runtime.PACK_FORMAT == F.FORMAT
+    assert runtime.PACK_HEADER_SIZE == F.HEADER_SIZE == struct.calcsize(F.HEADER_STRUCT)
+    assert runtime.PACK_HEADER_STRUCT == F.HEADER_STRUCT
+    assert (runtime.PACK_BLOCK_RECORD, runtime.PACK_BLOB_RECORD, runtime.PACK_ENTRY_RECORD,
+            runtime.PACK_OBJECT_RECORD) == (F.BLOCK_RECORD, F.BLOB_RECORD, F.ENTRY_RECORD, F.OBJECT_RECORD)
+    assert runtime.PACK_CODECS == F.CODECS
+    assert runtime.PACK_BLOCK_SIZE_MAX == F.BLOCK_SIZE_MAX
+    assert runtime.PACK_COUNT_MAX == F.COUNT_MAX
+    assert runtime.FIELD_MAX == F.FIELD_MAX and runtime.BLOB_MAX == F.BLOB_MAX
+    for name, code, offset in F.HEADER_FIELDS:
+        assert offset + struct.calcsize("<" + code) <= F.HEADER_SIZE, name
+    offsets = [o for _, _, o in F.HEADER_FIELDS]
+    assert offsets == sorted(offsets) and offsets[-1] + 32 == F.HEADER_SIZE
+
+
+def _c_defines() -> dict[str, str]:
+    text = (INCLUDE / "btfembed.h").read_text()
+    return dict(re.findall(r"^#define (BTFEMBED_PACK_\w+)\s+(.+?)\s*(?:/\*.*)?$", text, re.M))
+
+
+def test_c_header_copy_matches_the_owner() -> None:
+    d = _c_defines()
+    if not d:
+        pytest.skip("the C runtime does not read pack format 2 yet")
+    assert d["BTFEMBED_PACK_MAGIC"] == '"BTFEMBED-PACK\\n"'
+    assert int(d["BTFEMBED_PACK_FORMAT"]) == F.FORMAT
+    assert int(d["BTFEMBED_PACK_HEADER_SIZE"]) == F.HEADER_SIZE
+    assert int(d["BTFEMBED_PACK_BLOCK_RECORD"]) == F.BLOCK_RECORD
+    assert int(d["BTFEMBED_PACK_BLOB_RECORD"]) == F.BLOB_RECORD
+    assert int(d["BTFEMBED_PACK_ENTRY_RECORD"]) == F.ENTRY_RECORD
+    assert int(d["BTFEMBED_PACK_OBJECT_RECORD"]) == F.OBJECT_RECORD
+    for ident, name in F.CODECS.items():
+        assert int(d[f"BTFEMBED_PACK_CODEC_{name.upper()}"]) == ident
+    fields = {n: o for n, _, o in F.HEADER_FIELDS}
+    for name, offset in fields.items():
+        key = f"BTFEMBED_PACK_OFF_{name.upper()}"
+        if key in d:
+            assert int(d[key]) == offset, name
+
+
+def test_spec_document_names_the_constants() -> None:
+    doc = (ROOT / "docs" / "pack-format.md").read_text()
+    assert "`BTFEMBED-PACK\\n`" in doc
+    for name, _, offset in F.HEADER_FIELDS:
+        assert re.search(rf"^\| {offset} \| \d+ \| `{name}` \|", doc, re.M), name
+    for ident, name in F.CODECS.items():
+        assert f"{ident} {name}" in doc
+    for size in (F.BLOCK_RECORD, F.BLOB_RECORD, F.ENTRY_RECORD, F.OBJECT_RECORD, F.HEADER_SIZE):
+        assert f"{size}" in doc
+
+
+# ---------------------------------------------------------------------------
+# Writer
+
+
+def _items(n: int = 12) -> list[tuple[KernelKey, bytes]]:
+    rng = random.Random(7)
+    base = bytes(rng.randrange(256) for _ in range(3000))
+    out = []
+    for i in range(n):
+        distro = ("ubuntu", "centos", "debian")[i % 3]
+        blob = base[: 2000 + (i % 4) * 100] + bytes([i % 5]) * 50
+        out.append((KernelKey("x86_64", distro, str(i % 2), f"5.{i}.0-{i * 7}"), blob))
+    return out
+
+
+def test_layout_and_index_digest() -> None:
+    data = encode_pack(build_pack(_items()), codec="none", block_size=5000)
+    h = struct.unpack_from(F.HEADER_STRUCT, data)
+    fields = dict(zip([n for n, _, _ in F.HEADER_FIELDS], h))
+    assert fields["magic"] == F.MAGIC and fields["format"] == 2 and fields["codec"] == F.CODEC_NONE
+    assert fields["pack_size"] == len(data) and fields["flags"] == 0 and fields["reserved"] == bytes(12)
+    assert fields["n_entries"] == 12 and fields["n_blobs"] == len({b for _, b in _items()})
+    data_offset = (F.HEADER_SIZE + fields["n_blocks"] * F.BLOCK_RECORD + fields["n_blobs"] * F.BLOB_RECORD
+                   + fields["n_entries"] * F.ENTRY_RECORD + fields["n_objects"] * F.OBJECT_RECORD
+                   + fields["strings_size"])
+    assert hashlib.sha256(data[:64] + data[96:data_offset]).digest() == fields["meta_sha256"]
+    # blocks bounded by the block size, blobs never split
+    pos = F.HEADER_SIZE
+    raws = []
+    for _ in range(fields["n_blocks"]):
+        raws.append(struct.unpack_from("<III", data, pos)[2])
+        pos += F.BLOCK_RECORD
+    assert max(raws) == fields["block_max"] <= 5000 and len(raws) > 1
+
+
+def test_deterministic_whatever_the_order() -> None:
+    items = _items()
+    objs = [("a.o", bytes(32)), ("b.o", bytes([1]) * 32)]
+    ref = encode_pack(build_pack(items, objs), codec="xz")
+    for seed in range(3):
+        shuffled = items[:]
+        random.Random(seed).shuffle(shuffled)
+        assert encode_pack(build_pack(shuffled, objs[::-1]), codec="xz") == ref
+    assert decode_pack(ref).objects == tuple(sorted(objs, key=lambda o: o[1]))
+
+
+def test_similar_blobs_sit_together() -> None:
+    """Blob storage order: (distro, arch, natural release order)."""
+    items = [(KernelKey("x86_64", "ubuntu", "20.04", r), r.encode() * 10)
+             for r in ("5.4.0-100", "5.4.0-99", "5.4.0-9")]
+    items.append((KernelKey("x86_64", "amzn", "2", "4.14.0-1"), b"amzn" * 10))
+    table = runtime._pack_table(encode_pack(build_pack(items), codec="none"))
+    by_key = {k[3]: i for k, i in table.entries}
+    assert [by_key[r] for r in ("4.14.0-1", "5.4.0-9", "5.4.0-99", "5.4.0-100")] == [0, 1, 2, 3]
+
+
+@pytest.mark.parametrize("codec", ["none", "zlib", "xz", "zstd"])
+def test_round_trip_every_codec(codec: str) -> None:
+    pack = build_pack(_items(), [("x.o", object_digest((OBJS / "synth_fields.el.o").read_bytes()))])
+    data = encode_pack(pack, codec=codec, block_size=4000)
+    assert decode_pack(data) == pack
+    assert runtime._pack_table(data).info["codec"] == codec
+
+
+def test_object_digest_covers_btf_and_ext_only() -> None:
+    el = (OBJS / "synth_fields.el.o").read_bytes()
+    eb = (OBJS / "synth_fields.eb.o").read_bytes()
+    from btfembed.inputs.elf import ElfFile
+
+    for data in (el, eb):
+        elf = ElfFile(data)
+        btf, ext = elf.section_data(".BTF") or b"", elf.section_data(".BTF.ext") or b""
+        want = hashlib.sha256(struct.pack("<I", len(btf)) + btf + struct.pack("<I", len(ext)) + ext).digest()
+        assert object_digest(data) == want
+    assert object_digest(el) != object_digest((OBJS / "synth_enums.el.o").read_bytes())
+
+
+# ---------------------------------------------------------------------------
+# Reader: damaged packs
+
+
+def _fixed(data: bytes) -> dict:
+    return dict(zip([n for n, _, _ in F.HEADER_FIELDS], struct.unpack_from(F.HEADER_STRUCT, data)))
+
+
+def _reseal(data: bytearray) -> bytes:
+    """Recompute the index digest (to get past it and test later checks)."""
+    f = _fixed(bytes(data))
+    end = (F.HEADER_SIZE + f["n_blocks"] * F.BLOCK_RECORD + f["n_blobs"] * F.BLOB_RECORD
+           + f["n_entries"] * F.ENTRY_RECORD + f["n_objects"] * F.OBJECT_RECORD + f["strings_size"])
+    data[64:96] = hashlib.sha256(bytes(data[:64]) + bytes(data[96:end])).digest()
+    return bytes(data)
+
+
+def _section(data: bytes, name: str) -> int:
+    f = _fixed(data)
+    pos = F.HEADER_SIZE
+    for sec, count, size in (("blocks", "n_blocks", F.BLOCK_RECORD), ("blobs", "n_blobs", F.BLOB_RECORD),
+                             ("entries", "n_entries", F.ENTRY_RECORD)):
+        if sec == name:
+            return pos
+        pos += f[count] * size
+    raise KeyError(name)
+
+
+def _read_all(data: bytes) -> None:
+    table = runtime._pack_table(data)
+    for _, i in table.entries:
+        table.get_blob(i)
+
+
+def _flip_blob_byte(d: bytes) -> bytes:
+    b = bytearray(d)
+    b[-3] ^= 0x40
+    return bytes(b)
+
+
+def _swap_entries(d: bytes, reseal: bool) -> bytes:
+    b = bytearray(d)
+    p = _section(d, "entries")
+    r = F.ENTRY_RECORD
+    b[p:p + r], b[p + r:p + 2 * r] = b[p + r:p + 2 * r], b[p:p + r]
+    return _reseal(b) if reseal else bytes(b)
+
+
+def _swap_entry_blobs(d: bytes) -> bytes:
+    """Two entries exchange their blob numbers: keys still sorted."""
+    b = bytearray(d)
+    p = _section(d, "entries")
+    r = F.ENTRY_RECORD
+    for i in range(_fixed(d)["n_entries"] - 1):
+        x, y = p + i * r + 16, p + (i + 1) * r + 16
+        if b[x:x + 4] != b[y:y + 4]:
+            b[x:x + 4], b[y:y + 4] = b[y:y + 4], b[x:x + 4]
+            return bytes(b)
+    raise AssertionError("all entries share a blob")
+
+
+def _swap_blob_digests(d: bytes) -> bytes:
+    b = bytearray(d)
+    p = _section(d, "blobs") + 12
+    r = F.BLOB_RECORD
+    b[p:p + 32], b[p + r:p + r + 32] = b[p + r:p + r + 32], b[p:p + 32]
+    return _reseal(b)
+
+
+def _truncate_block(d: bytes, keep_size: bool) -> bytes:
+    b = bytearray(d[:-10])
+    if keep_size:
+        b[48:52] = struct.pack("<I", len(b))
+        return _reseal(b)
+    return bytes(b)
+
+
+@pytest.mark.parametrize("codec", ["none", "zlib", "xz"])
+@pytest.mark.parametrize("mangle", [
+    lambda d: b"XX" + d[2:],
+    lambda d: d[:40],
+    lambda d: d[:200],
+    lambda d: d[:14] + b"\x01\x00" + d[16:],
+    lambda d: _reseal(bytearray(d[:16] + b"\x09\x00\x00\x00" + d[20:])),
+    lambda d: _reseal(bytearray(d[:44] + b"\x01\x00\x00\x00" + d[48:])),
+    _flip_blob_byte,
+    lambda d: _truncate_block(d, False),
+    lambda d: _truncate_block(d, True),
+    lambda d: _swap_entries(d, False),
+    lambda d: _swap_entries(d, True),
+    _swap_entry_blobs,
+    _swap_blob_digests,
+    lambda d: d + b"\0",
+], ids=["magic", "header", "index", "format", "codec", "flags", "flip-blob-byte", "truncate",
+        "truncate-resized", "swap-entries", "swap-entries-resealed", "swap-entry-blobs",
+        "swap-blob-digests", "trailing"])
+def test_damaged_packs_are_refused(mangle, codec: str) -> None:
+    data = encode_pack(build_pack(_items()), codec=codec, block_size=5000)
+    _read_all(data)
+    bad = mangle(data)
+    assert bad != data
+    with pytest.raises(runtime.InvalidPackError):
+        _read_all(bad)
+    with pytest.raises(PackError):
+        decode_pack(bad)
+
+
+def test_format_1_is_refused_with_a_clear_message() -> None:
+    index = b'{"format":1}' + b" " * 288
+    old = F.MAGIC + struct.pack("<I", len(index)) + index
+    with pytest.raises(runtime.InvalidPackError, match="format"):
+        runtime._pack_table(old)
