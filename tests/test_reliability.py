@@ -76,3 +76,131 @@ def test_release_lengths_follow_what_the_outputs_need(tmp_path: Path) -> None:
     proc = cli("build", OBJ_A, "--kernels", f"{SMALL}=d/1/x86_64/{'é' * (MAX_RELEASE_BYTES // 2 + 1)}",
                "--out-dir", str(tmp_path / "o2"), "--no-cache", "-q")
     assert "too long" in one_line_error(proc, 2)
+
+
+# -- compressed streams ----------------------------------------------------
+
+def _raw_small() -> bytes:
+    import lzma
+    return lzma.decompress(SMALL.read_bytes())
+
+
+def _xz(data: bytes) -> bytes:
+    import lzma
+    return lzma.compress(data, preset=0)
+
+
+def _tool_accepts(tool: str, data: bytes, tmp_path: Path) -> bool | None:
+    """Whether ``tool -t`` accepts ``data`` (None without the tool)."""
+    import shutil
+    if shutil.which(tool) is None:
+        return None
+    f = tmp_path / "probe"
+    f.write_bytes(data)
+    return subprocess.run([tool, "-t", str(f)], capture_output=True).returncode == 0
+
+
+def test_concatenated_streams_are_read_to_the_end(tmp_path: Path) -> None:
+    import bz2
+    import gzip
+    import lzma
+    from btfembed.inputs.containers import unwrap
+
+    raw = _raw_small()
+    half = len(raw) // 2
+    cases = {
+        "xz": _xz(raw[:half]) + _xz(raw[half:]),
+        "xz-padded": _xz(raw[:half]) + b"\0" * 8 + _xz(raw[half:]) + b"\0" * 4,
+        "gzip": gzip.compress(raw[:half]) + gzip.compress(raw[half:]),
+        "bzip2": bz2.compress(raw[:half]) + bz2.compress(raw[half:]),
+        "xz-3": _xz(raw[:10]) + _xz(raw[10:half]) + _xz(raw[half:]),
+    }
+    for name, data in cases.items():
+        tool = {"xz": "xz", "gzip": "gzip", "bzip2": "bzip2"}[name.split("-")[0]]
+        assert _tool_accepts(tool, data, tmp_path) in (True, None), name
+        assert unwrap(data).btf == raw, name
+    # And through the command line.
+    f = tmp_path / "k.btf.xz"
+    f.write_bytes(cases["xz"])
+    proc = cli("minimize", str(f), str(tmp_path / "m.btf"), OBJ_A)
+    assert proc.returncode == 0, proc.stderr
+
+
+def test_trailing_garbage_after_a_stream_is_an_error(tmp_path: Path) -> None:
+    import bz2
+    import gzip
+    import lzma
+    from btfembed.errors import ArchiveError
+    from btfembed.inputs.containers import unwrap
+
+    raw = _raw_small()
+    cases = {
+        "xz": _xz(raw) + b"garbage!",
+        "xz-badpad": _xz(raw) + b"\0\0\0",   # padding must be a multiple of 4
+        "gzip": gzip.compress(raw) + b"garbage!",
+        "bzip2": bz2.compress(raw) + b"garbage!",
+        "xz-truncated-second": _xz(raw) + _xz(b"x" * 1000)[:30],
+    }
+    for name, data in cases.items():
+        tool = name.split("-")[0]
+        if tool == "xz":  # xz -t is the oracle for xz
+            assert _tool_accepts("xz", data, tmp_path) in (False, None), name
+        with pytest.raises(ArchiveError):
+            unwrap(data)
+    f = tmp_path / "k.btf.xz"
+    f.write_bytes(cases["xz"])
+    proc = cli("minimize", str(f), str(tmp_path / "m.btf"), OBJ_A)
+    assert "trailing" in one_line_error(proc, 3)
+    assert not (tmp_path / "m.btf").exists()
+
+
+# -- sparse tar members and trailing bytes ---------------------------------
+
+def _sparse_archive(tmp_path: Path, raw: bytes, size: int) -> Path:
+    """A .btf.tar.xz whose one member is ``raw`` followed by a hole up to
+    ``size`` bytes, stored GNU-sparse (so the archive stays small)."""
+    import shutil
+    if shutil.which("tar") is None:
+        pytest.skip("GNU tar is needed to write sparse members")
+    d = tmp_path / "sparse"
+    d.mkdir()
+    member = d / "5.3.btf"
+    member.write_bytes(raw)
+    os.truncate(member, size)
+    subprocess.run(["tar", "--sparse", "-cf", str(d / "k.tar"), "-C", str(d), "5.3.btf"], check=True)
+    member.unlink()
+    out = d / "k.btf.tar.xz"
+    out.write_bytes(_xz((d / "k.tar").read_bytes()))
+    return out
+
+
+def test_sparse_member_is_refused_without_expanding_it(tmp_path: Path) -> None:
+    archive = _sparse_archive(tmp_path, _raw_small(), 500 << 20)
+    assert archive.stat().st_size < 2 << 20
+    # The command in a child that reports its own peak RSS (KiB) on exit.
+    code = ("import resource, sys\nfrom btfembed.cli import main\ntry:\n    rc = main(sys.argv[1:])\n"
+            "finally:\n    print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)\n"
+            "sys.exit(rc)\n")
+    proc = subprocess.run([sys.executable, "-c", code, "minimize", str(archive), str(tmp_path / "m.btf"), OBJ_A],
+                          capture_output=True, text=True, timeout=120)
+    err, peak_kb = proc.stderr.splitlines()
+    assert proc.returncode == 3 and "5.3.btf" in err and "after the BTF" in err, proc.stderr
+    assert int(peak_kb) < 200 * 1024  # never near the 500 MiB member
+    assert not (tmp_path / "m.btf").exists()
+
+
+def test_trailing_bytes_after_the_declared_sections_are_refused(tmp_path: Path) -> None:
+    from btfembed.errors import BTFFormatError
+    from btfembed.inputs.containers import unwrap
+
+    raw = _raw_small()
+    assert unwrap(raw).btf == raw
+    for tail in (b"\0" * 4, b"\0" * 4096, b"junk"):
+        with pytest.raises(BTFFormatError, match="after the BTF"):
+            unwrap(raw + tail)
+        with pytest.raises(BTFFormatError, match="after the BTF"):
+            unwrap(_xz(raw + tail))
+    f = tmp_path / "k.btf"
+    f.write_bytes(raw + b"\0" * 64)
+    proc = cli("minimize", str(f), str(tmp_path / "m.btf"), OBJ_A)
+    assert "after the BTF" in one_line_error(proc, 3)

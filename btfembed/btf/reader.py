@@ -31,7 +31,7 @@ from btfembed.btf.wire import (
     INT, PTR, RESTRICT, STRUCT, TYPE_TAG, TYPEDEF, UNION, VAR, VOLATILE,
 )
 
-__all__ = ["BTF", "Header", "parse_header", "HOST_ORDER"]
+__all__ = ["BTF", "Header", "parse_header", "declared_size", "HOST_ORDER"]
 
 HOST_ORDER = sys.byteorder  # "little" or "big"
 _MAX_CHAIN = 4096  # longest modifier/typedef chain followed before calling it a cycle
@@ -102,6 +102,22 @@ def parse_header(data: bytes | memoryview) -> Header:
             if length and layout_off < start + length and start < layout_off + layout_len:
                 raise BTFFormatError(f"layout section overlaps the {what} section", offset=24)
     return Header(order, version, flags, hdr_len, type_off, type_len, str_off, str_len, layout_off, layout_len, extra)
+
+
+def declared_size(head: bytes | memoryview) -> int | None:
+    """Bytes the BTF starting with ``head`` (at least its header) declares:
+    header plus the furthest section end.  None when ``head`` is not a BTF
+    header.  Only the header is read, so this sizes data before it is
+    loaded."""
+    if len(head) < wire.HEADER_LEN or (head[0], head[1]) not in ((0x9F, 0xEB), (0xEB, 0x9F)):
+        return None
+    fmt = "<" if head[0] == 0x9F else ">"
+    hdr_len, type_off, type_len, str_off, str_len = struct.unpack_from(fmt + "IIIII", head, 4)
+    end = max(type_off + type_len, str_off + str_len)
+    if hdr_len >= wire.HEADER_LEN_LAYOUT and len(head) >= wire.HEADER_LEN_LAYOUT:
+        layout_off, layout_len = struct.unpack_from(fmt + "II", head, 24)
+        end = max(end, layout_off + layout_len)
+    return hdr_len + end
 
 
 def _words_of(buf: memoryview, order: str) -> "memoryview | array":

@@ -5,10 +5,16 @@ and BTFHub ``.btf.tar.xz`` archives, all decided from the bytes.
 
 * raw BTF (magic 0xEB9F, either byte order) -> itself;
 * ELF (vmlinux, BPF object, ``.ko`` module) -> its ``.BTF`` section;
-* xz, gzip, bzip2 -> decompressed (streaming, with a size cap), then again;
+* xz, gzip, bzip2 -> decompressed (streaming, with a size cap; every
+  concatenated stream, trailing garbage refused), then again;
 * tar (plain or inside a compressor) -> its one BTF member, read in memory.
   Only regular members count; a member with an absolute path or ``..``
-  is refused, and so is an archive with no BTF or several.
+  is refused, and so is an archive with no BTF or several.  A BTF member
+  is sized from its header first, so a sparse member cannot expand beyond
+  the BTF it declares.
+
+Raw BTF must end where its header says: bytes after the last section
+(zeros too, which the kernel refuses) are an error.
 
 Nothing is ever extracted to disk.
 """
@@ -23,7 +29,8 @@ import tarfile
 import zlib
 from typing import NamedTuple
 
-from btfembed.btf.reader import BTF
+from btfembed.btf import wire
+from btfembed.btf.reader import BTF, declared_size
 from btfembed.errors import ArchiveError, BTFFormatError, ELFFormatError
 from btfembed.inputs.files import read_bytes
 
@@ -62,8 +69,17 @@ def detect_format(data: bytes) -> str:
     return "unknown"
 
 
+_MAGIC = {"xz": b"\xfd7zXZ\x00", "gzip": b"\x1f\x8b", "bzip2": b"BZh"}
+
+
 def _decompress(data: bytes, fmt: str, limit: int) -> bytes:
-    """Decompress in 1 MB steps, refusing output beyond ``limit`` bytes."""
+    """Decompress in 1 MB steps, refusing output beyond ``limit`` bytes.
+
+    Concatenated streams (xz, bzip2) and members (gzip) are all read, as
+    ``xz -dc``/``gzip -dc`` do; between and after xz streams only stream
+    padding (NUL bytes in multiples of four) may follow, after gzip members
+    NUL bytes; anything else is trailing garbage, an error as for ``xz -t``.
+    """
     out: list[bytes] = []
     total = 0
 
@@ -74,24 +90,39 @@ def _decompress(data: bytes, fmt: str, limit: int) -> bytes:
             raise ArchiveError(f"{fmt} data expands beyond the {limit}-byte limit")
         out.append(chunk)
 
-    try:
-        if fmt == "gzip":
-            z = zlib.decompressobj(16 + zlib.MAX_WBITS)
-            take(z.decompress(data, _CHUNK))
-            while z.unconsumed_tail and not z.eof:
-                take(z.decompress(z.unconsumed_tail, _CHUNK))
-            done = z.eof
-        else:
-            d = lzma.LZMADecompressor() if fmt == "xz" else bz2.BZ2Decompressor()
-            take(d.decompress(data, _CHUNK))
-            while not d.eof and not d.needs_input:
-                take(d.decompress(b"", _CHUNK))
-            done = d.eof
-    except (lzma.LZMAError, OSError, EOFError, zlib.error, ValueError) as exc:
-        raise ArchiveError(f"corrupt {fmt} data: {exc}") from None
-    if not done:
-        raise ArchiveError(f"truncated {fmt} data")
-    return b"".join(out)
+    rest = data
+    streams = 0
+    while True:
+        try:
+            if fmt == "gzip":
+                z = zlib.decompressobj(16 + zlib.MAX_WBITS)
+                take(z.decompress(rest, _CHUNK))
+                while z.unconsumed_tail and not z.eof:
+                    take(z.decompress(z.unconsumed_tail, _CHUNK))
+                done, rest = z.eof, z.unused_data
+            else:
+                d = lzma.LZMADecompressor(lzma.FORMAT_XZ) if fmt == "xz" else bz2.BZ2Decompressor()
+                take(d.decompress(rest, _CHUNK))
+                while not d.eof and not d.needs_input:
+                    take(d.decompress(b"", _CHUNK))
+                done, rest = d.eof, d.unused_data
+        except (lzma.LZMAError, OSError, EOFError, zlib.error, ValueError) as exc:
+            what = f"{fmt} stream {streams + 1}" if streams else f"{fmt} data"
+            raise ArchiveError(f"corrupt {what}: {exc}") from None
+        if not done:
+            raise ArchiveError(f"truncated {fmt} data" + (f" (stream {streams + 1})" if streams else ""))
+        streams += 1
+        if fmt in ("xz", "gzip"):
+            pad = len(rest) - len(rest.lstrip(b"\0"))
+            if fmt == "xz" and pad % 4:
+                raise ArchiveError(f"xz stream padding of {pad} bytes after stream {streams} "
+                                   "(must be a multiple of 4)")
+            rest = rest[pad:]
+        if not rest:
+            return out[0] if len(out) == 1 else b"".join(out)
+        if not rest.startswith(_MAGIC[fmt]):
+            raise ArchiveError(f"trailing garbage after {fmt} stream {streams} ({len(rest)} bytes, "
+                               f"starting with {rest[:4].hex()})")
 
 
 def _from_tar(data: bytes, limit: int) -> tuple[bytes, str]:
@@ -122,7 +153,14 @@ def _from_tar(data: bytes, limit: int) -> tuple[bytes, str]:
     if f is None:  # pragma: no cover - regular members always have data
         raise ArchiveError(f"cannot read tar member {m.name!r}")
     try:
-        body = f.read()
+        # A BTF member is sized from its header before the rest is read: a
+        # sparse member can expand far beyond what the archive stores.
+        body = f.read(wire.HEADER_LEN_LAYOUT)
+        end = declared_size(body)
+        if end is not None and m.size > end:
+            raise ArchiveError(f"tar member {m.name!r}: {m.size - end} bytes after the BTF's declared sections "
+                               f"(which end at byte {end})")
+        body += f.read()
     except (tarfile.TarError, EOFError, OSError) as exc:
         raise ArchiveError(f"corrupt tar member {m.name!r}: {exc}") from None
     if len(body) != m.size:
@@ -137,6 +175,11 @@ def unwrap(data: bytes, *, limit: int | None = None, elf_section: str = ".BTF") 
     for _ in range(_MAX_NESTING + 1):
         fmt = detect_format(data)
         if fmt == "btf":
+            end = declared_size(data)
+            if end is not None and len(data) > end:
+                inside = f" (in {chain[-1]})" if chain else ""
+                raise BTFFormatError(f"{len(data) - end} bytes after the BTF's declared sections{inside} "
+                                     f"(which end at byte {end})", offset=end)
             return Unwrapped(data, tuple(chain))
         if fmt == "elf":
             from btfembed.inputs.elf import ElfFile
