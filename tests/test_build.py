@@ -296,3 +296,24 @@ def test_progress_on_a_tty_only(tmp_path: Path) -> None:
     verbose = cli("build", OBJ_A, "--kernels", str(REPO_KERNELS), "--out-dir", str(tmp_path / "o"), "--no-cache",
                   "-v", "-q")
     assert verbose.stderr.count("\n") == 3 and "debian/12/x86_64/6.1.0-50-amd64" in verbose.stderr
+
+
+def test_help_settings_names_each_default_once() -> None:
+    """Every key once, with one default, and that default (when given as a
+    TOML value) is the one the settings really use."""
+    import dataclasses
+    import re
+
+    from btfembed.build.settings import Settings, tomllib
+
+    lines = cli("build", "--help-settings").stdout.splitlines()[1:]
+    keys = [f.name for f in dataclasses.fields(Settings) if not f.metadata.get("internal")]
+    assert [line.split()[0] for line in lines] == keys
+    defaults = Settings()
+    for key, line in zip(keys, lines):
+        assert line.count("(default:") == 1, line
+        shown = re.search(r"\(default: (.*)\)$", line).group(1)
+        if shown == "not set":
+            assert getattr(defaults, key) is None, line
+        elif not shown.startswith("$"):
+            assert tomllib.loads(f"v = {shown}")["v"] == getattr(defaults, key), line

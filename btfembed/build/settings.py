@@ -87,7 +87,7 @@ class Settings:
     html: str | None = _doc("write the HTML kernel x program matrix here", default=None)
     fail_on: str = _doc("exit 1 when a relocation is: 'never', 'ambiguous' (libbpf refuses the object; "
                         "includes errors), or 'poisoned' (or worse)", default="never")
-    keep_going: bool = _doc("write the kernels that worked even if others failed (default: all or nothing)",
+    keep_going: bool = _doc("write the kernels that worked even if others failed (otherwise nothing is written)",
                             default=False)
     arch: list[str] = _doc("only kernels of these architectures (x86_64, arm64, ...)", default_factory=list)
     distro: list[str] = _doc("only kernels of these distributions (os-release ID)", default_factory=list)
@@ -123,13 +123,33 @@ class Settings:
         parse_executor(self.executor)
 
 
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    return str(value)
+
+
 def settings_help() -> str:
+    """One line per key: its description and its default, once, as TOML
+    (a description that explains its own default, e.g. a computed one, is
+    not followed by another)."""
     lines = ["settings (btfembed.toml, or [tool.btfembed] in pyproject.toml):"]
     for f in dataclasses.fields(Settings):
         if f.metadata.get("internal"):
             continue
-        default = f.default if f.default is not dataclasses.MISSING else "[]"
-        lines.append(f"  {f.name:<13} {f.metadata['doc']} (default: {default!r})")
+        doc = f.metadata["doc"]
+        if "(default:" not in doc:
+            if f.default_factory is not dataclasses.MISSING:
+                doc += f" (default: {_toml_value(f.default_factory())})"
+            elif f.default is None:
+                doc += " (default: not set)"
+            else:
+                doc += f" (default: {_toml_value(f.default)})"
+        lines.append(f"  {f.name:<13} {doc}")
     return "\n".join(lines)
 
 
