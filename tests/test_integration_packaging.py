@@ -98,6 +98,11 @@ def test_pyproject_ships_cmake_and_meson_inside_the_package() -> None:
     found = {".".join(p.parent.relative_to(REPO).parts) for p in (REPO / "btfembed").rglob("__init__.py")}
     assert set(st["packages"]) == found | {"btfembed.cmake", "btfembed.meson"}
     assert set(st["package-data"]["btfembed.cmake"]) >= {"*.cmake"}
+    # Plain find_package from a venv or prefix: forwarding config + version file as wheel data.
+    assert st["data-files"] == {"share/cmake/BTFEmbed": ["cmake/prefix/BTFEmbedConfig.cmake",
+                                                         "cmake/BTFEmbedConfigVersion.cmake"]}
+    assert st["include-package-data"] is False  # package data is exactly the list
+    assert data["project"]["license"] == "Apache-2.0"
     eps = data["project"]["entry-points"]
     assert eps["cmake.root"] == {"BTFEmbed": "btfembed.cmake"}
     assert eps["setuptools.finalize_distribution_options"] == {"btfembed": "btfembed.integrations.setuptools:finalize"}

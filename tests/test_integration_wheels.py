@@ -42,7 +42,7 @@ from test_integration_support import (
 pytestmark = pytest.mark.integration
 
 SOURCE_PARTS = ("btfembed", "cmake", "meson", "pyproject.toml", "README.md")
-BUILD_DEPS = ["setuptools>=64", "wheel", "scikit-build-core>=0.10", "pyelftools"]
+BUILD_DEPS = ["setuptools>=77", "wheel", "scikit-build-core>=0.10", "pyelftools"]
 
 
 def kernel_keys() -> set[str]:
@@ -56,12 +56,31 @@ def kernel_keys() -> set[str]:
     return keys | {"/".join((key.arch, key.distro, key.distro_version, key.release))}
 
 
+def venv_env(**extra: str) -> dict[str, str]:
+    """env() without PYTHONPATH: the venvs (and isolated builds) must import
+    only what is installed in them, never a checkout on PYTHONPATH."""
+    e = env(**extra)
+    e.pop("PYTHONPATH", None)
+    return e
+
+
 def offline_pip_env(wheelhouse: Path) -> dict[str, str]:
     """pip restricted to the wheelhouse (no index, no user configuration)."""
-    e = {k: v for k, v in env().items() if not k.startswith("PIP_")}
+    e = {k: v for k, v in venv_env().items() if not k.startswith("PIP_")}
     e.update(PIP_CONFIG_FILE=os.devnull, PIP_NO_INDEX="1", PIP_FIND_LINKS=str(wheelhouse),
              PIP_DISABLE_PIP_VERSION_CHECK="1", PIP_NO_WARN_SCRIPT_LOCATION="1", PIP_ROOT_USER_ACTION="ignore")
     return e
+
+
+def copy_source(dest: Path) -> Path:
+    """The parts of this checkout that make btfembed's sdist and wheel."""
+    for part in SOURCE_PARTS:
+        p = REPO / part
+        if p.is_dir():
+            shutil.copytree(p, dest / part, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+        else:
+            shutil.copy2(p, dest / part)
+    return dest
 
 
 @pytest.fixture(scope="module")
@@ -73,13 +92,7 @@ def wheelhouse(tmp_path_factory) -> Path:
                "--only-binary=:all:", "-d", house, *BUILD_DEPS], check=False)
     if got.returncode:
         pytest.skip(f"cannot fill the wheelhouse from PyPI (no network?): {got.stdout[-500:]}")
-    src = tmp_path_factory.mktemp("btfembed-src")
-    for part in SOURCE_PARTS:
-        p = REPO / part
-        if p.is_dir():
-            shutil.copytree(p, src / part, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-        else:
-            shutil.copy2(p, src / part)
+    src = copy_source(tmp_path_factory.mktemp("btfembed-src"))
     run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "-w", house, src],
         env_=offline_pip_env(house))
     return house
@@ -110,7 +123,7 @@ def one_wheel(d: Path) -> Path:
 
 
 def vpython(venv: Path, code: str, **extra: str) -> str:
-    return run([venv / "bin" / "python", "-c", code], env_=env(**extra)).stdout
+    return run([venv / "bin" / "python", "-c", code], env_=venv_env(**extra)).stdout
 
 
 def test_btfembed_wheel_ships_the_integrations(wheelhouse: Path, venv: Path) -> None:
@@ -123,12 +136,41 @@ def test_btfembed_wheel_ships_the_integrations(wheelhouse: Path, venv: Path) -> 
                  "cmake/BTFEmbedFunctions.cmake", "meson/__init__.py", "meson/meson.build",
                  "embed/include/btfembed.h", "embed/include/btfembed.c", "integrations/setuptools.py"):
         assert f"btfembed/{name}" in names, name
+    data = f"btfembed-{__version__}.data/data/share/cmake/BTFEmbed"
+    assert {f"{data}/BTFEmbedConfig.cmake", f"{data}/BTFEmbedConfigVersion.cmake"} <= names
+    assert z.read(f"{data}/BTFEmbedConfigVersion.cmake") == z.read("btfembed/cmake/BTFEmbedConfigVersion.cmake")
     eps = z.read(next(n for n in names if n.endswith(".dist-info/entry_points.txt"))).decode()
     assert "[cmake.root]\nBTFEmbed = btfembed.cmake" in eps
     assert "[setuptools.finalize_distribution_options]\nbtfembed = btfembed.integrations.setuptools:finalize" in eps
-    site = run([venv / "bin" / "python", "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"]).stdout
-    dirs = run([venv / "bin" / "btfembed", "--cmakedir", "--includedir"]).stdout.split()
+    site = run([venv / "bin" / "python", "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+               env_=venv_env()).stdout
+    dirs = run([venv / "bin" / "btfembed", "--cmakedir", "--includedir"], env_=venv_env()).stdout.split()
     assert dirs == [f"{site.strip()}/btfembed/cmake", f"{site.strip()}/btfembed/embed/include"]
+
+
+def test_btfembed_builds_without_setuptools_warnings(tmp_path: Path, pip_env: dict) -> None:
+    """python -m build (sdist, then the wheel from the sdist) of btfembed
+    itself, isolated against the wheelhouse: setuptools prints no warning
+    (deprecated license table, data directories that look like unlisted
+    packages, ...)."""
+    import importlib.util
+    import re
+
+    if importlib.util.find_spec("build") is None:
+        pytest.skip("pypa/build not installed (pip install build)")
+    src = copy_source(tmp_path / "src")
+    # PYTHONDONTWRITEBYTECODE makes setuptools note that it skips
+    # byte-compiling: a property of the caller's shell, not of btfembed.
+    e = {k: v for k, v in pip_env.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    log = run([sys.executable, "-m", "build", "-o", tmp_path / "dist", src], env_=e).stdout
+    assert "Successfully built" in log, log
+    warned = [line for line in log.splitlines() if re.search(r"warn|deprecat", line, re.I)]
+    assert not warned, "\n".join(warned) + "\n\n" + log[-6000:]
+    (whl,) = (tmp_path / "dist").glob("*.whl")
+    names = set(zipfile.ZipFile(whl).namelist())
+    assert {"btfembed/embed/include/btfembed.h", "btfembed/embed/include/btfembed.c"} <= names
+    meta = zipfile.ZipFile(whl).read(f"btfembed-{__version__}.dist-info/METADATA").decode()
+    assert "License-Expression: Apache-2.0" in meta, meta[:2000]
 
 
 # ---------------------------------------------------------------------------
@@ -158,7 +200,7 @@ def test_setuptools_wheel(tmp_path: Path, venv: Path, pip_env: dict) -> None:
     assert not (proj / "src" / "umask_example" / "_btf.py").exists()  # a wheel build leaves the tree alone
 
     pip(venv, "install", "--quiet", "--no-deps", "--force-reinstall", whl, pip_env=pip_env)
-    listed = set(run([venv / "bin" / "python", "-m", "umask_example", "--kernels"]).stdout.split())
+    listed = set(run([venv / "bin" / "python", "-m", "umask_example", "--kernels"], env_=venv_env()).stdout.split())
     assert listed == kernel_keys()
     # The generated module is standalone: it must not import btfembed.
     code = "import sys, umask_example; print(umask_example._btf.__file__); print('btfembed' in sys.modules)"
@@ -166,7 +208,7 @@ def test_setuptools_wheel(tmp_path: Path, venv: Path, pip_env: dict) -> None:
     assert "site-packages" in where and imported == "False"
     if IS_ROOT:
         out = run([venv / "bin" / "python", "-m", "umask_example", "--umask", "037"],
-                  env_=env(BTFEMBED_FORCE="1")).stdout
+                  env_=venv_env(BTFEMBED_FORCE="1")).stdout
         check_umask_report(out, 0o037)
 
 
@@ -207,7 +249,7 @@ def test_setuptools_editable(tmp_path: Path, venv: Path, pip_env: dict) -> None:
         assert Path(where) == pkg / "_btf.py"
         assert set(listed) == kernel_keys()
         if IS_ROOT:
-            out = run([venv / "bin" / "python", "-m", "umask_example"], env_=env(BTFEMBED_FORCE="1")).stdout
+            out = run([venv / "bin" / "python", "-m", "umask_example"], env_=venv_env(BTFEMBED_FORCE="1")).stdout
             check_umask_report(out, 0o027)
     finally:
         pip(venv, "uninstall", "--quiet", "--yes", "btfembed-umask-example", pip_env=pip_env)
@@ -282,7 +324,7 @@ def test_skbuild_extension(tmp_path: Path, venv: Path, pip_env: dict) -> None:
     assert any(n.startswith("prio_example/_core.") and n.endswith(".so") for n in names), names
 
     pip(venv, "install", "--quiet", "--no-deps", "--force-reinstall", one_wheel(dist), pip_env=pip_env)
-    listed = set(run([venv / "bin" / "python", "-m", "prio_example", "--kernels"]).stdout.split())
+    listed = set(run([venv / "bin" / "python", "-m", "prio_example", "--kernels"], env_=venv_env()).stdout.split())
     assert listed == kernel_keys()
     code = "import prio_example as p; s, msg, key, entry, exact = p.lookup(force=True); print(s, int(exact))"
     assert vpython(venv, code).split() == ["0", "1"]
@@ -302,7 +344,8 @@ def test_cmake_prefix_path_finds_the_installed_copy(tmp_path: Path, venv: Path) 
     another btfembed (this checkout's) is first on PATH and is the
     Python_EXECUTABLE."""
     cmake = need_tools("cmake")["cmake"]
-    site = run([venv / "bin" / "python", "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"]).stdout
+    site = run([venv / "bin" / "python", "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+               env_=venv_env()).stdout
     proj = tmp_path / "consumer"
     proj.mkdir()
     (proj / "CMakeLists.txt").write_text(
@@ -310,7 +353,42 @@ def test_cmake_prefix_path_finds_the_installed_copy(tmp_path: Path, venv: Path) 
         f"find_package(BTFEmbed {__version__} REQUIRED)\n"
         'message(STATUS "BTFEmbed_DIR=${BTFEmbed_DIR}")\n')
     out = run([cmake, "-S", proj, "-B", tmp_path / "b", f"-DCMAKE_PREFIX_PATH={site.strip()}",
-               f"-DPython_EXECUTABLE={sys.executable}"]).stdout
+               f"-DPython_EXECUTABLE={sys.executable}"], env_=venv_env()).stdout
     assert f"Found BTFEmbed {__version__}: {venv / 'bin' / 'btfembed'}" in out, out
     assert f"BTFEmbed_DIR={site.strip()}/btfembed/cmake" in out, out
     assert "Warning" not in out, out
+
+
+def test_find_package_with_only_the_venv_on_path(tmp_path: Path, venv: Path) -> None:
+    """An activated venv (its bin first on PATH, no BTFEmbed_ROOT, no
+    CMAKE_PREFIX_PATH): find_package(BTFEmbed) finds the forwarding config
+    the wheel installed in <venv>/share/cmake/BTFEmbed, which loads the
+    package in site-packages; btfembed_add_library then builds."""
+    cmake = need_tools("cmake", "cc")["cmake"]
+    site = run([venv / "bin" / "python", "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+               env_=venv_env()).stdout
+    proj = tmp_path / "consumer"
+    proj.mkdir()
+    obj = REPO / "examples" / "cmake-libbpf" / "uts_report.bpf.o"
+    kernels = REPO / "tests" / "data" / "kernels"
+    (proj / "CMakeLists.txt").write_text(
+        "cmake_minimum_required(VERSION 3.20)\nproject(consumer C)\n"
+        f"find_package(BTFEmbed {__version__} REQUIRED)\n"
+        'message(STATUS "BTFEmbed_DIR=${BTFEmbed_DIR}")\n'
+        'message(STATUS "BTFEmbed_CMAKE_DIR=${BTFEmbed_CMAKE_DIR}")\n'
+        f'btfembed_add_library(probe_btf OBJECTS "{obj}" KERNELS "{kernels}")\n')
+    e = {k: v for k, v in venv_env().items() if not k.startswith(("CMAKE_", "BTFEmbed", "BTFEMBED"))}
+    e["PATH"] = f"{venv / 'bin'}:/usr/bin:/bin"
+    e["VIRTUAL_ENV"] = str(venv)
+    out = run([cmake, "-S", proj, "-B", tmp_path / "b"], env_=e).stdout
+    assert f"Found BTFEmbed {__version__}: {venv / 'bin' / 'btfembed'}" in out, out
+    assert f"BTFEmbed_DIR={venv}/share/cmake/BTFEmbed" in out, out
+    assert f"BTFEmbed_CMAKE_DIR={site.strip()}/btfembed/cmake" in out, out
+    assert "Warning" not in out, out
+    run([cmake, "--build", tmp_path / "b"], env_=e)
+    assert list((tmp_path / "b").rglob("libprobe_btf.a")), list((tmp_path / "b").iterdir())
+    # Without the venv on PATH, the same project does not find it.
+    e["PATH"] = "/usr/bin:/bin"
+    del e["VIRTUAL_ENV"]
+    miss = run([cmake, "-S", proj, "-B", tmp_path / "b2"], env_=e, check=False)
+    assert miss.returncode != 0 and "BTFEmbedConfig.cmake" in miss.stdout, miss.stdout
