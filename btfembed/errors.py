@@ -31,6 +31,7 @@ __all__ = [
     "ConfigError",
     "FileAccessError",
     "CheckFailed",
+    "BuildFailed",
 ]
 
 
@@ -125,3 +126,9 @@ class CheckFailed(BTFEmbedError):
     """A requested check found problems (reported before this is raised)."""
 
     exit_code = 1
+
+
+class BuildFailed(BTFEmbedError):
+    """A build in which some kernel failed (so nothing was written)."""
+
+    exit_code = 3

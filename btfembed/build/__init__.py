@@ -5,3 +5,8 @@
 May import every layer below it: ``errors``, ``btf``, ``core``, ``inputs``,
 ``minimize``, ``embed``.
 """
+
+# Also the public function ``btfembed.build`` (see ``btfembed._entry``).
+from btfembed._entry import make_callable as _make_callable
+
+_make_callable(__name__, "btfembed.build.run", "build")

@@ -31,12 +31,9 @@ def add_target_args(p: argparse.ArgumentParser) -> None:
 def load_target(kernel: str, modules: Sequence[str] = (), objects: "Sequence[BpfObject]" = ()) -> "Target":
     """The kernel (and modules) BTF; the root type names of ``objects`` are
     looked up while indexing."""
-    from btfembed.core.resolve import Target, root_names
-    from btfembed.inputs.containers import load_btf
+    from btfembed.inputs.kernel import open_kernel
 
-    names = set().union(*(root_names(o.btf, o.relocations) for o in objects))
-    base = load_btf(kernel, prefetch=names)
-    return Target(base, tuple(load_btf(m, base=base, prefetch=names) for m in modules))
+    return open_kernel(kernel, modules, objects=objects)
 
 
 def load_objects(paths: Sequence[str], *, warn_no_ext: bool = True) -> "list[BpfObject]":

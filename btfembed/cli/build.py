@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import glob
-import os
 import sys
 import time
 
 from typing import TYPE_CHECKING
 
 from btfembed.cli._common import warn
-from btfembed.errors import BTFEmbedError, CheckFailed, ConfigError
-from btfembed.inputs.files import atomic_write, ensure_dir
+from btfembed.errors import CheckFailed
 
 if TYPE_CHECKING:  # heavy modules are imported when the command runs
     from btfembed.build.pipeline import KernelResult
@@ -116,16 +113,6 @@ def _settings(args: argparse.Namespace) -> "Settings":
     return s
 
 
-def _expand_objects(patterns: list[str]) -> list[str]:
-    out: list[str] = []
-    for pat in patterns:
-        matches = sorted(glob.glob(pat, recursive=True)) if glob.has_magic(pat) else [pat]
-        if not matches:
-            raise ConfigError(f"no object matches {pat!r}")
-        out += matches
-    return out
-
-
 class _Progress:
     def __init__(self, enabled: bool, verbose: bool):
         self.enabled = enabled
@@ -156,94 +143,27 @@ class _Progress:
 
 
 def run(args: argparse.Namespace) -> int:
-    from btfembed.build.cache import Cache, default_cache_dir
-    from btfembed.build.kernels import apply_filters, discover
-    from btfembed.build.pipeline import Options, load_object_inputs, run_build
+    from btfembed.build.outputs import check_complete, write_outputs
     from btfembed.build.report import fails, write_table
+    from btfembed.build.run import build
     from btfembed.build.settings import settings_help
-    from btfembed.build.store import parse_size
 
     if args.help_settings:
         print(settings_help())
         return 0
     s = _settings(args)
-    if not s.objects:
-        raise ConfigError("no BPF objects: give them as arguments or set 'objects' in btfembed.toml")
-    if not s.kernels:
-        raise ConfigError("no kernels: give --kernels SRC or set 'kernels' in btfembed.toml")
-    objects = load_object_inputs(_expand_objects(s.objects))
-    for o in objects:
-        if not o.obj.has_ext:
-            warn(f"{o.path}: no .BTF.ext section, so no CO-RE relocations")
-    kernels = apply_filters(discover(s.kernels), arch=s.arch, distro=s.distro, release=s.release)
-    if not kernels:
-        raise ConfigError("the kernel list is empty (after filters)")
-    cache = Cache((s.cache_dir or default_cache_dir()) if s.cache else None)
     progress = _Progress(sys.stderr.isatty() and not args.quiet, args.verbose)
     try:
-        build = run_build(objects, kernels, options=Options(s.compat, s.header_size), cache=cache,
-                          jobs=s.jobs, progress=progress, store_max=parse_size(s.kernel_store_max),
-                          executor=s.executor)
+        result = build(s, progress=progress, warn=warn)
     finally:
         progress.close()
-
-    failed = build.failed
-    if failed and not s.keep_going:
-        first = failed[0]
-        raise _BuildFailed(f"{len(failed)} of {len(build.kernels)} kernel(s) failed, nothing written; "
-                           f"first: {first.kernel.key} ({first.kernel.path}): {first.error}")
-    for k in failed:
+    check_complete(result, s)
+    for k in result.failed:
         warn(f"{k.kernel.key}: {k.error}")
-
-    _write_outputs(s, build)
+    write_outputs(result, s)
     if not args.quiet:
-        write_table(build, sys.stdout)
-    bad = fails(build, s.fail_on)
+        write_table(result, sys.stdout)
+    bad = fails(result, s.fail_on)
     if bad:
         raise CheckFailed(f"{len(bad)} kernel(s) have {s.fail_on} (or worse) relocations, e.g. {bad[0].kernel.key}")
     return 0
-
-
-class _BuildFailed(BTFEmbedError):
-    exit_code = 3
-
-
-def _write_outputs(s: "Settings", build) -> None:
-    from btfembed.embed.pack import build_pack, encode_pack
-    from btfembed.build.report import dump_json, to_html, to_json
-
-    ensure_dir(s.out_dir)
-    paths = {}
-    files: list[tuple[str, bytes]] = []
-    for k in build.ok:
-        rel = k.kernel.key.path()
-        paths[k.kernel.key] = rel
-        files.append((os.path.join(s.out_dir, rel), k.blob))
-    pack = build_pack([(k.kernel.key, k.blob) for k in build.ok])
-    files.append((os.path.join(s.out_dir, "btfembed.pack"), encode_pack(pack, compress=s.compress)))
-    if s.report:
-        files.append((s.report, dump_json(to_json(build, paths)).encode()))
-    if s.html:
-        files.append((s.html, to_html(build).encode()))
-    for path, data in files:
-        ensure_dir(os.path.dirname(os.path.abspath(path)))
-        atomic_write(path, data)
-    if s.emit:
-        _emit(s, pack, build)
-
-
-def _emit(s: "Settings", pack, build) -> None:
-    from btfembed.embed.codegen import write_c, write_depfile, write_python
-
-    if s.emit == "c":
-        outputs = write_c(pack, s.output, prefix=s.prefix, compress=s.compress)
-    else:
-        outputs = write_python(pack, s.output, compress=s.compress)
-    if s.depfile:
-        # Everything that can change the output: objects, kernel files, the
-        # source directories (new kernels change their mtime), settings.
-        deps = [o.path for o in build.objects] + [k.kernel.path for k in build.kernels]
-        deps += [k.path for k in s.kernels if os.path.isdir(k.path)]
-        if s.source:
-            deps.append(s.source)
-        write_depfile(s.depfile, outputs[0], sorted(set(deps)))

@@ -53,9 +53,9 @@ def print_report(objects: "Sequence[BpfObject]", summaries: "Sequence[Sequence[S
 
 
 def run(args: argparse.Namespace) -> int:
-    from btfembed.minimize.engine import summarize_object
+    from btfembed.minimize.api import explain
 
     objects = load_objects(args.objects)
     target = load_target(args.kernel, args.module, objects)
-    print_report(objects, [summarize_object(o, target) for o in objects], sys.stdout, as_json=args.json)
+    print_report(objects, explain(objects, target), sys.stdout, as_json=args.json)
     return 0

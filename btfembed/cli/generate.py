@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from btfembed.embed.codegen import check_prefix, write_c, write_depfile, write_python
 from btfembed.errors import ConfigError
-from btfembed.embed.pack import read_pack
 
 HELP = """\
 Embed the minimized BTF of PACK (written by 'btfembed build') in a C program
@@ -69,16 +67,14 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    lang = args.lang or ("python" if args.output.endswith(".py") else "c")
+    from btfembed.embed.codegen import check_prefix
+    from btfembed.embed.generate import default_lang, generate
+
+    lang = args.lang or default_lang(args.output)
     if args.prefix is not None:
         if lang != "c":
             raise ConfigError("--prefix applies to --lang c only")
         check_prefix(args.prefix)
-    pack = read_pack(args.pack)
-    if lang == "c":
-        outputs = write_c(pack, args.output, prefix=args.prefix, compress=args.compress)
-    else:
-        outputs = write_python(pack, args.output, compress=args.compress)
-    if args.depfile:
-        write_depfile(args.depfile, outputs[0], [args.pack])
+    generate(args.pack, args.output, lang=lang, prefix=args.prefix, compress=args.compress,
+             depfile=args.depfile)
     return 0

@@ -57,13 +57,13 @@ def run(args: argparse.Namespace) -> int:
     from btfembed.cli._common import load_objects, load_target
     from btfembed.cli.explain import print_report
     from btfembed.inputs.files import atomic_write
-    from btfembed.minimize.engine import minimize
+    from btfembed.minimize.api import minimize
     objects = load_objects(args.objects)
     target = load_target(args.kernel, args.module, objects)
     order = {"kernel": None, "native": sys.byteorder}.get(args.byte_order, args.byte_order)
     if args.compat and order is None:
         order = sys.byteorder
-    result = minimize(objects, target, compat=bool(args.compat), byte_order=order, hdr_len=args.header_size)
+    result = minimize(objects, target, compat=bool(args.compat), byte_order=order, header_size=args.header_size)
     atomic_write(args.output, result.data)
     if args.report:
         print_report(objects, result.summaries, sys.stdout)

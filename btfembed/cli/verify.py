@@ -35,27 +35,22 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from btfembed.cli._common import load_objects, load_target
-    from btfembed.core.resolve import Target
     from btfembed.errors import CheckFailed
-    from btfembed.minimize.engine import summarize_object
     from btfembed.inputs.containers import load_btf
-    from btfembed.core.results import compare
+    from btfembed.minimize.api import verify
+
     objects = load_objects(args.objects)
     full = load_target(args.kernel, args.module, objects)
     mini = load_btf(args.minimized)
-    total = failures = id_only = 0
-    for obj in objects:
-        a = summarize_object(obj, full)
-        b = summarize_object(obj, Target(mini))
-        total += len(a)
-        for d in compare(a, b):
-            if d.type_id_only:
-                id_only += 1
-                print(f"{obj.source}: type id only: {d.line()}")
-            else:
-                failures += 1
-                print(f"{obj.source}: DIFFERENT: {d.line()}")
-    summary = (f"{total} relocations in {len(objects)} object(s): {failures} different, "
+    result = verify(objects, full, mini)
+    for obj, d in result.differences:
+        if d.type_id_only:
+            print(f"{obj.source}: type id only: {d.line()}")
+        else:
+            print(f"{obj.source}: DIFFERENT: {d.line()}")
+    failures = len(result.different)
+    id_only = len(result.differences) - failures
+    summary = (f"{result.total} relocations in {len(objects)} object(s): {failures} different, "
                f"{id_only} with different type ids of the same type")
     if failures:
         print(summary, file=sys.stderr)

@@ -99,6 +99,9 @@ class BpfObject:
 
 
 def load_object(path: str, data: bytes | None = None) -> BpfObject:
+    """Open the BPF object (ELF, either byte order) at ``path``, or parse
+    ``data`` naming it ``path``: its BTF, CO-RE relocation records
+    (``.BTF.ext``) and programs."""
     if data is None:
         data = read_bytes(path)
     return BpfObject(data, source=path)

@@ -213,23 +213,42 @@ class build_btf(Command):
     # -- SubCommand protocol -------------------------------------------------
 
     def run(self) -> None:
+        import dataclasses
+
         from setuptools.errors import ExecError as DistutilsExecError
 
-        from btfembed.cli import main as btfembed_main
+        from btfembed.build.outputs import check_complete, write_outputs
+        from btfembed.build.report import fails
+        from btfembed.build.run import build
+        from btfembed.errors import BTFEmbedError, one_line
 
         plan = self._load()
         target = plan["src"][0] if self.editable_mode else plan["dest"][0]
-        argv = ["build", "--config", plan["pyproject"], "--emit", "python", "--output", target, "--quiet"]
+        changes: dict[str, Any] = {"emit": "python", "output": target, "source": plan["pyproject"]}
         if "out_dir" not in plan["table"]:
-            argv += ["--out-dir", os.path.join(os.path.abspath(self.build_temp), "btfembed")]
+            changes["out_dir"] = os.path.join(os.path.abspath(self.build_temp), "btfembed")
+        settings = dataclasses.replace(plan["settings"], **changes)
         # distutils' log (setuptools' copy): INFO in old (distutils levels)
         # and new (logging levels) setuptools alike; shown by pip -v.
         from distutils import log
 
+        def warn(message: str) -> None:
+            print(f"btfembed: warning: {one_line(message)}", file=sys.stderr)
+
         log.info(f"btfembed: generating {os.path.relpath(target, plan['root'])}")
-        rc = btfembed_main(argv)
-        if rc:
-            raise DistutilsExecError(f"btfembed build failed (exit status {rc}); see the message above")
+        try:
+            result = build(settings, warn=warn)
+            check_complete(result, settings)
+            for k in result.failed:
+                warn(f"{k.kernel.key}: {k.error}")
+            write_outputs(result, settings)
+            bad = fails(result, settings.fail_on)
+            if bad:
+                raise DistutilsExecError(f"btfembed build: {len(bad)} kernel(s) have {settings.fail_on} "
+                                         f"(or worse) relocations, e.g. {bad[0].kernel.key}")
+        except BTFEmbedError as exc:
+            print(f"btfembed: error: {exc}", file=sys.stderr)
+            raise DistutilsExecError(f"btfembed build failed: {exc}") from None
 
     def get_source_files(self) -> list[str]:
         """The BPF objects inside the project, relative to it (for the sdist)."""

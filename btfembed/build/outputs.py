@@ -1,0 +1,86 @@
+"""Writing a build's outputs: per-kernel BTF files, the pack, reports and
+generated sources.
+
+``write_outputs(result, settings)`` writes, in this order and each file
+atomically:
+
+* ``<out_dir>/<distro>/<version>/<arch>/<release>.btf`` for every kernel that
+  succeeded (the BTFHub layout);
+* ``<out_dir>/btfembed.pack`` (every key mapped to a deduplicated blob);
+* ``settings.report`` (JSON) and ``settings.html`` (the kernel x program
+  matrix), when set;
+* with ``settings.emit``: the generated C or Python sources, then
+  ``settings.depfile``.
+
+Nothing is written when a kernel failed, unless ``settings.keep_going``.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING
+
+from btfembed.errors import BuildFailed
+from btfembed.inputs.files import atomic_write, ensure_dir
+
+if TYPE_CHECKING:
+    from btfembed.build.pipeline import BuildResult
+    from btfembed.build.settings import Settings
+    from btfembed.embed.pack import Pack
+
+__all__ = ["write_outputs", "check_complete"]
+
+
+def check_complete(result: "BuildResult", settings: "Settings") -> None:
+    """Raise ``BuildFailed`` if a kernel failed and ``settings.keep_going``
+    is not set."""
+    failed = result.failed
+    if failed and not settings.keep_going:
+        first = failed[0]
+        raise BuildFailed(f"{len(failed)} of {len(result.kernels)} kernel(s) failed, nothing written; "
+                          f"first: {first.kernel.key} ({first.kernel.path}): {first.error}")
+
+
+def write_outputs(result: "BuildResult", settings: "Settings") -> list[str]:
+    """Write the outputs of ``result`` as ``settings`` asks (see the module
+    documentation); returns the paths written, in writing order."""
+    from btfembed.build.report import dump_json, to_html, to_json
+    from btfembed.embed.pack import build_pack, encode_pack
+
+    check_complete(result, settings)
+    s = settings
+    ensure_dir(s.out_dir)
+    paths = {}
+    files: list[tuple[str, bytes]] = []
+    for k in result.ok:
+        assert k.blob is not None
+        rel = k.kernel.key.path()
+        paths[k.kernel.key] = rel
+        files.append((os.path.join(s.out_dir, rel), k.blob))
+    pack = build_pack([(k.kernel.key, k.blob) for k in result.ok if k.blob is not None])
+    files.append((os.path.join(s.out_dir, "btfembed.pack"), encode_pack(pack, compress=s.compress)))
+    if s.report:
+        files.append((s.report, dump_json(to_json(result, paths)).encode()))
+    if s.html:
+        files.append((s.html, to_html(result).encode()))
+    for path, data in files:
+        ensure_dir(os.path.dirname(os.path.abspath(path)))
+        atomic_write(path, data)
+    written = [path for path, _ in files]
+    if s.emit:
+        written += _emit(s, pack, result)
+    return written
+
+
+def _emit(s: "Settings", pack: "Pack", result: "BuildResult") -> list[str]:
+    from btfembed.embed.generate import generate
+
+    assert s.emit is not None and s.output is not None
+    # Everything that can change the output: objects, kernel files, the
+    # source directories (new kernels change their mtime), settings.
+    deps = [o.path for o in result.objects] + [k.kernel.path for k in result.kernels]
+    deps += [k.path for k in s.kernels if os.path.isdir(k.path)]
+    if s.source:
+        deps.append(s.source)
+    return generate(pack, s.output, lang=s.emit, prefix=s.prefix, compress=s.compress,
+                    depfile=s.depfile, deps=sorted(set(deps)))

@@ -1,0 +1,66 @@
+"""``build(settings)``: the whole build, from settings to a ``BuildResult``.
+
+Objects are expanded (glob patterns, ``**`` spans directories), read and
+parsed; kernel sources are discovered and filtered; then every kernel is
+minimized (cached, in parallel; see ``btfembed.build.pipeline``).  Nothing
+is written: ``btfembed.build.outputs.write_outputs`` does that.
+"""
+
+from __future__ import annotations
+
+import glob
+from typing import Callable
+
+from btfembed.build.pipeline import BuildResult, KernelResult, Options, load_object_inputs, run_build
+from btfembed.build.settings import Settings
+from btfembed.errors import ConfigError
+
+__all__ = ["build", "expand_objects", "Progress"]
+
+#: Called after each kernel: (its result, kernels done, kernels in all).
+Progress = Callable[[KernelResult, int, int], None]
+
+
+def expand_objects(patterns: list[str]) -> list[str]:
+    """Object paths from paths and glob patterns (sorted per pattern)."""
+    out: list[str] = []
+    for pat in patterns:
+        matches = sorted(glob.glob(pat, recursive=True)) if glob.has_magic(pat) else [pat]
+        if not matches:
+            raise ConfigError(f"no object matches {pat!r}")
+        out += matches
+    return out
+
+
+def build(settings: Settings, *, progress: Progress | None = None,
+          warn: Callable[[str], None] | None = None) -> BuildResult:
+    """Minimize kernel BTF for ``settings.objects`` on every kernel of
+    ``settings.kernels`` (after the arch/distro/release filters).
+
+    Kernels that fail are in ``result.failed`` (with their error); they do
+    not raise.  ``warn`` receives warnings (objects without ``.BTF.ext``);
+    ``progress`` is called after each kernel.  Raises ``ConfigError`` for
+    settings that cannot build anything.
+    """
+    from btfembed.build.cache import Cache, default_cache_dir
+    from btfembed.build.kernels import apply_filters, discover
+    from btfembed.build.store import parse_size
+
+    s = settings
+    s.validate()
+    if not s.objects:
+        raise ConfigError("no BPF objects: give them as arguments or set 'objects' in btfembed.toml")
+    if not s.kernels:
+        raise ConfigError("no kernels: give --kernels SRC or set 'kernels' in btfembed.toml")
+    objects = load_object_inputs(expand_objects(s.objects))
+    if warn is not None:
+        for o in objects:
+            if not o.obj.has_ext:
+                warn(f"{o.path}: no .BTF.ext section, so no CO-RE relocations")
+    kernels = apply_filters(discover(s.kernels), arch=s.arch, distro=s.distro, release=s.release)
+    if not kernels:
+        raise ConfigError("the kernel list is empty (after filters)")
+    cache = Cache((s.cache_dir or default_cache_dir()) if s.cache else None)
+    return run_build(objects, kernels, options=Options(s.compat, s.header_size), cache=cache,
+                     jobs=s.jobs, progress=progress, store_max=parse_size(s.kernel_store_max),
+                     executor=s.executor)

@@ -1,0 +1,53 @@
+"""``generate``: a pack -> C sources or a Python module (and a depfile)."""
+
+from __future__ import annotations
+
+from typing import Sequence, Union
+
+from btfembed.embed.pack import Pack, read_pack
+
+__all__ = ["generate", "default_lang"]
+
+LANGS = ("c", "python")
+
+
+def default_lang(output: str) -> str:
+    """``python`` for an output ending in ``.py``, else ``c``."""
+    return "python" if output.endswith(".py") else "c"
+
+
+def generate(pack: Union[Pack, str], output: str, *, lang: str | None = None, prefix: str | None = None,
+             compress: bool = False, depfile: str | None = None,
+             deps: Sequence[str] | None = None) -> list[str]:
+    """Write sources embedding ``pack`` (a ``Pack``, or the path of a pack
+    file) and return their paths, primary output first.
+
+    ``lang`` is ``"c"`` (``NAME.c`` and ``NAME.h``; ``prefix`` starts every
+    global symbol, default: from ``output``'s file name) or ``"python"``
+    (``NAME.py`` and ``NAME.btfpack``); by default it follows ``output``'s
+    suffix.  ``compress`` stores every blob zlib-compressed.  ``depfile``
+    also writes a Makefile-syntax depfile naming ``deps`` (default: the pack
+    file) as what the primary output depends on; it is not in the returned
+    list unless written.
+    """
+    from btfembed.embed.codegen import write_c, write_depfile, write_python
+    from btfembed.errors import ConfigError
+
+    lang = lang or default_lang(output)
+    if lang not in LANGS:
+        raise ConfigError(f"lang must be 'c' or 'python', not {lang!r}")
+    if isinstance(pack, str):
+        pack_path: str | None = pack
+        pack = read_pack(pack)
+    else:
+        pack_path = None
+    if lang == "c":
+        outputs = write_c(pack, output, prefix=prefix, compress=compress)
+    else:
+        outputs = write_python(pack, output, compress=compress)
+    if depfile:
+        if deps is None:
+            deps = [pack_path] if pack_path else []
+        write_depfile(depfile, outputs[0], list(deps))
+        outputs = [*outputs, depfile]
+    return outputs
