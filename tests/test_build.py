@@ -291,6 +291,9 @@ def test_progress_on_a_tty_only(tmp_path: Path) -> None:
     tty = b"".join(chunks).decode()
     assert proc.returncode == 0
     assert "[3/3]" in tty and "kernels/s" in tty and "ETA" in tty
+    # Where the build is: the kernel just finished (keys in the table's order of work).
+    keys = [str(k.key) for k in discover([KernelSpec(str(REPO_KERNELS))])]
+    assert f"[1/3]" in tty and any(f"done {key}" in tty for key in keys), tty
     quiet = cli("build", OBJ_A, "--kernels", str(REPO_KERNELS), "--out-dir", str(tmp_path / "o"), "--no-cache")
     assert quiet.stderr == ""  # not a TTY: no progress
     verbose = cli("build", OBJ_A, "--kernels", str(REPO_KERNELS), "--out-dir", str(tmp_path / "o"), "--no-cache",
@@ -317,3 +320,58 @@ def test_help_settings_names_each_default_once() -> None:
             assert getattr(defaults, key) is None, line
         elif not shown.startswith("$"):
             assert tomllib.loads(f"v = {shown}")["v"] == getattr(defaults, key), line
+
+
+def test_summary_line_names_kernels_with_problems(tmp_path: Path) -> None:
+    """'0 failed' is not the whole story: the summary line counts kernels
+    with poisoned, missing or ambiguous relocations (as the JSON report
+    has them) and says where to look; a clean build has no such clause."""
+    html = tmp_path / "r.html"
+    report = tmp_path / "r.json"
+    proc = cli("build", OBJ_B, "--kernels", str(REPO_KERNELS), "--out-dir", str(tmp_path / "o"), "--no-cache",
+               "--html", str(html), "--report", str(report))
+    last = proc.stdout.splitlines()[-1]
+    kernels = json.loads(report.read_text())["kernels"]
+    poisoned = sum(k["counts"]["poisoned"] > 0 for k in kernels)
+    missing = sum(k["counts"]["missing"] > 0 for k in kernels)
+    assert poisoned == missing == 3  # tracer: guarded accesses on every kernel
+    assert last.startswith(f"3 kernel(s), 0 failed; {poisoned} kernels with poisoned relocations, "
+                           f"{missing} kernels with missing relocations, see {html}; "), last
+    one = cli("build", OBJ_B, "--kernels", f"{SMALL}=u/1/x86_64/5.3", "--out-dir", str(tmp_path / "p"),
+              "--no-cache", cwd=tmp_path).stdout.splitlines()[-1]
+    assert "0 failed; 1 kernel with poisoned relocations, 1 kernel with missing relocations, see --html/--report;" \
+        in one, one
+    clean = cli("build", OBJ_A, "--kernels", str(DEBIAN) + "=d/12/x86_64/6.1", "--out-dir", str(tmp_path / "q"),
+                "--no-cache", cwd=tmp_path).stdout.splitlines()[-1]
+    assert clean.startswith("1 kernel(s), 0 failed, 1 unique BTF blob(s)"), clean
+
+
+def test_arch_mismatch_warning(tmp_path: Path) -> None:
+    """tracer.el.o is built for x86 (PT_REGS_PARM* read struct pt_regs.di
+    ...), tracer.arm64.el.o for arm64 (struct user_pt_regs.regs[N]).  Against
+    kernels of the other architecture those relocations are poisoned: the
+    build warns, naming the object, the architectures and the types; with
+    matching kernels it does not."""
+    arm = f"{KYLIN}=kylin/V10/arm64/4.19"
+    x86 = f"{DEBIAN}=debian/12/x86_64/6.1"
+    x86b = f"{SMALL}=u/1/x86_64/5.3"
+    OBJ_ARM = str(OBJS / "tracer.arm64.el.o")
+
+    def warnings(*args: str) -> list[str]:
+        proc = cli("build", *args, "--out-dir", str(tmp_path / "o"), "--no-cache", "-q", cwd=tmp_path)
+        return [line for line in proc.stderr.splitlines() if "warning" in line]
+
+    both = warnings(OBJ_B, OBJ_ARM, "--kernels", arm, "--kernels", x86, "--kernels", x86b)
+    assert len(both) == 2, both
+    x86_obj = next(w for w in both if OBJ_B + ":" in w)
+    arm_obj = next(w for w in both if OBJ_ARM + ":" in w)
+    assert "on struct pt_regs do not resolve on 1 arm64 kernel(s)" in x86_obj, x86_obj
+    assert "resolve on x86_64 kernels, so it was built for x86_64" in x86_obj, x86_obj
+    assert "struct user_pt_regs" in arm_obj and "do not resolve on 2 x86_64 kernel(s)" in arm_obj, arm_obj
+    assert "built for arm64" in arm_obj and "--arch" in arm_obj, arm_obj
+    # Only the wrong architecture available: still warned.
+    (only,) = warnings(OBJ_B, "--kernels", arm)
+    assert "do not resolve on 1 arm64 kernel(s) (it was built for another architecture)" in only, only
+    # Matching kernels: no warning (guarded poisoned relocations are not an arch problem).
+    assert warnings(OBJ_B, "--kernels", x86, "--kernels", x86b) == []
+    assert warnings(OBJ_ARM, "--kernels", arm) == []

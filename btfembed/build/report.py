@@ -92,8 +92,11 @@ def to_json(build: BuildResult, blob_paths: dict | None = None) -> dict:
     }
 
 
-def write_table(build: BuildResult, out: TextIO, *, limit: int = 20) -> None:
-    """Worst kernels first, then a summary line."""
+def write_table(build: BuildResult, out: TextIO, *, limit: int = 20, see: str = "report") -> None:
+    """Worst kernels first, then a summary line that names the kernels with
+    missing, poisoned or ambiguous relocations (``see``: where the details are)."""
+    from btfembed.build.findings import problem_summary
+
     rows = []
     for k in build.kernels:
         if k.error:
@@ -114,7 +117,9 @@ def write_table(build: BuildResult, out: TextIO, *, limit: int = 20) -> None:
     if len(rows) > limit:
         out.write(f"... {len(rows) - limit} more kernel(s), best last; see --report for all\n")
     st = build.stats()
-    out.write(f"{st['kernels']} kernel(s), {st['failed']} failed, {st['unique_blobs']} unique BTF blob(s), "
+    problems = problem_summary(build, see)
+    out.write(f"{st['kernels']} kernel(s), {st['failed']} failed{'; ' + problems + ';' if problems else ','} "
+              f"{st['unique_blobs']} unique BTF blob(s), "
               f"{st['blob_bytes']} bytes; {st['cached']} from cache, {st['kernels_loaded']} kernel(s) parsed, "
               f"{st['analyses_computed']} object analyses computed\n")
 

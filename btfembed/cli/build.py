@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
 import time
 
@@ -129,7 +130,11 @@ class _Progress:
             elapsed = max(time.monotonic() - self.start, 1e-6)
             rate = done / elapsed
             eta = (total - done) / rate if rate else 0
-            sys.stderr.write(f"\r\033[K[{done}/{total}] {rate:.1f} kernels/s, ETA {eta:.0f}s")
+            line = f"[{done}/{total}] {rate:.1f} kernels/s, ETA {eta:.0f}s"
+            if done < total:  # the kernel just finished: where the build is
+                line += f", done {r.kernel.key}"
+            width = shutil.get_terminal_size(fallback=(100, 24)).columns - 1
+            sys.stderr.write(f"\r\033[K{line[:max(width, 20)]}")
             sys.stderr.flush()
 
     def _clear(self) -> None:
@@ -143,6 +148,7 @@ class _Progress:
 
 
 def run(args: argparse.Namespace) -> int:
+    from btfembed.build.findings import arch_mismatches
     from btfembed.build.outputs import check_complete, write_outputs
     from btfembed.build.report import fails, write_table
     from btfembed.build.run import build
@@ -161,8 +167,10 @@ def run(args: argparse.Namespace) -> int:
     for k in result.failed:
         warn(f"{k.kernel.key}: {k.error}")
     write_outputs(result, s)
+    for m in arch_mismatches(result):
+        warn(m.message())
     if not args.quiet:
-        write_table(result, sys.stdout)
+        write_table(result, sys.stdout, see=s.html or s.report or "--html/--report")
     bad = fails(result, s.fail_on)
     if bad:
         raise CheckFailed(f"{len(bad)} kernel(s) have {s.fail_on} (or worse) relocations, e.g. {bad[0].kernel.key}")
