@@ -17,6 +17,13 @@ A source is one of:
   (``...x86_64``, ``-amd64``, ``.aarch64``, ``-arm64``);
 * a **file**, optionally with its key: ``FILE=DISTRO/VERSION/ARCH/RELEASE``.
 
+Debug kernels count as kernel files too (converted with pahole, see
+``btfembed.inputs.debuginfo``): a DWARF ``vmlinux`` without ``.BTF`` and
+``.deb``/``.ddeb``/``.rpm`` debug packages holding one.  Their release and
+arch come from the package metadata (``linux-image-RELEASE-dbg``,
+``kernel-debuginfo`` VERSION-RELEASE.ARCH) or the vmlinux's
+``linux_banner``, unless the key is given.
+
 Architectures are normalized (``aarch64`` -> ``arm64``).  Two sources giving
 the same key is an error unless they name the same file.
 """
@@ -36,6 +43,7 @@ from btfembed.inputs.files import MAX_ATOMIC_NAME, NAME_MAX, read_bytes
 from btfembed.embed.keys import KernelKey, normalize_arch, running_key
 from btfembed.build.settings import KernelSpec
 from btfembed.inputs.containers import SYS_VMLINUX
+from btfembed.inputs import debuginfo
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -81,7 +89,21 @@ def _arch_from_release(release: str) -> str:
 
 
 def _is_btf_file(name: str) -> bool:
-    return name.endswith(_BTF_SUFFIXES) or name == "vmlinux"
+    return (name.endswith(_BTF_SUFFIXES) or name == "vmlinux" or name.startswith("vmlinux-")
+            or debuginfo.is_package_name(name))
+
+
+def _debug_key(path: str) -> tuple[str, str] | None:
+    """(release, arch) of a debug kernel source, None for other files."""
+    if os.path.basename(path).endswith(_BTF_SUFFIXES):
+        return None
+    found = debuginfo.describe(path)
+    if found is None:
+        return None
+    if not found.release:
+        raise ConfigError(f"{path}: cannot tell the kernel release of this debug kernel "
+                          "(give it as FILE=DISTRO/VERSION/ARCH/RELEASE)")
+    return found.release, found.arch
 
 
 def parse_source_arg(text: str) -> KernelSpec:
@@ -160,11 +182,14 @@ def _from_directory(root: str) -> list[KernelInput]:
             full = os.path.join(dirpath, name)
             parts = os.path.relpath(full, root).split(os.sep)
             release = release_from_filename(name)
+            debug = _debug_key(full)
+            if debug is not None:
+                release = debug[0]
             if len(parts) >= 4:
                 distro, version, arch = parts[-4], parts[-3], parts[-2]
                 key = KernelKey(normalize_arch(arch), distro, version, release)
             else:
-                key = KernelKey(_arch_from_release(release), "", "", release)
+                key = KernelKey(debug[1] if debug and debug[1] else _arch_from_release(release), "", "", release)
             out.append(KernelInput(key, full, root))
     if not out:
         raise ConfigError(f"{root}: no kernel BTF files found (expected *.btf, *.btf.xz, *.btf.tar.xz, ...)")
@@ -183,11 +208,14 @@ def _single(spec: KernelSpec) -> KernelInput:
         key = KernelKey(normalize_arch(spec.arch or ""), spec.distro or "", spec.distro_version or "", spec.release)
         return KernelInput(key, path, path)
     release = release_from_filename(os.path.basename(path))
+    debug = _debug_key(path) if os.path.isfile(path) else None
+    if debug is not None:
+        release = debug[0]
     parts = os.path.abspath(path).split(os.sep)
     if len(parts) >= 5 and parts[-2] in ("x86_64", "arm64", "aarch64", "amd64"):
         key = KernelKey(normalize_arch(parts[-2]), parts[-4], parts[-3], release)
     else:
-        key = KernelKey(_arch_from_release(release), "", "", release)
+        key = KernelKey(debug[1] if debug and debug[1] else _arch_from_release(release), "", "", release)
     return KernelInput(key, path, path)
 
 

@@ -40,12 +40,12 @@ from btfembed.core.resolve import Target, root_names
 from btfembed.errors import BTFEmbedError
 from btfembed.inputs.files import read_bytes
 from btfembed.build.kernels import KernelInput
+from btfembed.build import sources
 from btfembed.build.statmemo import StatMemo
 from btfembed.build.store import DEFAULT_MAX, KernelStore
 from btfembed.btf.reader import BTF
 from btfembed.minimize.engine import NeedsKernel, ObjectAnalysis, analyze, assemble, minimize
 from btfembed.inputs.objects import BpfObject
-from btfembed.inputs.containers import load_btf
 from btfembed.core.results import Summary
 
 __all__ = ["ObjectInput", "KernelResult", "BuildResult", "Options", "run_build", "load_object_inputs"]
@@ -170,7 +170,7 @@ def _open_kernel(kernel: KernelInput, kernel_digest: str, prefetch: set[str]) ->
                               offsets=stored.offsets)), False
         except BTFEmbedError:
             pass  # verified but unusable (another btfembed's entry): decode the file
-    btf = load_btf(kernel.path, prefetch=prefetch)
+    btf = sources.load_kernel(kernel.path, kernel_digest, _CACHE, prefetch=prefetch)
     if btf.base is None:
         _STORE.put(kernel_digest, btf.raw, btf.type_offsets())
     return Target(btf), True
@@ -259,7 +259,7 @@ def run_build(objects: tuple[ObjectInput, ...], kernels: Sequence[KernelInput], 
     memo = StatMemo(cache.root)
     try:
         for i, k in enumerate(kernels):
-            d = memo.digest(k.path)
+            d = sources.kernel_digest(k.path, memo.digest)
             hit = _cached_result(k, d)
             if hit is not None:
                 results[i] = hit

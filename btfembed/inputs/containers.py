@@ -214,8 +214,14 @@ def load_btf(path: str, *, base: BTF | None = None, data: bytes | None = None,
              prefetch: "list[str] | set[str]" = ()) -> BTF:
     """Open a kernel (or module, with ``base``) BTF from any supported source.
 
+    A debug kernel (DWARF vmlinux without .BTF, or a .deb/.ddeb/.rpm debug
+    package) is converted with pahole (``btfembed.inputs.debuginfo``).
     Errors name the path: ``<path>: <what was wrong>``.
     """
+    if data is None:
+        from btfembed.inputs import debuginfo
+        if debuginfo.sniff(path):
+            data = debuginfo.to_btf(path)
     if data is None:
         data = read_bytes(path, limit=MAX_INPUT_BYTES)
     try:
