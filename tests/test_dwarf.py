@@ -191,7 +191,7 @@ def test_deb_package(small_vmlinux: Path, tmp_path: Path, compression: str) -> N
     stand_in = small_vmlinux
     deb = make_deb(tmp_path, stand_in, RELEASE, compression)
     meta = debpkg.inspect(str(deb))
-    assert (meta.format, meta.release, meta.arch) == ("deb", RELEASE, "x86_64")
+    assert (meta.format, meta.release, meta.arch) == ("deb", RELEASE, "amd64")
     extract = tmp_path / "x"
     extract.mkdir()
     path, release = debpkg.extract_vmlinux(str(deb), str(extract))

@@ -103,7 +103,7 @@ def _debug_key(path: str) -> tuple[str, str] | None:
     if not found.release:
         raise ConfigError(f"{path}: cannot tell the kernel release of this debug kernel "
                           "(give it as FILE=DISTRO/VERSION/ARCH/RELEASE)")
-    return found.release, found.arch
+    return found.release, normalize_arch(found.arch)
 
 
 def parse_source_arg(text: str) -> KernelSpec:

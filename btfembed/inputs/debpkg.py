@@ -32,7 +32,6 @@ import tarfile
 from typing import BinaryIO, Iterator, NamedTuple
 
 from btfembed.errors import ArchiveError
-from btfembed.embed.keys import normalize_arch
 
 __all__ = ["PackageInfo", "package_format", "inspect", "extract_vmlinux", "MAX_DEBUG_BYTES",
            "vmlinux_member_release"]
@@ -53,7 +52,7 @@ class PackageInfo(NamedTuple):
     format: str     # "deb" or "rpm"
     name: str
     version: str
-    arch: str       # normalized (x86_64, arm64, ...), "" if unknown
+    arch: str       # as the package says (amd64, x86_64, aarch64, ...), "" if unknown
     release: str    # kernel release guessed from the metadata ("" if the name does not tell)
 
 
@@ -361,7 +360,7 @@ def inspect(path: str) -> PackageInfo:
                 ctl = _deb_control(f, path)
                 name = ctl.get("package", "")
                 m = _DEB_NAME.match(name)
-                return PackageInfo("deb", name, ctl.get("version", ""), normalize_arch(ctl.get("architecture", "")),
+                return PackageInfo("deb", name, ctl.get("version", ""), ctl.get("architecture", ""),
                                    m.group("release") if m else "")
             if fmt == "rpm":
                 tags, _end = _rpm_meta(f, path)
@@ -369,7 +368,7 @@ def inspect(path: str) -> PackageInfo:
                 rel, arch = _rpm_str(tags, _TAG_RELEASE), _rpm_str(tags, _TAG_ARCH)
                 # kernel-debuginfo-5.14.0-362.el9.x86_64: uname -r is VERSION-RELEASE.ARCH
                 release = f"{version}-{rel}.{arch}" if name == "kernel-debuginfo" and version and rel else ""
-                return PackageInfo("rpm", name, f"{version}-{rel}", normalize_arch(arch), release)
+                return PackageInfo("rpm", name, f"{version}-{rel}", arch, release)
         except OSError as exc:
             raise ArchiveError(f"cannot read: {exc.strerror or exc}", source=path) from None
     raise ArchiveError("not a .deb, .ddeb or .rpm package", source=path)
