@@ -5,6 +5,7 @@ out-dir that always holds one complete build."""
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -204,3 +205,78 @@ def test_trailing_bytes_after_the_declared_sections_are_refused(tmp_path: Path) 
     f.write_bytes(raw + b"\0" * 64)
     proc = cli("minimize", str(f), str(tmp_path / "m.btf"), OBJ_A)
     assert "after the BTF" in one_line_error(proc, 3)
+
+
+# -- damaged cache entries -------------------------------------------------
+
+def _entries(cache: Path, kind: str) -> list[Path]:
+    return sorted(p for p in cache.rglob("*") if p.is_file() and p.parent.parent.name == kind)
+
+
+def _damage(path: Path, how: str) -> None:
+    data = path.read_bytes()
+    if how == "empty":
+        path.write_bytes(b"")
+    elif how == "truncate":
+        path.write_bytes(data[:len(data) // 2])
+    elif how == "bitflip":
+        i = len(data) * 2 // 3
+        path.write_bytes(data[:i] + bytes([data[i] ^ 0x04]) + data[i + 1:])
+    elif how == "garbage-blob":
+        text, n = re.subn(rb'"blob":"[^"]*"', b'"blob":"Z2FyYmFnZQ=="', data)  # base64 of "garbage"
+        assert n == 1
+        path.write_bytes(text)
+    elif how == "no-types":  # valid JSON, the kernel types an analysis needs gone
+        text, n = re.subn(rb'"types":\[.*\]}(}?)$', rb'"types":[]}\1', data)
+        assert n == 1
+        path.write_bytes(text)
+    elif how == "garbage":
+        path.write_bytes(b"garbage")
+    else:  # pragma: no cover
+        raise AssertionError(how)
+
+
+def _build(tmp_path: Path, out: str, cache: Path | None, *extra: str) -> subprocess.CompletedProcess:
+    args = ["build", OBJ_A, OBJ_B, "--kernels", f"{SMALL}=u/1/x86_64/5.3", "--kernels",
+            f"{DEBIAN}=debian/12/x86_64/6.1", "--out-dir", str(tmp_path / out), "-q", "--emit", "python",
+            "--output", str(tmp_path / out / "gen.py"), *extra]
+    args += ["--cache-dir", str(cache)] if cache else ["--no-cache"]
+    return cli(*args)
+
+
+def _tree(root: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+@pytest.mark.parametrize("kind", ["result", "analysis"])
+def test_damaged_cache_entries_are_misses_never_output(tmp_path: Path, kind: str) -> None:
+    clean = _build(tmp_path, "clean", None)
+    assert clean.returncode == 0, clean.stderr
+    expected = _tree(tmp_path / "clean")
+    cache = tmp_path / "cache"
+    first = _build(tmp_path, "o0", cache)
+    assert first.returncode == 0 and first.stderr == "", first.stderr
+    hows = ["garbage-blob", "bitflip", "empty", "truncate", "garbage", "swap"] if kind == "result" else \
+        ["no-types", "bitflip", "empty", "truncate", "garbage", "swap"]
+    for n, how in enumerate(hows, 1):
+        if kind == "analysis":  # analyses are read only when the result is missing
+            for p in _entries(cache, "result"):
+                p.unlink()
+        victims = _entries(cache, kind)
+        assert victims, kind
+        if how == "swap":  # intact entries, each under another's key
+            datas = [p.read_bytes() for p in victims]
+            for p, d in zip(victims, datas[1:] + datas[:1]):
+                p.write_bytes(d)
+        else:
+            for p in victims:
+                _damage(p, how)
+        for jobs in ("1", "2"):
+            proc = _build(tmp_path, f"o{n}-{jobs}", cache, "-j", jobs)
+            assert proc.returncode == 0, (how, proc.stderr)
+            assert _tree(tmp_path / f"o{n}-{jobs}") == expected, how
+            if jobs == "1":  # one warning line for the whole build
+                assert proc.stderr.count("\n") == 1 and "cache" in proc.stderr and "Traceback" not in proc.stderr, \
+                    (how, proc.stderr)
+            else:  # the damaged entries were overwritten by good ones
+                assert proc.stderr == "", (how, proc.stderr)

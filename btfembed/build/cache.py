@@ -1,10 +1,21 @@
 """A content-addressed cache for ``btfembed build``.
 
 Entries are files named by the SHA-256 of what produced them (input bytes,
-btfembed version, options), under ``<root>/v1/<kind>/<xx>/<digest>``.  They
+btfembed version, options), under ``<root>/v2/<kind>/<xx>/<digest>``.  They
 are written atomically (temporary file + rename), so builds sharing a cache
-directory, even concurrently, never see a partial entry; an entry that
-cannot be read or decoded is a miss.
+directory, even concurrently, never see a partial entry.
+
+Nothing read back is trusted.  An entry file is::
+
+    BTFEMBED-CACHE 2 <sha256 of the body, hex>\n
+    <body: JSON {"kind", "key", "deps", "value"}>
+
+``deps`` names the data the value was computed from (kernel and object
+digests, options).  A read checks the digest, the kind, the key and the
+dependencies the caller expects; an entry that fails any check (or whose
+value then does not decode) is *damaged*: removed, counted in
+``Cache.damaged`` and treated as a miss, so the value is computed again
+and written over it.  A missing entry is a plain miss.
 
 Two kinds of entries (see ``btfembed.build.pipeline``):
 
@@ -20,17 +31,41 @@ import base64
 import hashlib
 import json
 import os
-from typing import Any
+from typing import Any, Callable, TypeVar
 
 from btfembed import __version__
-from btfembed.inputs.files import atomic_write
+from btfembed.errors import BTFEmbedError
+from btfembed.inputs.files import atomic_write, read_bytes
 from btfembed.minimize.engine import ObjectAnalysis
 from btfembed.btf.types import from_plain, to_plain
 from btfembed.core.results import Summary
 
-__all__ = ["Cache", "digest", "default_cache_dir", "analysis_to_plain", "analysis_from_plain"]
+__all__ = ["Cache", "digest", "default_cache_dir", "analysis_to_plain", "analysis_from_plain", "seal", "unseal",
+           "DamagedEntry"]
 
-LAYOUT = "v1"
+LAYOUT = "v2"
+_MAGIC = b"BTFEMBED-CACHE 2 "
+_MAX_ENTRY = 1 << 30  # larger files are not entries this cache wrote
+T = TypeVar("T")
+
+
+class DamagedEntry(BTFEmbedError):
+    """A cache file whose digest, identity or content does not check out."""
+
+
+def seal(body: bytes) -> bytes:
+    """``body`` with the digest line that ``unseal`` checks."""
+    return _MAGIC + hashlib.sha256(body).hexdigest().encode() + b"\n" + body
+
+
+def unseal(data: bytes) -> bytes:
+    """The body of sealed ``data``; ``DamagedEntry`` unless its digest matches."""
+    head, sep, body = data.partition(b"\n")
+    if not sep or not head.startswith(_MAGIC):
+        raise DamagedEntry("no digest line")
+    if head[len(_MAGIC):] != hashlib.sha256(body).hexdigest().encode():
+        raise DamagedEntry("digest mismatch")
+    return body
 
 
 def digest(*parts: Any) -> str:
@@ -50,38 +85,78 @@ def default_cache_dir() -> str:
 
 
 class Cache:
-    """``Cache(None)`` is a disabled cache: every lookup misses, puts are dropped."""
+    """``Cache(None)`` is a disabled cache: every lookup misses, puts are dropped.
+
+    ``damaged`` lists the entry files found damaged (and removed) by this
+    object's reads."""
 
     def __init__(self, root: str | None):
         self.root = root
         self.hits = 0
         self.misses = 0
+        self.damaged: list[str] = []
 
     def _path(self, kind: str, key: str) -> str:
         assert self.root is not None
         return os.path.join(self.root, LAYOUT, kind, key[:2], key)
 
-    def get(self, kind: str, key: str) -> Any | None:
+    def get(self, kind: str, key: str, deps: Any = None, decode: Callable[[Any], T] | None = None) -> Any | None:
+        """The value stored under (``kind``, ``key``), checked against
+        ``deps`` and passed through ``decode`` (whose failure also marks
+        the entry damaged); None on a miss."""
         if self.root is None:
             return None
+        path = self._path(kind, key)
         try:
-            with open(self._path(kind, key), "rb") as f:
-                value = json.loads(f.read())
-        except (OSError, ValueError):
-            self.misses += 1
+            data = read_bytes(path, limit=_MAX_ENTRY)
+        except BTFEmbedError:
+            if os.path.lexists(path):
+                self._damaged(path)
+            else:
+                self.misses += 1
+            return None
+        try:
+            entry = json.loads(unseal(data))
+            if not isinstance(entry, dict) or entry.get("kind") != kind or entry.get("key") != key:
+                raise DamagedEntry("entry for another key")
+            if entry.get("deps") != _plain(deps):
+                raise DamagedEntry("entry computed from other inputs")
+            value = entry["value"]
+            if decode is not None:
+                value = decode(value)
+        except Exception:  # noqa: BLE001 - whatever is wrong with it, it is not used
+            self._damaged(path)
             return None
         self.hits += 1
         return value
 
-    def put(self, kind: str, key: str, value: Any) -> None:
+    def _damaged(self, path: str) -> None:
+        self.misses += 1
+        self.damaged.append(path)
+        try:
+            if os.path.isdir(path) and not os.path.islink(path):
+                os.rmdir(path)
+            else:
+                os.unlink(path)
+        except OSError:
+            pass
+
+    def put(self, kind: str, key: str, value: Any, deps: Any = None) -> None:
         if self.root is None:
             return
         path = self._path(kind, key)
         try:
+            body = json.dumps({"kind": kind, "key": key, "deps": deps, "value": value},
+                              separators=(",", ":")).encode()
             os.makedirs(os.path.dirname(path), exist_ok=True)
-            atomic_write(path, json.dumps(value, separators=(",", ":")).encode())
+            atomic_write(path, seal(body))
         except Exception:  # a cache that cannot be written is not an error
             pass
+
+
+def _plain(value: Any) -> Any:
+    """``value`` as it reads back from JSON (tuples become lists)."""
+    return json.loads(json.dumps(value))
 
 
 def _summary_from(obj: list) -> Summary:

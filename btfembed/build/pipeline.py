@@ -78,12 +78,14 @@ class KernelResult(NamedTuple):
     analyzed: int = 0           # object analyses computed (not from the cache)
     seconds: float = 0.0
     decoded: bool = False       # the kernel file was read and decompressed (not in the store)
+    damaged: tuple[str, ...] = ()  # damaged cache entries met (ignored, recomputed, overwritten)
 
 
 class BuildResult(NamedTuple):
     objects: tuple[ObjectInput, ...]
     kernels: tuple[KernelResult, ...]
     hashed: int = 0             # kernel files read to compute their digest (not in the stat memo)
+    damaged: tuple[str, ...] = ()  # every damaged cache entry met, in the parent or the workers
 
     @property
     def ok(self) -> list[KernelResult]:
@@ -139,6 +141,14 @@ def _root_names(objects: Sequence[ObjectInput]) -> set[str]:
     return set().union(*(root_names(o.obj.btf, o.obj.relocations) for o in objects))
 
 
+def _result_deps(kernel_digest: str) -> dict:
+    return {"options": _OPTIONS.cache_key(), "kernel": kernel_digest, "objects": [o.digest for o in _OBJECTS]}
+
+
+def _analysis_deps(kernel_digest: str, obj_digest: str) -> dict:
+    return {"options": _OPTIONS.cache_key(), "kernel": kernel_digest, "object": obj_digest}
+
+
 def _result_key(kernel_digest: str) -> str:
     return digest("result", _OPTIONS.cache_key(), kernel_digest, [o.digest for o in _OBJECTS])
 
@@ -147,18 +157,20 @@ def _analysis_key(kernel_digest: str, obj_digest: str) -> str:
     return digest("analysis", _OPTIONS.cache_key(), kernel_digest, obj_digest)
 
 
+def _decode_result(entry: dict) -> tuple[bytes, tuple[tuple[Summary, ...], ...], int]:
+    blob = blob_from_plain(entry["blob"])
+    sums = tuple(summaries_from_plain(s) for s in entry["summaries"])
+    if len(sums) != len(_OBJECTS) or hashlib.sha256(blob).hexdigest() != entry["blob_sha256"]:
+        raise ValueError("inconsistent result entry")
+    return blob, sums, int(entry["level"])
+
+
 def _cached_result(kernel: KernelInput, kernel_digest: str) -> KernelResult | None:
-    entry = _CACHE.get("result", _result_key(kernel_digest))
-    if entry is None:
+    hit = _CACHE.get("result", _result_key(kernel_digest), _result_deps(kernel_digest), _decode_result)
+    if hit is None:
         return None
-    try:
-        blob = blob_from_plain(entry["blob"])
-        sums = tuple(summaries_from_plain(s) for s in entry["summaries"])
-        if len(sums) != len(_OBJECTS):
-            return None
-        return KernelResult(kernel, kernel_digest, blob, sums, int(entry["level"]), cached=True)
-    except (KeyError, TypeError, ValueError):
-        return None
+    blob, sums, level = hit
+    return KernelResult(kernel, kernel_digest, blob, sums, level, cached=True)
 
 
 def _open_kernel(kernel: KernelInput, kernel_digest: str, prefetch: set[str]) -> tuple[Target, bool]:
@@ -177,6 +189,12 @@ def _open_kernel(kernel: KernelInput, kernel_digest: str, prefetch: set[str]) ->
 
 
 def _process(kernel: KernelInput, kernel_digest: str) -> KernelResult:
+    seen = len(_CACHE.damaged)
+    r = _process_kernel(kernel, kernel_digest)
+    return r._replace(damaged=tuple(_CACHE.damaged[seen:])) if len(_CACHE.damaged) > seen else r
+
+
+def _process_kernel(kernel: KernelInput, kernel_digest: str) -> KernelResult:
     start = time.perf_counter()
     objects = [o.obj for o in _OBJECTS]
     target: Target | None = None
@@ -187,19 +205,17 @@ def _process(kernel: KernelInput, kernel_digest: str) -> KernelResult:
         byte_order = None
         for o in _OBJECTS:
             key = _analysis_key(kernel_digest, o.digest)
-            entry = _CACHE.get("analysis", key)
-            if entry is not None:
-                try:
-                    a, byte_order = analysis_from_plain(entry)
-                    analyses.append(a)
-                    continue
-                except (KeyError, TypeError, ValueError):
-                    pass
+            deps = _analysis_deps(kernel_digest, o.digest)
+            hit = _CACHE.get("analysis", key, deps, analysis_from_plain)
+            if hit is not None:
+                a, byte_order = hit
+                analyses.append(a)
+                continue
             if target is None:
                 target, decoded = _open_kernel(kernel, kernel_digest, _ROOT_NAMES)
             a = analyze(o.obj, target, compat=_OPTIONS.compat)
             byte_order = target.kernel.byte_order
-            _CACHE.put("analysis", key, analysis_to_plain(a, byte_order))
+            _CACHE.put("analysis", key, analysis_to_plain(a, byte_order), deps)
             analyses.append(a)
             analyzed += 1
         if target is None and byte_order is None:  # no objects at all
@@ -220,7 +236,8 @@ def _process(kernel: KernelInput, kernel_digest: str) -> KernelResult:
                             analyzed=analyzed, seconds=time.perf_counter() - start, decoded=decoded)
     sums = tuple(a.summaries for a in analyses)
     _CACHE.put("result", _result_key(kernel_digest), {
-        "blob": blob_to_plain(blob), "level": level, "summaries": [summaries_to_plain(s) for s in sums]})
+        "blob": blob_to_plain(blob), "blob_sha256": hashlib.sha256(blob).hexdigest(), "level": level,
+        "summaries": [summaries_to_plain(s) for s in sums]}, _result_deps(kernel_digest))
     return KernelResult(kernel, kernel_digest, blob, sums, level, loaded=target is not None, analyzed=analyzed,
                         seconds=time.perf_counter() - start, decoded=decoded)
 
@@ -300,7 +317,10 @@ def run_build(objects: tuple[ObjectInput, ...], kernels: Sequence[KernelInput], 
                 raise
     if any(r.decoded for r in results.values()):
         _STORE.evict()
-    return BuildResult(objects, tuple(results[i] for i in range(total)), memo.hashed)
+    parent_damage = [p for p in cache.damaged]
+    worker_damage = [p for r in results.values() for p in r.damaged if p not in parent_damage]
+    return BuildResult(objects, tuple(results[i] for i in range(total)), memo.hashed,
+                       tuple(dict.fromkeys(parent_damage + worker_damage)))
 
 
 class _WorkerContext(NamedTuple):

@@ -38,7 +38,8 @@ def build(settings: Settings, *, progress: Progress | None = None,
     ``settings.kernels`` (after the arch/distro/release filters).
 
     Kernels that fail are in ``result.failed`` (with their error); they do
-    not raise.  ``warn`` receives warnings (objects without ``.BTF.ext``);
+    not raise.  ``warn`` receives warnings (objects without ``.BTF.ext``,
+    damaged cache entries);
     ``progress`` is called after each kernel.  Raises ``ConfigError`` for
     settings that cannot build anything.
     """
@@ -61,6 +62,11 @@ def build(settings: Settings, *, progress: Progress | None = None,
     if not kernels:
         raise ConfigError("the kernel list is empty (after filters)")
     cache = Cache((s.cache_dir or default_cache_dir()) if s.cache else None)
-    return run_build(objects, kernels, options=Options(s.compat, s.header_size), cache=cache,
-                     jobs=s.jobs, progress=progress, store_max=parse_size(s.kernel_store_max),
-                     executor=s.executor)
+    result = run_build(objects, kernels, options=Options(s.compat, s.header_size), cache=cache,
+                       jobs=s.jobs, progress=progress, store_max=parse_size(s.kernel_store_max),
+                       executor=s.executor)
+    if warn is not None and result.damaged:
+        n = len(result.damaged)
+        warn(f"{n} damaged cache entr{'y' if n == 1 else 'ies'} ignored, recomputed and rewritten "
+             f"(first: {result.damaged[0]})")
+    return result
