@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import concurrent.futures as futures
 import re
+import socket
 from typing import Any, Callable, Sequence
 
 from btfembed.errors import BTFEmbedError, ConfigError
@@ -50,7 +51,9 @@ def _client(address: str) -> Any:
         from distributed import Client
     except ImportError:
         raise ConfigError("the Dask executor needs dask.distributed: pip install 'btfembed[dask]'") from None
-    try:
+    host, _, port = address[len("tcp://"):].rpartition(":")
+    try:  # fail at once when nothing listens, rather than retrying until the timeout
+        socket.create_connection((host.strip("[]"), int(port)), timeout=CONNECT_TIMEOUT).close()
         return Client(address, timeout=CONNECT_TIMEOUT, set_as_default=False)
     except (OSError, TimeoutError) as exc:
         raise ExecutorError(f"cannot connect to the Dask scheduler at {address}: "
