@@ -45,7 +45,11 @@ Per target the summary counts inputs *accepted* (the check ran to its end;
 steps inside it may still have refused the input), *refused* (a
 BTFEmbedError stopped it) and *failed*.
 
-Exit status: 0 when no input failed, 1 otherwise.
+Ctrl-C (SIGINT) or SIGTERM stops the run early; the summary then covers the
+inputs tried so far.
+
+Exit status: 0 when no input failed, 1 otherwise (130 when interrupted
+without failures).
 """
 
 from __future__ import annotations
@@ -1663,33 +1667,42 @@ def fuzz(iterations: int, seed: int, targets: list[str], timeout: float, save: b
     indices = range(iterations) if index is None else [index]
     schedule = picker.choices(targets, weights, k=iterations) if index is None else []
     last_report = start
-    for n, i in enumerate(indices):
-        name = schedule[i] if index is None else targets[0]
-        t = TARGETS[name]
-        rng = input_rng(seed, i)
-        data = t.make(rng)
-        t0 = time.monotonic()
-        outcome, fail = classify(t.run, data, timeout)
-        dt = time.monotonic() - t0
-        outcomes[name, outcome] += 1
-        times[name] += dt
-        if dt > slowest.get(name, (0, 0))[0]:
-            slowest[name] = (dt, i)
-        counts[name] += 1
-        if fail is not None:
-            entry = failures.setdefault(fail.signature, [fail, 0, []])
-            entry[1] += 1
-            if save and len(entry[2]) < per_signature:
-                entry[2].append((name, i, save_input(name, data)))
-            elif not save and len(entry[2]) < per_signature:
-                entry[2].append((name, i, None))
-            if verbose:
-                print(f"FAIL {name} #{i}: {fail.signature}: {fail.message}", flush=True)
-        now = time.monotonic()
-        if now - last_report > 30 and index is None:
-            last_report = now
-            print(f"  ... {n + 1}/{iterations} inputs, {sum(e[1] for e in failures.values())} failures, "
-                  f"{now - start:.0f} s", flush=True)
+    interrupted = False
+    # SIGTERM ends the run like Ctrl-C: with the summary of what ran.
+    old_term = signal.signal(signal.SIGTERM, _terminate) if index is None else None
+    try:
+        for n, i in enumerate(indices):
+            name = schedule[i] if index is None else targets[0]
+            t = TARGETS[name]
+            rng = input_rng(seed, i)
+            data = t.make(rng)
+            t0 = time.monotonic()
+            outcome, fail = classify(t.run, data, timeout)
+            dt = time.monotonic() - t0
+            outcomes[name, outcome] += 1
+            times[name] += dt
+            if dt > slowest.get(name, (0, 0))[0]:
+                slowest[name] = (dt, i)
+            counts[name] += 1
+            if fail is not None:
+                entry = failures.setdefault(fail.signature, [fail, 0, []])
+                entry[1] += 1
+                if save and len(entry[2]) < per_signature:
+                    entry[2].append((name, i, save_input(name, data)))
+                elif not save and len(entry[2]) < per_signature:
+                    entry[2].append((name, i, None))
+                if verbose:
+                    print(f"FAIL {name} #{i}: {fail.signature}: {fail.message}", flush=True)
+            now = time.monotonic()
+            if now - last_report > 30 and index is None:
+                last_report = now
+                print(f"  ... {n + 1}/{iterations} inputs, {sum(e[1] for e in failures.values())} failures, "
+                      f"{now - start:.0f} s", flush=True)
+    except KeyboardInterrupt:
+        interrupted = True
+    finally:
+        if old_term is not None:
+            signal.signal(signal.SIGTERM, old_term)
     elapsed = time.monotonic() - start
     total_fail = sum(e[1] for e in failures.values())
     print(f"{'target':<12} {'inputs':>8} {'accepted':>9} {'refused':>8} {'failed':>7} {'time (s)':>9} "
@@ -1702,6 +1715,8 @@ def fuzz(iterations: int, seed: int, targets: list[str], timeout: float, save: b
     total = {k: sum(v for (_, o), v in outcomes.items() if o == k) for k in ("accepted", "refused", "failed")}
     print(f"{'total':<12} {sum(counts.values()):>8} {total['accepted']:>9} {total['refused']:>8} "
           f"{total['failed']:>7} {elapsed:>9.1f}   (seed {seed}, wall time)")
+    if interrupted:
+        print(f"interrupted after {sum(counts.values())} of {iterations} inputs")
     print(f"failures: {total_fail} inputs, {len(failures)} distinct")
     for sig, (fail, count, saved) in sorted(failures.items(), key=lambda kv: -kv[1][1]):
         print(f"\n{count} x {sig}\n  {fail.kind}: {fail.message}")
@@ -1710,7 +1725,11 @@ def fuzz(iterations: int, seed: int, targets: list[str], timeout: float, save: b
             print(f"  input: --target {name} --index {i} --seed {seed} -> {where}")
         if verbose:
             print("  " + fail.trace.replace("\n", "\n  "))
-    return 1 if failures else 0
+    return 1 if failures else 130 if interrupted else 0
+
+
+def _terminate(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def replay(paths: list[Path], timeout: float) -> int:

@@ -280,3 +280,26 @@ def test_damaged_cache_entries_are_misses_never_output(tmp_path: Path, kind: str
                     (how, proc.stderr)
             else:  # the damaged entries were overwritten by good ones
                 assert proc.stderr == "", (how, proc.stderr)
+
+
+# -- the fuzz script, interrupted ------------------------------------------
+
+@pytest.mark.parametrize("sig", ["SIGINT", "SIGTERM"])
+def test_fuzz_script_prints_its_summary_when_interrupted(sig: str) -> None:
+    import signal
+    import time
+    script = Path(__file__).resolve().parent.parent / "scripts" / "fuzz.py"
+    proc = subprocess.Popen([sys.executable, str(script), "-n", "1000000", "-s", "3", "--no-save",
+                             "-t", "access", "-t", "os_release"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(4)
+    proc.send_signal(getattr(signal, sig))
+    out, err = proc.communicate(timeout=60)
+    assert "Traceback" not in err, err
+    assert proc.returncode == 130, (proc.returncode, err)
+    lines = out.splitlines()
+    total = next(line for line in lines if line.startswith("total"))
+    tried = int(total.split()[1])
+    assert 0 < tried < 1_000_000
+    assert any(line.startswith("interrupted after") and f"{tried} of 1000000" in line for line in lines), out
+    assert "failures: 0 inputs" in out
