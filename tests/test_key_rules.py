@@ -1,8 +1,8 @@
 """Every runtime against the one table of key-rule cases
 (tests/data/key_rules.json): the C runtime (btfembed.c through a generated
 table), the Python runtime (btfembed/embed/runtime.py), and the generated
-Go and Rust runtimes once their generators register here (built with the
-system's go and rustc, offline; skipped when the toolchain is missing).
+Go and Rust runtimes (built with the system's go and rustc, offline;
+skipped when the toolchain is missing).
 
 The simple cases (no environment of their own) also run in
 tests/test_runtime_rules.py for C and Python, on raw and zlib tables; here
@@ -18,8 +18,12 @@ from typing import Any, Callable
 
 import key_rules
 import pytest
+import toolchains
 
 from btfembed.embed import runtime
+from btfembed.embed.codegen import write_go
+from btfembed.embed.codegen._table import canonical_table
+from btfembed.embed.codegen.go import GO_FILES
 from btfembed.embed.keys import KernelKey
 from btfembed.embed.pack import build_pack
 
@@ -115,11 +119,32 @@ def _c_factory(tmp_path_factory) -> Runner:
     return ExeRunner("c", [str(h.exe)], [tuple(k) for k, _ in h.table.kernels])
 
 
+def _go_factory(tmp_path_factory) -> Runner:
+    """The generated Go package (zlib pack) and tests/tools/go_harness.go."""
+    toolchains.go()
+    gopath = tmp_path_factory.mktemp("key-rules-go")
+    pack = rules_pack()
+    outputs = write_go(pack, str(gopath / "src" / "btfembed_rules"))
+    assert sorted(Path(p).name for p in outputs) == sorted(GO_FILES)
+    exe = toolchains.go_build(gopath, toolchains.TOOLS / "go_harness.go", gopath / "harness")
+    return ExeRunner("go", [str(exe)], [tuple(k) for k, _ in canonical_table(pack).kernels])
+
+
+def _rust_factory(tmp_path_factory) -> Runner:
+    """The generated Rust module (codec none) and tests/tools/rust_harness.rs,
+    handing the blob over through btf_path() (a memfd)."""
+    pack = rules_pack()
+    exe = toolchains.build_rust_harness(tmp_path_factory.mktemp("key-rules-rust"), pack)
+    return ExeRunner("rust", [str(exe)], [tuple(k) for k, _ in canonical_table(pack).kernels])
+
+
 # name -> factory(tmp_path_factory) -> Runner (or pytest.skip when the
 # toolchain is missing).
 FACTORIES: dict[str, Callable[[Any], Runner]] = {
     "c": _c_factory,
     "python": lambda _f: PythonRunner(rules_pack()),
+    "go": _go_factory,
+    "rust": _rust_factory,
 }
 RUNTIMES = list(FACTORIES)
 

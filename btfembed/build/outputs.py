@@ -83,4 +83,5 @@ def _emit(s: "Settings", pack: "Pack", result: "BuildResult") -> list[str]:
     if s.source:
         deps.append(s.source)
     return generate(pack, s.output, lang=s.emit, prefix=s.prefix, compress=s.compress,
-                    depfile=s.depfile, deps=sorted(set(deps)))
+                    depfile=s.depfile, deps=sorted(set(deps)), go_package=s.go_package,
+                    go_import_path=s.go_import_path)

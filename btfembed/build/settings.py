@@ -45,7 +45,7 @@ else:  # pragma: no cover
 __all__ = ["Settings", "KernelSpec", "load_settings", "find_settings_file", "settings_help"]
 
 FAIL_ON = ("never", "ambiguous", "poisoned")
-EMIT = ("c", "python")
+EMIT = ("c", "python", "go", "rust")
 
 
 def _doc(text: str, **kw: Any) -> Any:
@@ -95,11 +95,15 @@ class Settings:
     compat: bool = _doc("minimize exactly as bpftool 7.1 does (see 'btfembed minimize --help')", default=False)
     header_size: int = _doc("BTF header length of the outputs: 24 or 32", default=24)
     compress: bool = _doc("zlib-compress blobs in the pack and in generated sources", default=False)
-    emit: str | None = _doc("also generate sources embedding the pack: 'c' or 'python'", default=None)
-    output: str | None = _doc("generated sources: NAME for NAME.c/NAME.h, or the .py module path",
-                              default=None)
+    emit: str | None = _doc("also generate sources embedding the pack: 'c', 'python', 'go' or 'rust'",
+                            default=None)
+    output: str | None = _doc("generated sources: NAME for NAME.c/NAME.h, the .py module path, the Go "
+                              "package directory, or the .rs module path", default=None)
     prefix: str = _doc("symbol prefix of generated C sources", default="btfembed")
     depfile: str | None = _doc("write a Makefile-syntax depfile for the generated sources", default=None)
+    go_package: str | None = _doc("package name of generated Go (default: the output directory's name)",
+                                  default=None)
+    go_import_path: str | None = _doc("import path of generated Go, written as its import comment", default=None)
     # Where these settings were read from (not a setting).
     source: str | None = field(default=None, metadata={"internal": True})
 
@@ -107,9 +111,11 @@ class Settings:
         if self.fail_on not in FAIL_ON:
             raise ConfigError(f"fail_on must be one of {', '.join(FAIL_ON)}, not {self.fail_on!r}")
         if self.emit is not None and self.emit not in EMIT:
-            raise ConfigError(f"emit must be 'c' or 'python', not {self.emit!r}")
+            raise ConfigError(f"emit must be one of {', '.join(EMIT)}, not {self.emit!r}")
         if self.emit and not self.output:
             raise ConfigError("emit needs output (the generated file name)")
+        if (self.go_package is not None or self.go_import_path is not None) and self.emit != "go":
+            raise ConfigError("go_package and go_import_path apply to emit = 'go' only")
         if self.header_size not in (24, 32):
             raise ConfigError(f"header_size must be 24 or 32, not {self.header_size}")
         if self.jobs < 0:

@@ -77,8 +77,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--compat", choices=["bpftool"], help="minimize exactly as bpftool 7.1 does")
     p.add_argument("--header-size", type=int, choices=[24, 32], help="BTF header length of the outputs")
     p.add_argument("--compress", action="store_true", default=None, help="zlib-compress blobs in pack and sources")
-    p.add_argument("--emit", choices=["c", "python"], help="also generate sources embedding the pack")
-    p.add_argument("--output", metavar="NAME", help="with --emit: NAME.c/NAME.h, or the .py module path")
+    p.add_argument("--emit", choices=["c", "python", "go", "rust"], help="also generate sources embedding the pack")
+    p.add_argument("--output", metavar="NAME",
+                   help="with --emit: NAME.c/NAME.h, the .py module path, the Go package directory, "
+                        "or the .rs module path")
+    p.add_argument("--go-package", metavar="NAME", help="with --emit go: package name")
+    p.add_argument("--go-import-path", metavar="PATH", help="with --emit go: import path (import comment)")
     p.add_argument("--prefix", metavar="P", help="with --emit c: symbol prefix")
     p.add_argument("--depfile", metavar="FILE", help="with --emit: write a Makefile-syntax depfile")
     p.add_argument("--verbose", "-v", action="store_true", help="one line per kernel")
@@ -99,7 +103,8 @@ def _settings(args: argparse.Namespace) -> "Settings":
     if args.kernels:
         s.kernels = [parse_source_arg(k) for k in args.kernels]
     for name in ("out_dir", "jobs", "report", "html", "cache_dir", "fail_on", "keep_going", "header_size",
-                 "compress", "emit", "output", "prefix", "depfile", "kernel_store_max", "executor"):
+                 "compress", "emit", "output", "prefix", "depfile", "kernel_store_max", "executor",
+                 "go_package", "go_import_path"):
         value = getattr(args, name)
         if value is not None:
             setattr(s, name, value)

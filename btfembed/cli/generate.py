@@ -31,6 +31,20 @@ package data).  The module needs only the standard library at run time:
     with _btf.btf_path() as path:     # None: the kernel has BTF, or no match
         ...                           # load with btf_custom_path=path
 
+--lang go writes a package into the directory NAME: the pack (//go:embed,
+zlib; Go's standard library reads no other codec), a runtime using the
+standard library only, and, built with -tags btfembed_cilium, KernelSpec()
+returning the *btf.Spec for cilium/ebpf's ProgramOptions.KernelTypes:
+
+    spec, decision, err := kbtf.KernelSpec(nil)   // nil spec: kernel's own BTF
+    decision, blob, err := kbtf.Lookup(nil)       // or the raw BTF bytes
+
+--lang rust writes NAME.rs and NAME.btfpack (uncompressed: Rust's standard
+library has no decompressor), std only; lookup() gives the bytes for aya's
+Btf::parse, btf_path() a path for libbpf's btf_custom_path (libbpf-rs):
+
+    let (decision, file) = btf::btf_path(&btf::Options::default())?;
+
 At run time BTFEMBED_FORCE=1 uses the embedded BTF even when
 /sys/kernel/btf/vmlinux exists; BTFEMBED_OS_RELEASE, BTFEMBED_RELEASE,
 BTFEMBED_MACHINE, BTFEMBED_SYSFS_BTF and BTFEMBED_NO_MEMFD override the
@@ -44,21 +58,27 @@ examples:
   btfembed generate btf.pack --lang c --output gen/net_btf --prefix net --compress   # link -lz
   btfembed generate btf.pack --lang c --output gen/btf --depfile gen/btf.d            # for Ninja/CMake
   btfembed generate btf.pack --lang python --output src/mypkg/_btf.py
+  btfembed generate btf.pack --lang go --output internal/kbtf --go-import-path example.com/tool/internal/kbtf
+  btfembed generate btf.pack --lang rust --output src/btf.rs
 """
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("generate", help="embed a pack in C sources or a Python module",
+    p = sub.add_parser("generate", help="embed a pack in C, Python, Go or Rust sources",
                        description=HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("pack", metavar="PACK", help="pack file (from 'btfembed build')")
-    p.add_argument("--lang", choices=["c", "python"], default=None,
-                   help="output language (default: python if --output ends in .py, else c)")
+    p.add_argument("--lang", choices=["c", "python", "go", "rust"], default=None,
+                   help="output language (default: python if --output ends in .py, rust if .rs, else c)")
     p.add_argument("--output", "-o", metavar="NAME", required=True,
                    help="C: NAME.c and NAME.h are written (a .c/.h suffix is dropped); "
                         "python: the module path, e.g. src/mypkg/_btf.py (data file NAME.btfpack beside it)")
     p.add_argument("--prefix", metavar="P",
                    help="C only: prefix of every global symbol (P_btf_path, P_btf_table, ...); "
                         "default: NAME's file name made an identifier")
+    p.add_argument("--go-package", metavar="NAME",
+                   help="Go only: package name (default: the output directory's name made an identifier)")
+    p.add_argument("--go-import-path", metavar="PATH",
+                   help="Go only: import path, written as the package's import comment")
     p.add_argument("--compress", action="store_true",
                    help="store each blob zlib-compressed (C: link with -lz)")
     p.add_argument("--depfile", metavar="D",
@@ -75,6 +95,8 @@ def run(args: argparse.Namespace) -> int:
         if lang != "c":
             raise ConfigError("--prefix applies to --lang c only")
         check_prefix(args.prefix)
+    if (args.go_package is not None or args.go_import_path is not None) and lang != "go":
+        raise ConfigError("--go-package and --go-import-path apply to --lang go only")
     generate(args.pack, args.output, lang=lang, prefix=args.prefix, compress=args.compress,
-             depfile=args.depfile)
+             depfile=args.depfile, go_package=args.go_package, go_import_path=args.go_import_path)
     return 0

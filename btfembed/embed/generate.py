@@ -1,4 +1,4 @@
-"""``generate``: a pack -> C sources or a Python module (and a depfile)."""
+"""``generate``: a pack -> C, Python, Go or Rust sources (and a depfile)."""
 
 from __future__ import annotations
 
@@ -8,40 +8,47 @@ from btfembed.embed.pack import Pack, read_pack
 
 __all__ = ["generate", "default_lang"]
 
-LANGS = ("c", "python")
+LANGS = ("c", "python", "go", "rust")
 
 
 def default_lang(output: str) -> str:
-    """``python`` for an output ending in ``.py``, else ``c``."""
-    return "python" if output.endswith(".py") else "c"
+    """``python`` for an output ending in ``.py``, ``rust`` for ``.rs``, else ``c``."""
+    return "python" if output.endswith(".py") else "rust" if output.endswith(".rs") else "c"
 
 
 def generate(pack: Union[Pack, str], output: str, *, lang: str | None = None, prefix: str | None = None,
              compress: bool = False, depfile: str | None = None,
-             deps: Sequence[str] | None = None) -> list[str]:
+             deps: Sequence[str] | None = None, go_package: str | None = None,
+             go_import_path: str | None = None) -> list[str]:
     """Write sources embedding ``pack`` (a ``Pack``, or the path of a pack
     file) and return their paths, primary output first.
 
     ``lang`` is ``"c"`` (``NAME.c`` and ``NAME.h``; ``prefix`` starts every
     global symbol, default: from ``output``'s file name) or ``"python"``
-    (``NAME.py`` and ``NAME.btfpack``); by default it follows ``output``'s
-    suffix.  ``compress`` stores every blob zlib-compressed.  ``depfile``
+    (``NAME.py`` and ``NAME.btfpack``), ``"go"`` (a package in the directory
+    ``output``; ``go_package``, ``go_import_path``; zlib) or ``"rust"``
+    (``NAME.rs`` and ``NAME.btfpack``; uncompressed); by default it follows
+    ``output``'s suffix.  ``compress`` stores every blob zlib-compressed.  ``depfile``
     also writes a Makefile-syntax depfile naming ``deps`` (default: the pack
     file) as what the primary output depends on; it is not in the returned
     list unless written.
     """
-    from btfembed.embed.codegen import write_c, write_depfile, write_python
+    from btfembed.embed.codegen import write_c, write_depfile, write_generated, write_python
     from btfembed.errors import ConfigError
 
     lang = lang or default_lang(output)
     if lang not in LANGS:
-        raise ConfigError(f"lang must be 'c' or 'python', not {lang!r}")
+        raise ConfigError(f"lang must be one of {', '.join(LANGS)}, not {lang!r}")
     if isinstance(pack, str):
         pack_path: str | None = pack
         pack = read_pack(pack)
     else:
         pack_path = None
-    if lang == "c":
+    if lang in ("go", "rust"):
+        outputs = write_generated(pack, lang, output, package=go_package, import_path=go_import_path)
+    elif go_package is not None or go_import_path is not None:
+        raise ConfigError("the Go package name and import path apply to Go output only")
+    elif lang == "c":
         outputs = write_c(pack, output, prefix=prefix, compress=compress)
     else:
         outputs = write_python(pack, output, compress=compress)

@@ -29,12 +29,16 @@ from typing import Sequence
 
 from btfembed.embed.codegen.c import check_prefix, generate_c
 from btfembed.embed.codegen.python import DATA_SUFFIX, generate_python
+from btfembed.embed.codegen.go import default_package as default_go_package, generate_go
+from btfembed.embed.codegen.rust import generate_rust, rust_output_paths
 from btfembed.errors import ConfigError
 from btfembed.inputs.files import atomic_write, ensure_dir
 
 __all__ = [
     "generate_c", "generate_python", "write_c", "write_python", "write_depfile",
     "c_output_paths", "python_output_paths", "default_prefix", "check_prefix",
+    "generate_go", "write_go", "default_go_package", "generate_rust", "write_rust", "rust_output_paths",
+    "write_generated",
 ]
 
 
@@ -94,6 +98,49 @@ def write_python(pack, output: str, *, compress: bool | None = None, codec: str 
     atomic_write(data_path, data)
     atomic_write(py_path, text)
     return [py_path, data_path]
+
+
+def write_go(pack, output: str, *, package: str | None = None, import_path: str | None = None,
+             codec: str = "zlib", block_size: int | None = None) -> list[str]:
+    """Write the Go package into the directory ``output`` (see
+    ``btfembed.embed.codegen.go``); returns the paths, the pack first.
+    ``package`` defaults to the directory's name made an identifier."""
+    if not os.path.basename(output.rstrip("/")):
+        raise ConfigError(f"--output {output!r}: needs a directory name")
+    files = generate_go(pack, package=package or default_go_package(output), import_path=import_path,
+                        codec=codec, block_size=block_size)
+    ensure_dir(output)
+    paths = []
+    for name, data in files.items():
+        path = os.path.join(output, name)
+        atomic_write(path, data)
+        paths.append(path)
+    return paths
+
+
+def write_rust(pack, output: str, *, codec: str = "none", block_size: int | None = None) -> list[str]:
+    """Write ``NAME.rs`` and its pack ``NAME.btfpack``; returns their paths
+    (.rs first)."""
+    rs_path, data_path = rust_output_paths(output)
+    text, data = generate_rust(pack, data_file=os.path.basename(data_path), codec=codec, block_size=block_size)
+    _prepare(rs_path)
+    atomic_write(data_path, data)
+    atomic_write(rs_path, text)
+    return [rs_path, data_path]
+
+
+def write_generated(pack, lang: str, output: str, *, package: str | None = None, import_path: str | None = None,
+                    codec: str | None = None, block_size: int | None = None) -> list[str]:
+    """``--lang go`` / ``--lang rust`` (the CLI's and ``build --emit``'s one
+    entry point): each language's default codec unless ``codec`` is given."""
+    if lang == "go":
+        return write_go(pack, output, package=package, import_path=import_path, codec=codec or "zlib",
+                        block_size=block_size)
+    if package is not None or import_path is not None:
+        raise ConfigError("the Go package name and import path apply to Go output only")
+    if lang == "rust":
+        return write_rust(pack, output, codec=codec or "none", block_size=block_size)
+    raise ConfigError(f"unknown output language {lang!r}")
 
 
 def _make_escape(path: str) -> str:
