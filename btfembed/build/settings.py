@@ -101,7 +101,7 @@ class Settings:
                               "package directory, or the .rs module path", default=None)
     prefix: str = _doc("symbol prefix of generated C sources", default="btfembed")
     depfile: str | None = _doc("write a Makefile-syntax depfile for the generated sources", default=None)
-    go_package: str | None = _doc("package name of generated Go (default: the output directory's name)",
+    go_package: str | None = _doc("package name of generated Go (unset: the output directory's name)",
                                   default=None)
     go_import_path: str | None = _doc("import path of generated Go, written as its import comment", default=None)
     # Where these settings were read from (not a setting).
