@@ -1,4 +1,4 @@
-"""Build reports: a terminal table, a JSON document and an HTML matrix.
+"""Build reports: a terminal table, a JSON document and an HTML page.
 
 Relocation outcomes, from best to worst: ``resolved``; ``missing`` (an
 existence check answered 0: normal for guarded code); ``poisoned`` (the
@@ -9,7 +9,6 @@ object on that kernel).
 
 from __future__ import annotations
 
-import html
 import json
 from collections import Counter
 from typing import TextIO
@@ -124,45 +123,11 @@ def write_table(build: BuildResult, out: TextIO, *, limit: int = 20, see: str = 
               f"{st['analyses_computed']} object analyses computed\n")
 
 
-_COLORS = {"resolved": "#c8e6c9", "missing": "#fff9c4", "poisoned": "#ffcc80", "ambiguous": "#ef9a9a",
-           "error": "#ef9a9a", "failed": "#bdbdbd"}
-
-
 def to_html(build: BuildResult) -> str:
-    """A static page: one row per kernel, one column per program; each cell
-    shows the worst outcome of that program's relocations on that kernel."""
-    programs: list[tuple[int, str]] = []
-    first_ok = build.ok[0] if build.ok else None
-    if first_ok:
-        for oi, sums in enumerate(first_ok.summaries):
-            for s in sums:
-                if (oi, s.program) not in programs:
-                    programs.append((oi, s.program))
-    esc = html.escape
-    head = "".join(f"<th title='{esc(build.objects[oi].path)}'>{esc(p)}</th>" for oi, p in programs)
-    lines = [
-        "<!DOCTYPE html>", "<html><head><meta charset='utf-8'><title>btfembed build report</title>",
-        "<style>body{font-family:sans-serif}table{border-collapse:collapse}td,th{border:1px solid #999;"
-        "padding:2px 6px;font-size:12px}th{background:#eee}</style></head><body>",
-        f"<h1>btfembed {esc(__version__)}: {len(build.kernels)} kernels x {len(programs)} programs</h1>",
-        "<p>" + " ".join(f"<span style='background:{c};padding:2px 6px'>{s}</span>" for s, c in _COLORS.items())
-        + "</p>", f"<table><tr><th>kernel</th>{head}</tr>",
-    ]
-    for k in build.kernels:
-        cells = []
-        if k.error:
-            cells.append(f"<td colspan='{max(len(programs), 1)}' style='background:{_COLORS['failed']}'>"
-                         f"{esc(k.error)}</td>")
-        else:
-            for oi, prog in programs:
-                sums = [s for s in k.summaries[oi] if s.program == prog]
-                c = Counter(s.status for s in sums)
-                worst = max(c, key=lambda s: SEVERITY[s]) if c else "resolved"
-                title = ", ".join(f"{n} {s}" for s, n in sorted(c.items()))
-                cells.append(f"<td style='background:{_COLORS[worst]}' title='{esc(title)}'>{esc(worst)}</td>")
-        lines.append(f"<tr><td>{esc(str(k.kernel.key))}</td>{''.join(cells)}</tr>")
-    lines += ["</table>", "</body></html>", ""]
-    return "\n".join(lines)
+    """The HTML report (see ``btfembed.build.html``)."""
+    from btfembed.build.html import to_html as page
+
+    return page(build)
 
 
 def dump_json(data: dict) -> str:

@@ -84,7 +84,7 @@ class Settings:
     executor: str = _doc("where per-kernel work runs: 'local' (worker processes) or 'dask://HOST:PORT' "
                          "(a dask.distributed scheduler; pip install 'btfembed[dask]')", default="local")
     report: str | None = _doc("write the machine-readable JSON report here", default=None)
-    html: str | None = _doc("write the HTML kernel x program matrix here", default=None)
+    html: str | None = _doc("write the HTML report (summary per object, relocations per kernel) here", default=None)
     fail_on: str = _doc("exit 1 when a relocation is: 'never', 'ambiguous' (libbpf refuses the object; "
                         "includes errors), or 'poisoned' (or worse)", default="never")
     keep_going: bool = _doc("write the kernels that worked even if others failed (otherwise nothing is written)",

@@ -57,7 +57,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out-dir", "-o", metavar="DIR", help="output directory")
     p.add_argument("--jobs", "-j", type=int, metavar="N", help="worker processes (default: one per CPU)")
     p.add_argument("--report", metavar="FILE", help="write a JSON report")
-    p.add_argument("--html", metavar="FILE", help="write an HTML kernel x program matrix")
+    p.add_argument("--html", metavar="FILE", help="write an HTML report (summary per object, relocations per kernel)")
     p.add_argument("--config", metavar="FILE", help="settings file (default: ./btfembed.toml or ./pyproject.toml)")
     p.add_argument("--cache-dir", metavar="DIR", help="cache directory (default: $XDG_CACHE_HOME/btfembed)")
     p.add_argument("--no-cache", action="store_true", help="neither read nor write the cache")
