@@ -45,6 +45,8 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     "BTF": ("btfembed.btf.reader", "BTF"),
     "Target": ("btfembed.core.resolve", "Target"),
     "BpfObject": ("btfembed.inputs.objects", "BpfObject"),
+    "CoreObject": ("btfembed.core.objects", "CoreObject"),
+    "ObjectData": ("btfembed.core.objects", "ObjectData"),
     "Summary": ("btfembed.core.results", "Summary"),
     "Difference": ("btfembed.core.results", "Difference"),
     "Minimized": ("btfembed.minimize.engine", "Minimized"),
@@ -67,6 +69,7 @@ if TYPE_CHECKING:
         KernelSpec as KernelSpec, Settings as Settings, find_settings_file as find_settings_file,
         load_settings as load_settings,
     )
+    from btfembed.core.objects import CoreObject as CoreObject, ObjectData as ObjectData
     from btfembed.core.resolve import Target as Target
     from btfembed.core.results import Difference as Difference, Summary as Summary, describe as describe
     from btfembed.embed.generate import generate as generate

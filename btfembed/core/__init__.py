@@ -4,13 +4,15 @@ Nothing here reads files or prints: callers pass parsed BTF and records and
 get plain results back.  Modules: ``kinds`` (relocation kinds), ``spec``
 (access strings), ``match`` (compatibility relations), ``calc`` (values and
 the candidate loop), ``candidates`` (candidate search), ``resolve``
-(per-object driver), ``patch`` (instruction patching).
+(per-object driver), ``patch`` (instruction patching), ``objects`` (the
+``CoreObject`` protocol that minimization takes, and ``ObjectData``).
 """
 
 from btfembed.core.calc import Candidate, Outcome, Values
 from btfembed.core.kinds import RelocKind
+from btfembed.core.objects import CoreObject, ObjectData
 from btfembed.core.resolve import RelocResult, Target, resolve_relocations
 from btfembed.core.spec import Spec, format_spec, parse_spec
 
-__all__ = ["RelocKind", "Spec", "parse_spec", "format_spec", "Candidate", "Outcome", "Values",
+__all__ = ["CoreObject", "ObjectData", "RelocKind", "Spec", "parse_spec", "format_spec", "Candidate", "Outcome", "Values",
            "Target", "RelocResult", "resolve_relocations"]

@@ -1,27 +1,29 @@
 """The library face of the minimize layer: ``minimize``, ``explain`` and
 ``verify`` over opened objects and kernels (see ``btfembed`` for the whole
-public API)."""
+public API).  Objects are any ``core.objects.CoreObject`` (an ELF-backed
+``BpfObject``, or ``ObjectData`` built from bytes)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence as _Seq
 from typing import NamedTuple, Sequence, Union
 
 from btfembed.btf import wire
 from btfembed.btf.reader import BTF
+from btfembed.core.objects import CoreObject
 from btfembed.core.resolve import Target
 from btfembed.core.results import Difference, Summary, compare
-from btfembed.inputs.objects import BpfObject
 from btfembed.minimize.engine import Minimized, summarize_object
 from btfembed.minimize.engine import minimize as _minimize
 
 __all__ = ["minimize", "explain", "verify", "Verification"]
 
-Objects = Union[BpfObject, Sequence[BpfObject]]
+Objects = Union[CoreObject, Sequence[CoreObject]]
 Kernel = Union[Target, BTF]
 
 
-def _objects(objects: Objects) -> list[BpfObject]:
-    return [objects] if isinstance(objects, BpfObject) else list(objects)
+def _objects(objects: Objects) -> list[CoreObject]:
+    return list(objects) if isinstance(objects, _Seq) else [objects]
 
 
 def _target(kernel: Kernel) -> Target:
@@ -57,10 +59,10 @@ class Verification(NamedTuple):
     """What ``verify`` found."""
 
     total: int                                  # relocations checked
-    differences: list[tuple[BpfObject, Difference]]  # in object and relocation order
+    differences: list[tuple[CoreObject, Difference]]  # in object and relocation order
 
     @property
-    def different(self) -> list[tuple[BpfObject, Difference]]:
+    def different(self) -> list[tuple[CoreObject, Difference]]:
         """Relocations that resolve differently (not only by type id)."""
         return [(o, d) for o, d in self.differences if not d.type_id_only]
 
@@ -78,7 +80,7 @@ def verify(objects: Objects, kernel: Kernel, minimized: Union[BTF, bytes]) -> Ve
     mini = Target(minimized if isinstance(minimized, BTF) else BTF(minimized, source="<minimized>"))
     objs = _objects(objects)
     total = 0
-    diffs: list[tuple[BpfObject, Difference]] = []
+    diffs: list[tuple[CoreObject, Difference]] = []
     for obj in objs:
         a = summarize_object(obj, full)
         b = summarize_object(obj, mini)

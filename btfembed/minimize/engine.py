@@ -44,7 +44,7 @@ from btfembed.core.resolve import (
 from btfembed.minimize.blob import Emitted, Key, emit
 from btfembed.errors import BTFEmbedError
 from btfembed.minimize.marks import Marks, UnsupportedMarkError
-from btfembed.inputs.objects import BpfObject
+from btfembed.core.objects import CoreObject
 from btfembed.btf.types import Type
 from btfembed.core.results import Difference, Summary, compare, summarize
 
@@ -81,7 +81,7 @@ class Minimized(NamedTuple):
     level: int                              # widening level used (0 in compat mode)
 
 
-def resolve_object(obj: BpfObject, target: Target) -> list[RelocResult]:
+def resolve_object(obj: CoreObject, target: Target) -> list[RelocResult]:
     specs = obj.specs
     return resolve_relocations(obj.btf, obj.relocations, target, big_endian=obj.byte_order == "big",
                                program_of=lambda rec: obj.program_at(rec.section, rec.insn_off), specs=specs)
@@ -98,17 +98,17 @@ def _locator(target: Target):
     return locate
 
 
-def summarize_object(obj: BpfObject, target: Target) -> tuple[Summary, ...]:
+def summarize_object(obj: CoreObject, target: Target) -> tuple[Summary, ...]:
     locate = _locator(target)
     return tuple(summarize(r, locate) for r in resolve_object(obj, target))
 
 
-def check_compat_input(obj: BpfObject) -> None:
+def check_compat_input(obj: CoreObject) -> None:
     if not obj.has_ext:
         raise MinimizeError(f"{obj.source}: section .BTF.ext not found (bpftool refuses such objects)")
 
 
-def analyze(obj: BpfObject, target: Target, *, compat: bool = False, wide: bool = False) -> ObjectAnalysis:
+def analyze(obj: CoreObject, target: Target, *, compat: bool = False, wide: bool = False) -> ObjectAnalysis:
     """Resolve ``obj`` against ``target`` and record what it needs.  With
     ``wide``, also the marks of every matching candidate (widening level 2,
     needed only when bpftool's marks are not enough)."""
@@ -169,7 +169,7 @@ def _union(*mark_dicts: Mapping[Key, frozenset[int]]) -> dict[Key, frozenset[int
     return {k: frozenset(v) for k, v in out.items()}
 
 
-def _check(objects: Sequence[BpfObject], summaries: Sequence[Sequence[Summary]],
+def _check(objects: Sequence[CoreObject], summaries: Sequence[Sequence[Summary]],
            emitted: Emitted) -> list[tuple[int, Difference]]:
     mini = Target(BTF(emitted.data, source="<minimized>"))
     diffs = []
@@ -179,7 +179,7 @@ def _check(objects: Sequence[BpfObject], summaries: Sequence[Sequence[Summary]],
     return diffs
 
 
-def assemble(objects: Sequence[BpfObject], analyses: Sequence[ObjectAnalysis], start_ids: Sequence[int], *,
+def assemble(objects: Sequence[CoreObject], analyses: Sequence[ObjectAnalysis], start_ids: Sequence[int], *,
              compat: bool = False, byte_order: str = "little", hdr_len: int = wire.HEADER_LEN) -> tuple[Emitted, int]:
     """Emit the union of the analyses' marks and check it (default mode).
 
@@ -207,7 +207,7 @@ def assemble(objects: Sequence[BpfObject], analyses: Sequence[ObjectAnalysis], s
     raise NeedsKernel(diffs)
 
 
-def minimize(objects: Sequence[BpfObject], target: Target, *, compat: bool = False,
+def minimize(objects: Sequence[CoreObject], target: Target, *, compat: bool = False,
              byte_order: str | None = None, hdr_len: int = wire.HEADER_LEN,
              analyses: Sequence[ObjectAnalysis] | None = None) -> Minimized:
     """Minimize ``target`` for ``objects``; see the module documentation.
@@ -250,7 +250,7 @@ def minimize(objects: Sequence[BpfObject], target: Target, *, compat: bool = Fal
     return Minimized(emitted.data, emitted, summaries, 3)
 
 
-def _root_of(obj: BpfObject, d: Difference) -> int:
+def _root_of(obj: CoreObject, d: Difference) -> int:
     for rec in obj.relocations:
         if rec.section == d.section and rec.index == d.index:
             return rec.type_id
