@@ -24,6 +24,24 @@ arch come from the package metadata (``linux-image-RELEASE-dbg``,
 ``kernel-debuginfo`` VERSION-RELEASE.ARCH) or the vmlinux's
 ``linux_banner``, unless the key is given.
 
+Kernel modules: a kernel may come with module BTF (split BTF on top of
+it), searched by ``build`` for the types its vmlinux lacks, as libbpf
+does; the module types used go into that kernel's one flat blob.  Module
+files (``*.btf``, ``*.btf.xz``, ... or ``.ko``) are found for a kernel file
+``DIR/STEM.btf[.xz...]``:
+
+* ``DIR/STEM__MODULE.btf[.xz]`` and ``DIR/modules/STEM__MODULE.btf[.xz]``;
+* ``DIR/STEM/MODULE.btf[.xz]`` and ``DIR/modules/STEM/MODULE.btf[.xz]``
+  (BTFHub trees: ``<arch>/<release>/<module>.btf.xz`` beside
+  ``<arch>/<release>.btf.tar.xz``);
+* a manifest's ``modules`` column (paths relative to the manifest,
+  separated by spaces or commas; in TOML a list) or a kernels entry's
+  ``modules`` list in the settings: these replace the files found;
+* ``sysfs``: every ``/sys/kernel/btf/*`` besides ``vmlinux``.
+
+Those files and folders are not kernels themselves when a directory is
+walked.
+
 Architectures are normalized (``aarch64`` -> ``arm64``).  Two sources giving
 the same key is an error unless they name the same file.
 """
@@ -67,13 +85,17 @@ _COLUMNS = {
     "arch": ("arch", "architecture", "machine"),
     "distro": ("distro", "id", "os"),
     "distro_version": ("distro_version", "distro version", "version", "version_id"),
+    "modules": ("modules", "module", "modules btf"),
 }
+_MODULE_SUFFIXES = _BTF_SUFFIXES + (".ko", ".ko.xz", ".ko.gz")
+SYS_BTF_DIR = os.path.dirname(SYS_VMLINUX)
 
 
 class KernelInput(NamedTuple):
     key: KernelKey
     path: str       # what to read (any format sources.unwrap accepts)
     origin: str     # where the entry came from, for messages
+    modules: tuple[str, ...] = ()   # module BTF files (split on top of this kernel), sorted
 
 
 def release_from_filename(name: str) -> str:
@@ -86,6 +108,48 @@ def release_from_filename(name: str) -> str:
 def _arch_from_release(release: str) -> str:
     m = _ARCH_IN_RELEASE.search(release)
     return normalize_arch(m.group(1)) if m else ""
+
+
+def _module_files(directory: str, prefix: str = "") -> list[str]:
+    try:
+        names = os.listdir(directory)
+    except OSError:
+        return []
+    return [os.path.join(directory, n) for n in names
+            if n.startswith(prefix) and len(n) > len(prefix) and n.endswith(_MODULE_SUFFIXES)
+            and os.path.isfile(os.path.join(directory, n))]
+
+
+def _neighbour_modules(path: str) -> tuple[str, ...]:
+    """Module files laid out next to the kernel file ``path`` (see the module
+    documentation)."""
+    if not os.path.isfile(path):
+        return ()
+    directory, stem = os.path.dirname(path) or ".", release_from_filename(os.path.basename(path))
+    found = _module_files(directory, stem + "__") + _module_files(os.path.join(directory, "modules"), stem + "__")
+    for sub in (os.path.join(directory, stem), os.path.join(directory, "modules", stem)):
+        if os.path.isdir(sub):
+            found += _module_files(sub)
+    return tuple(sorted(set(found)))
+
+
+def sysfs_modules(directory: str | None = None) -> tuple[str, ...]:
+    """The running kernel's module BTF files: ``/sys/kernel/btf/*`` but vmlinux."""
+    directory = directory or SYS_BTF_DIR
+    try:
+        names = os.listdir(directory)
+    except OSError:
+        return ()
+    return tuple(sorted(os.path.join(directory, n) for n in names if n != "vmlinux"))
+
+
+def _spec_modules(spec: KernelSpec) -> tuple[str, ...]:
+    if spec.modules is None:
+        return _neighbour_modules(spec.path)
+    for m in spec.modules:
+        if not os.path.exists(m):
+            raise ConfigError(f"module BTF {m!r} (for kernel {spec.path}) does not exist")
+    return tuple(sorted(set(spec.modules)))
 
 
 def _is_btf_file(name: str) -> bool:
@@ -133,6 +197,11 @@ def _from_manifest(path: str) -> list[KernelInput]:
             unknown = sorted(set(e) - set(_COLUMNS))
             if unknown:
                 raise ConfigError(f"{path}: unknown key(s) in a [[kernel]] table: {', '.join(unknown)}")
+            if "modules" in e:
+                mods = e["modules"]
+                if not isinstance(mods, list) or not all(isinstance(m, str) for m in mods):
+                    raise ConfigError(f"{path}: 'modules' in a [[kernel]] table must be a list of paths")
+                e = {**e, "modules": " ".join(mods)}
             rows.append({k: str(v) for k, v in e.items()})
     else:
         try:
@@ -164,7 +233,13 @@ def _from_manifest(path: str) -> list[KernelInput]:
             raise ConfigError(f"{path}: kernel path {row['path']!r} contains a NUL byte")
         key = KernelKey(normalize_arch(row.get("arch", "")), row.get("distro", ""),
                         row.get("distro_version", ""), row["release"])
-        out.append(KernelInput(key, os.path.normpath(os.path.join(base, row["path"])), path))
+        kpath = os.path.normpath(os.path.join(base, row["path"]))
+        if "modules" in row:
+            mods = tuple(sorted({os.path.normpath(os.path.join(base, m))
+                                 for m in re.split(r"[\s,]+", row["modules"]) if m}))
+            out.append(KernelInput(key, kpath, path, mods))
+        else:
+            out.append(KernelInput(key, kpath, path, _neighbour_modules(kpath)))
     return out
 
 
@@ -175,9 +250,11 @@ def _from_directory(root: str) -> list[KernelInput]:
             return _from_manifest(cand)
     out = []
     for dirpath, dirnames, filenames in os.walk(root):
-        dirnames.sort()
+        stems = {release_from_filename(n) for n in filenames if _is_btf_file(n)}
+        # Module folders (modules/, <kernel stem>/) are not walked for kernels.
+        dirnames[:] = sorted(d for d in dirnames if d != "modules" and d not in stems)
         for name in sorted(filenames):
-            if not _is_btf_file(name):
+            if not _is_btf_file(name) or name.partition("__")[0] in stems - {release_from_filename(name)}:
                 continue
             full = os.path.join(dirpath, name)
             parts = os.path.relpath(full, root).split(os.sep)
@@ -190,7 +267,7 @@ def _from_directory(root: str) -> list[KernelInput]:
                 key = KernelKey(normalize_arch(arch), distro, version, release)
             else:
                 key = KernelKey(debug[1] if debug and debug[1] else _arch_from_release(release), "", "", release)
-            out.append(KernelInput(key, full, root))
+            out.append(KernelInput(key, full, root, _neighbour_modules(full)))
     if not out:
         raise ConfigError(f"{root}: no kernel BTF files found (expected *.btf, *.btf.xz, *.btf.tar.xz, ...)")
     return out
@@ -201,12 +278,12 @@ def _single(spec: KernelSpec) -> KernelInput:
     if path in ("sysfs", SYS_VMLINUX) and spec.release is None:
         if not os.path.exists(SYS_VMLINUX):
             raise ConfigError(f"sysfs: {SYS_VMLINUX} does not exist (this kernel has no BTF)")
-        return KernelInput(running_key(), SYS_VMLINUX, "sysfs")
+        return KernelInput(running_key(), SYS_VMLINUX, "sysfs", sysfs_modules())
     if not os.path.exists(path):
         raise ConfigError(f"kernel source {path!r} does not exist")
     if spec.release is not None:
         key = KernelKey(normalize_arch(spec.arch or ""), spec.distro or "", spec.distro_version or "", spec.release)
-        return KernelInput(key, path, path)
+        return KernelInput(key, path, path, _spec_modules(spec))
     release = release_from_filename(os.path.basename(path))
     debug = _debug_key(path) if os.path.isfile(path) else None
     if debug is not None:
@@ -216,7 +293,7 @@ def _single(spec: KernelSpec) -> KernelInput:
         key = KernelKey(normalize_arch(parts[-2]), parts[-4], parts[-3], release)
     else:
         key = KernelKey(debug[1] if debug and debug[1] else _arch_from_release(release), "", "", release)
-    return KernelInput(key, path, path)
+    return KernelInput(key, path, path, _spec_modules(spec))
 
 
 def _check_key(k: KernelInput) -> None:

@@ -174,18 +174,42 @@ def _cached_result(kernel: KernelInput, kernel_digest: str) -> KernelResult | No
 
 
 def _open_kernel(kernel: KernelInput, kernel_digest: str, prefetch: set[str]) -> tuple[Target, bool]:
-    """The kernel's BTF, from the store when it is there; (target, decoded)."""
+    """The kernel's BTF (from the store when it is there) and its modules;
+    (target, decoded)."""
     stored = _STORE.get(kernel_digest)
+    btf: BTF | None = None
+    decoded = False
     if stored is not None:
         try:
-            return Target(BTF(stored.raw, source=kernel.path, prefetch=sorted(prefetch),
-                              offsets=stored.offsets)), False
+            btf = BTF(stored.raw, source=kernel.path, prefetch=sorted(prefetch), offsets=stored.offsets)
         except BTFEmbedError:
             pass  # verified but unusable (another btfembed's entry): decode the file
-    btf = sources.load_kernel(kernel.path, kernel_digest, _CACHE, prefetch=prefetch)
-    if btf.base is None:
-        _STORE.put(kernel_digest, btf.raw, btf.type_offsets())
-    return Target(btf), True
+    if btf is None:
+        btf = sources.load_kernel(kernel.path, kernel_digest, _CACHE, prefetch=prefetch)
+        decoded = True
+        if btf.base is None:
+            _STORE.put(kernel_digest, btf.raw, btf.type_offsets())
+    target = sources.with_modules(btf, kernel.modules, prefetch)
+    if kernel.modules:
+        _CACHE.put("start-ids", kernel_digest, _start_ids_of(target))
+    return target, decoded
+
+
+def _start_ids_of(target: Target) -> list[int]:
+    return [1] + [m.start_id for m in target.modules]
+
+
+def _start_ids(kernel: KernelInput, kernel_digest: str, target: Target | None) -> list[int] | None:
+    """First type id of the kernel and of each module (None: unknown
+    without opening the kernel)."""
+    if target is not None:
+        return _start_ids_of(target)
+    if not kernel.modules:
+        return [1]
+    entry = _CACHE.get("start-ids", kernel_digest)
+    if isinstance(entry, list) and len(entry) == len(kernel.modules) + 1 and all(isinstance(i, int) for i in entry):
+        return entry
+    return None
 
 
 def _process(kernel: KernelInput, kernel_digest: str) -> KernelResult:
@@ -221,8 +245,12 @@ def _process_kernel(kernel: KernelInput, kernel_digest: str) -> KernelResult:
         if target is None and byte_order is None:  # no objects at all
             target, decoded = _open_kernel(kernel, kernel_digest, set())
         order = "little" if _OPTIONS.compat else (target.kernel.byte_order if target else byte_order)
+        start_ids = _start_ids(kernel, kernel_digest, target)
+        if start_ids is None:
+            target, decoded = _open_kernel(kernel, kernel_digest, set())
+            start_ids = _start_ids_of(target)
         try:
-            emitted, level = assemble(objects, analyses, [1], compat=_OPTIONS.compat, byte_order=order,
+            emitted, level = assemble(objects, analyses, start_ids, compat=_OPTIONS.compat, byte_order=order,
                                       hdr_len=_OPTIONS.header_size)
             blob = emitted.data
         except NeedsKernel:
@@ -276,7 +304,7 @@ def run_build(objects: tuple[ObjectInput, ...], kernels: Sequence[KernelInput], 
     memo = StatMemo(cache.root)
     try:
         for i, k in enumerate(kernels):
-            d = sources.kernel_digest(k.path, memo.digest)
+            d = sources.input_digest(k.path, k.modules, memo.digest)
             hit = _cached_result(k, d)
             if hit is not None:
                 results[i] = hit

@@ -24,6 +24,7 @@ or a table with an explicit key::
     arch = "x86_64"
     distro = "debian"
     distro_version = "11"
+    modules = ["modules/nf_conntrack.btf"]   # module BTF (default: found next to it)
 """
 
 from __future__ import annotations
@@ -62,6 +63,8 @@ class KernelSpec:
     arch: str | None = None
     distro: str | None = None
     distro_version: str | None = None
+    # Module BTF files for this kernel (None: those laid out next to it).
+    modules: list[str] | None = None
 
 
 @dataclass
@@ -184,9 +187,15 @@ def _kernel_specs(value: Any, base: str, where: str) -> list[KernelSpec]:
             if not isinstance(item.get("path"), str):
                 raise ConfigError(f"{where}: a kernels entry needs a 'path' string")
             for k, v in item.items():
-                if not isinstance(v, str):
+                if k == "modules":
+                    if not isinstance(v, list) or not all(isinstance(m, str) for m in v):
+                        raise _type_error("kernels.modules", "a list of paths", v, where)
+                elif not isinstance(v, str):
                     raise _type_error(f"kernels.{k}", "a string", v, where)
-            out.append(KernelSpec(**{**item, "path": _rel(item["path"], base)}))
+            fixed = {**item, "path": _rel(item["path"], base)}
+            if "modules" in item:
+                fixed["modules"] = [_rel(m, base) for m in item["modules"]]
+            out.append(KernelSpec(**fixed))
         else:
             raise _type_error("kernels entry", "a string or a table", item, where)
     return out

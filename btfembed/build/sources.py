@@ -6,6 +6,9 @@ converted once and cached.
   ``.deb``/``.ddeb``/``.rpm`` debug package) it also covers the pahole
   version, so another pahole never reuses results made with the BTF of an
   earlier one.
+* ``input_digest(path, modules, file_digest)``: the same for a kernel with
+  its module files;
+* ``with_modules(btf, modules)``: the ``Target`` of a kernel and its modules;
 * ``load_kernel(path, digest, cache)``: the kernel ``BTF``.  A debug
   kernel's pahole output is stored in the cache (kind ``dwarf``) under that
   digest, so pahole runs once per input and pahole version.
@@ -15,16 +18,17 @@ from __future__ import annotations
 
 import base64
 import hashlib
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Sequence
 
 from btfembed.btf.reader import BTF
 from btfembed.build.cache import Cache, digest
+from btfembed.core.resolve import Target
 from btfembed.errors import FileAccessError
 from btfembed.inputs import debuginfo
 from btfembed.inputs.containers import load_btf
 from btfembed.inputs.debpkg import MAX_DEBUG_BYTES
 
-__all__ = ["kernel_digest", "load_kernel", "debug_btf"]
+__all__ = ["kernel_digest", "input_digest", "load_kernel", "debug_btf", "with_modules"]
 
 
 def _large_digest(path: str) -> str:
@@ -48,6 +52,21 @@ def kernel_digest(path: str, file_digest: Callable[[str], str]) -> str:
     if debuginfo.sniff(path) is None:
         return file_digest(path)
     return digest("debug-kernel", _large_digest(path), debuginfo.converter_id())
+
+
+def input_digest(path: str, modules: Sequence[str], file_digest: Callable[[str], str]) -> str:
+    """The cache identity of a kernel and its module files."""
+    d = kernel_digest(path, file_digest)
+    if not modules:
+        return d
+    return digest("kernel-with-modules", d, [file_digest(m) for m in modules])
+
+
+def with_modules(kernel: BTF, modules: Sequence[str], prefetch: Iterable[str] = ()) -> Target:
+    """A target of ``kernel`` and its module BTF files (split on top of it).
+    Relocations look in the modules only for types the kernel lacks."""
+    names = set(prefetch)
+    return Target(kernel, tuple(load_btf(m, base=kernel, prefetch=names) for m in modules))
 
 
 def debug_btf(path: str, kernel_digest: str, cache: Cache) -> bytes:
