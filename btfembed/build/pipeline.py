@@ -29,7 +29,7 @@ import multiprocessing
 import os
 import threading
 import time
-from typing import Callable, NamedTuple, Sequence
+from typing import TYPE_CHECKING, Callable, NamedTuple, Sequence
 
 from btfembed import __version__
 from btfembed.build.cache import (
@@ -47,6 +47,9 @@ from btfembed.btf.reader import BTF
 from btfembed.minimize.engine import NeedsKernel, ObjectAnalysis, analyze, assemble, minimize
 from btfembed.inputs.objects import BpfObject
 from btfembed.core.results import Summary
+
+if TYPE_CHECKING:
+    from btfembed.build.shards import ShardInfo
 
 __all__ = ["ObjectInput", "KernelResult", "BuildResult", "Options", "run_build", "load_object_inputs"]
 
@@ -86,6 +89,7 @@ class BuildResult(NamedTuple):
     kernels: tuple[KernelResult, ...]
     hashed: int = 0             # kernel files read to compute their digest (not in the stat memo)
     damaged: tuple[str, ...] = ()  # every damaged cache entry met, in the parent or the workers
+    shard: "ShardInfo | None" = None  # set when this is one shard of a build (btfembed.build.shards)
 
     @property
     def ok(self) -> list[KernelResult]:

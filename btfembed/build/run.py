@@ -33,7 +33,7 @@ def expand_objects(patterns: list[str]) -> list[str]:
 
 
 def build(settings: Settings, *, progress: Progress | None = None,
-          warn: Callable[[str], None] | None = None) -> BuildResult:
+          warn: Callable[[str], None] | None = None, shard: tuple[int, int] | None = None) -> BuildResult:
     """Minimize kernel BTF for ``settings.objects`` on every kernel of
     ``settings.kernels`` (after the arch/distro/release filters).
 
@@ -42,6 +42,10 @@ def build(settings: Settings, *, progress: Progress | None = None,
     damaged cache entries);
     ``progress`` is called after each kernel.  Raises ``ConfigError`` for
     settings that cannot build anything.
+
+    ``shard=(K, N)``: only the kernels of shard K of N
+    (``btfembed.build.shards``); the result's ``shard`` describes it, and
+    ``shards.encode_partial`` turns it into a partial file.
     """
     from btfembed.build.cache import Cache, default_cache_dir
     from btfembed.build.kernels import apply_filters, discover
@@ -61,10 +65,16 @@ def build(settings: Settings, *, progress: Progress | None = None,
     kernels = apply_filters(discover(s.kernels), arch=s.arch, distro=s.distro, release=s.release)
     if not kernels:
         raise ConfigError("the kernel list is empty (after filters)")
+    info = None
+    if shard is not None:
+        from btfembed.build.shards import select_shard
+        kernels, info = select_shard(kernels, *shard)
     cache = Cache((s.cache_dir or default_cache_dir()) if s.cache else None)
     result = run_build(objects, kernels, options=Options(s.compat, s.header_size), cache=cache,
                        jobs=s.jobs, progress=progress, store_max=parse_size(s.kernel_store_max),
                        executor=s.executor)
+    if info is not None:
+        result = result._replace(shard=info)
     if warn is not None and result.damaged:
         n = len(result.damaged)
         warn(f"{n} damaged cache entr{'y' if n == 1 else 'ies'} ignored, recomputed and rewritten "

@@ -22,6 +22,7 @@ __all__ = ["main", "build_parser"]
 # Sub-command modules, in the order ``--help`` lists them.
 COMMANDS = (
     "build",
+    "merge",
     "minimize",
     "explain",
     "verify",

@@ -13,7 +13,7 @@ from btfembed.cli._common import warn
 from btfembed.errors import CheckFailed
 
 if TYPE_CHECKING:  # heavy modules are imported when the command runs
-    from btfembed.build.pipeline import KernelResult
+    from btfembed.build.pipeline import BuildResult, KernelResult
     from btfembed.build.settings import Settings
 
 HELP = """\
@@ -41,11 +41,16 @@ Settings may also come from btfembed.toml or [tool.btfembed] in
 pyproject.toml in the current directory (or --config); options given here
 win.  'btfembed build --help-settings' lists them.
 
+Sharding (a CI matrix): 'build --shard K/N' on N machines writes one partial
+file each; 'btfembed merge' combines them into the outputs above.
+
 examples:
   btfembed build prog.bpf.o --kernels btfhub-archive --out-dir out --report report.json
   btfembed build *.bpf.o --kernels btfhub-archive --arch x86_64 --release '5.4.*'
   btfembed build prog.bpf.o --kernels sysfs --emit c --output gen/min_btf
   btfembed build            # everything from ./btfembed.toml
+  btfembed build prog.bpf.o --kernels btfhub-archive --shard 2/4 --out-dir part
+  btfembed build prog.bpf.o --kernels btfhub-archive --executor dask://scheduler:8786
 """
 
 
@@ -85,6 +90,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--go-import-path", metavar="PATH", help="with --emit go: import path (import comment)")
     p.add_argument("--prefix", metavar="P", help="with --emit c: symbol prefix")
     p.add_argument("--depfile", metavar="FILE", help="with --emit: write a Makefile-syntax depfile")
+    p.add_argument("--shard", metavar="K/N",
+                   help="build only shard K of N of the kernel list (each kernel in one shard, by a hash of its "
+                        "key) and write just OUT_DIR/shard-K-of-N.btfembed-partial; 'btfembed merge' combines "
+                        "the N partials into the outputs of one unsharded build")
     p.add_argument("--verbose", "-v", action="store_true", help="one line per kernel")
     p.add_argument("--quiet", "-q", action="store_true", help="no table and no progress")
     p.add_argument("--help-settings", action="store_true", help="list the settings file keys and exit")
@@ -117,6 +126,18 @@ def _settings(args: argparse.Namespace) -> "Settings":
         s.cache = False
     s.validate()
     return s
+
+
+def _write_partial(s: "Settings", result: "BuildResult", quiet: bool) -> int:
+    from btfembed.build.shards import write_partial
+
+    path = write_partial(result, s)
+    info = result.shard
+    assert info is not None
+    if not quiet:
+        print(f"shard {info.index}/{info.count}: {len(result.kernels)} of {info.total} kernel(s), "
+              f"{len(result.failed)} failed; wrote {path} (combine the shards with 'btfembed merge')")
+    return 0
 
 
 class _Progress:
@@ -163,14 +184,20 @@ def run(args: argparse.Namespace) -> int:
         print(settings_help())
         return 0
     s = _settings(args)
+    shard = None
+    if args.shard is not None:
+        from btfembed.build.shards import parse_shard
+        shard = parse_shard(args.shard)
     progress = _Progress(sys.stderr.isatty() and not args.quiet, args.verbose)
     try:
-        result = build(s, progress=progress, warn=warn)
+        result = build(s, progress=progress, warn=warn, shard=shard)
     finally:
         progress.close()
     check_complete(result, s)
     for k in result.failed:
         warn(f"{k.kernel.key}: {k.error}")
+    if result.shard is not None:
+        return _write_partial(s, result, args.quiet)
     write_outputs(result, s)
     for m in arch_mismatches(result):
         warn(m.message())

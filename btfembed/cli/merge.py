@@ -1,0 +1,82 @@
+"""``btfembed merge``: combine the partial files of a sharded build."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from btfembed.cli._common import warn
+from btfembed.errors import CheckFailed
+
+HELP = """\
+Combine the N partial files written by 'btfembed build --shard K/N' (one per
+CI job, say) into the outputs of one unsharded build: the BTFHub tree and
+btfembed.pack in --out-dir, --report, --html and generated sources
+(--emit), byte-identical to what 'btfembed build' without --shard writes.
+
+Every shard 1..N must be given exactly once, and all must come from the
+same btfembed version, objects, options and kernel list; damaged partials
+are refused.  The partials carry everything needed (objects included), so
+no kernel or object file is read.
+
+Settings (out_dir, report, html, compress, emit, output, prefix, fail_on,
+keep_going) may come from btfembed.toml or [tool.btfembed] in
+pyproject.toml in the current directory (or --config); options win.
+
+examples:
+  btfembed merge parts/shard-*-of-4.btfembed-partial --out-dir out --report report.json
+  btfembed merge parts/*.btfembed-partial --out-dir out --emit c --output gen/min_btf
+"""
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("merge", help="combine the partials of 'build --shard K/N' into the build's outputs",
+                       description=HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("partials", metavar="PARTIAL", nargs="+", help="partial files (shard-K-of-N.btfembed-partial)")
+    p.add_argument("--out-dir", "-o", metavar="DIR", help="output directory")
+    p.add_argument("--report", metavar="FILE", help="write a JSON report")
+    p.add_argument("--html", metavar="FILE", help="write an HTML kernel x program matrix")
+    p.add_argument("--config", metavar="FILE", help="settings file (default: ./btfembed.toml or ./pyproject.toml)")
+    p.add_argument("--fail-on", choices=["never", "ambiguous", "poisoned"],
+                   help="exit 1 if a relocation is ambiguous (libbpf refuses the object) or poisoned")
+    p.add_argument("--keep-going", action="store_true", default=None,
+                   help="write the kernels that worked even if others failed, and exit 0")
+    p.add_argument("--compress", action="store_true", default=None, help="zlib-compress blobs in pack and sources")
+    p.add_argument("--emit", choices=["c", "python"], help="also generate sources embedding the pack")
+    p.add_argument("--output", metavar="NAME", help="with --emit: NAME.c/NAME.h, or the .py module path")
+    p.add_argument("--prefix", metavar="P", help="with --emit c: symbol prefix")
+    p.add_argument("--quiet", "-q", action="store_true", help="no table")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from btfembed.build.findings import arch_mismatches
+    from btfembed.build.outputs import check_complete, write_outputs
+    from btfembed.build.report import fails, write_table
+    from btfembed.build.settings import Settings, find_settings_file, load_settings
+    from btfembed.build.shards import merge_partials
+
+    path = args.config or find_settings_file(".")
+    s = load_settings(path) if path else Settings()
+    s.source = path
+    for name in ("out_dir", "report", "html", "fail_on", "keep_going", "compress", "emit", "output", "prefix"):
+        value = getattr(args, name)
+        if value is not None:
+            setattr(s, name, value)
+    s.kernels = []          # the kernels are the partials'
+    s.depfile = None        # a depfile names the build's inputs: write it from 'build'
+    s.validate()
+    result, options = merge_partials(args.partials)
+    s.compat, s.header_size = options.compat, options.header_size
+    check_complete(result, s)
+    for k in result.failed:
+        warn(f"{k.kernel.key}: {k.error}")
+    write_outputs(result, s)
+    for m in arch_mismatches(result):
+        warn(m.message())
+    if not args.quiet:
+        write_table(result, sys.stdout, see=s.html or s.report or "--html/--report")
+    bad = fails(result, s.fail_on)
+    if bad:
+        raise CheckFailed(f"{len(bad)} kernel(s) have {s.fail_on} (or worse) relocations, e.g. {bad[0].kernel.key}")
+    return 0
