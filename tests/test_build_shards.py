@@ -61,6 +61,7 @@ def test_shard_selection_is_a_partition() -> None:
             parse_shard(bad)
 
 
+# With the in-repo kernels, 2 shards leave one empty, 3 split them 1 + 2.
 @pytest.mark.parametrize("n", [2, 3])
 def test_merge_is_byte_identical_to_one_build(tmp_path: Path, n: int) -> None:
     kernels = ["--kernels", str(REPO_KERNELS)]
