@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-import btfembed.build.pipeline as pipeline
+from btfembed.build import sources
 from btfembed.build.cache import Cache
 from btfembed.build.kernels import discover
 from btfembed.build.pipeline import Options, load_object_inputs, run_build
@@ -51,13 +51,13 @@ class CountingLoad:
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch):
         self.calls: list[str] = []
-        real = pipeline.load_btf
+        real = sources.load_kernel
 
-        def load(path: str, **kw):  # type: ignore[no-untyped-def]
+        def load(path: str, *args, **kw):  # type: ignore[no-untyped-def]
             self.calls.append(path)
-            return real(path, **kw)
+            return real(path, *args, **kw)
 
-        monkeypatch.setattr(pipeline, "load_btf", load)
+        monkeypatch.setattr(sources, "load_kernel", load)
 
 
 def build(objs: list[str], kernels: list, cache: Cache, **kw):  # type: ignore[no-untyped-def]
