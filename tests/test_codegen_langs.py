@@ -164,3 +164,198 @@ def test_runtimes_are_package_data() -> None:
     patterns = data["btfembed.embed"]
     for f in RUNTIMES.iterdir():
         assert any(Path(f.name).match(p.split("/", 1)[1]) for p in patterns if p.startswith("runtimes/")), f.name
+
+
+# ---------------------------------------------------------------------------
+# The README's recipes, run as written
+
+
+README = RUNTIMES.parent.parent.parent / "README.md"
+
+
+def readme_block(section: str, lang: str, contains: str) -> str:
+    text = README.read_text()
+    body = text[text.index(f"## {section}"):]
+    body = body[:body.index("\n## ", 4)]
+    blocks = re.findall(rf"```{lang}\n(.*?)```", body, re.S)
+    found = [b for b in blocks if contains in b]
+    assert len(found) == 1, (section, contains)
+    return found[0]
+
+
+def btfembed_on_path(tmp: Path) -> dict[str, str]:
+    """``btfembed`` on PATH running this checkout."""
+    import os
+
+    bindir = tmp / "bin"
+    bindir.mkdir()
+    script = bindir / "btfembed"
+    script.write_text(f'#!/bin/sh\nexec "{sys.executable}" -m btfembed "$@"\n')
+    script.chmod(0o755)
+    return {"PATH": f"{bindir}{os.pathsep}{os.environ.get('PATH', '')}"}
+
+
+def small_pack(dest: Path) -> None:
+    proc = cli("build", OBJ, "--kernels", str(REPO_KERNELS), "--out-dir", str(dest), "-q")
+    assert proc.returncode == 0, proc.stderr
+
+
+def test_readme_go_generate_recipe(tmp_path: Path) -> None:
+    go = toolchains.go()
+    block = readme_block("Embedding in Go", "go", "//go:generate")
+    proj = tmp_path / "src" / "example.com" / "mytool"
+    small_pack(proj / "out")
+    pkg = proj / "internal" / "kbtf"
+    pkg.mkdir(parents=True)
+    (pkg / "gen.go").write_text(block)
+    env = toolchains.go_env(tmp_path)
+    env.update(btfembed_on_path(tmp_path))
+    proc = subprocess.run([go, "generate", "."], cwd=pkg, env=env, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert (pkg / "btfembed.btfpack").is_file() and (pkg / "btfembed_runtime.go").is_file()
+    proc = subprocess.run([go, "build", "."], cwd=pkg, env=env, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+
+
+def test_readme_build_rs_recipe(tmp_path: Path) -> None:
+    """build.rs as cargo runs it (cwd: the package, OUT_DIR set), then the
+    crate's main.rs including its output; rustc only."""
+    import os
+
+    rustc = toolchains.rustc()
+    build_rs = readme_block("Embedding in Rust", "rust", "// build.rs")
+    main_rs = readme_block("Embedding in Rust", "rust", "// src/main.rs")
+    proj, out_dir = tmp_path / "crate", tmp_path / "target" / "out"
+    out_dir.mkdir(parents=True)
+    small_pack(proj / "btf")
+    (proj / "src").mkdir()
+    (proj / "build.rs").write_text(build_rs)
+    (proj / "src" / "main.rs").write_text(
+        main_rs + "\nfn main() {\n    let (d, _) = btf::lookup(&btf::Options::default()).unwrap();\n"
+        "    println!(\"{} {}\", d.status, btf::kernels().unwrap().len());\n}\n")
+    env = dict(os.environ, OUT_DIR=str(out_dir), **btfembed_on_path(tmp_path))
+    for src, exe in ((proj / "build.rs", tmp_path / "build-script"), (proj / "src" / "main.rs", tmp_path / "app")):
+        proc = subprocess.run([rustc, "--edition=2021", "-D", "warnings", "-o", str(exe), str(src)], env=env,
+                              capture_output=True, text=True)
+        if src.name == "build.rs":
+            assert proc.returncode == 0, proc.stderr
+            run = subprocess.run([str(exe)], cwd=proj, env=env, capture_output=True, text=True)
+            assert run.returncode == 0 and "cargo:rerun-if-changed=btf/btfembed.pack" in run.stdout, run.stderr
+        else:
+            assert proc.returncode == 0, proc.stderr
+    run = subprocess.run([str(tmp_path / "app")], env=clean_env(), capture_output=True, text=True)
+    assert run.returncode == 0 and run.stdout.split()[1] == "3", run.stdout + run.stderr
+
+
+# ---------------------------------------------------------------------------
+# Integrity: the stale-object guard and damaged packs
+
+
+def _build_go(tmp: Path, pack, codec: str = "none") -> tuple[Path, Path]:
+    from btfembed.embed.codegen import write_go
+
+    gopath = tmp / "gopath"
+    pkg = gopath / "src" / "btfembed_rules"
+    write_go(pack, str(pkg), package="btfembed_rules", codec=codec)
+    return toolchains.go_build(gopath, toolchains.TOOLS / "go_harness.go", gopath / "harness"), pkg
+
+
+def _rebuild_go(tmp: Path, pkg: Path) -> Path:
+    return toolchains.go_build(tmp / "gopath", toolchains.TOOLS / "go_harness.go", tmp / "gopath" / "harness2")
+
+
+def _build_rust(tmp: Path, pack) -> tuple[Path, Path]:
+    exe = toolchains.build_rust_harness(tmp / "rs", pack)
+    return exe, tmp / "rs"
+
+
+def _rebuild_rust(tmp: Path, _pkg: Path) -> Path:
+    return toolchains.rust_build(tmp / "rs" / "main.rs", tmp / "rs" / "harness2")
+
+
+def _reseal(lang: str, where: Path, data: bytes) -> None:
+    """Replace the pack and the size and SHA-256 its sources record, as if
+    generated that way: what is left to catch damage is the pack's own
+    checks."""
+    import hashlib
+
+    digest = hashlib.sha256(data).digest()
+    if lang == "go":
+        (where / "btfembed.btfpack").write_bytes(data)
+        src = where / "btfembed_pack.go"
+        text = re.sub(r"const packSize = \d+", f"const packSize = {len(data)}", src.read_text())
+        text = re.sub(r"var packSHA256 = \[32\]byte\{[^}]*\}",
+                      "var packSHA256 = [32]byte{" + ", ".join(f"0x{b:02x}" for b in digest) + "}", text)
+    else:
+        (where / "btfembed_rules.btfpack").write_bytes(data)
+        src = where / "btfembed_rules.rs"
+        text = re.sub(r"const PACK_SIZE: u64 = \d+;", f"const PACK_SIZE: u64 = {len(data)};", src.read_text())
+        text = re.sub(r"const PACK_SHA256: \[u8; 32\] = \[[^\]]*\];",
+                      "const PACK_SHA256: [u8; 32] = [" + ", ".join(f"0x{b:02x}" for b in digest) + "];", text)
+    src.write_text(text)
+
+
+BUILDERS = {"go": (_build_go, _rebuild_go), "rust": (_build_rust, _rebuild_rust)}
+
+
+@pytest.mark.parametrize("lang", ["go", "rust"])
+def test_stale_object_guard(tmp_path: Path, lang: str) -> None:
+    from btfembed.embed.pack import build_pack, object_digest
+
+    (toolchains.go if lang == "go" else toolchains.rustc)()
+    from test_runtime_rules import DEBIAN, minimized
+
+    obj = Path(OBJ)
+    other = OBJS / "tracer.el.o"
+    pack = build_pack([(DEB, minimized(str(DEBIAN)))], objects=[(obj.name, object_digest(obj.read_bytes()))])
+    exe, _ = BUILDERS[lang][0](tmp_path, pack)
+    ok = subprocess.run([str(exe), "--check-object", str(obj)], capture_output=True, text=True)
+    assert ok.returncode == 0 and "object=ok" in ok.stdout, ok.stderr
+    stale = subprocess.run([str(exe), "--check-object", str(other)], capture_output=True, text=True)
+    assert stale.returncode == 1 and "object=refused" in stale.stdout and "built for" in stale.stderr
+    junk = tmp_path / "junk.o"
+    junk.write_bytes(b"\x7fELF" + b"\0" * 10)
+    bad = subprocess.run([str(exe), "--check-object", str(junk)], capture_output=True, text=True)
+    assert bad.returncode == 1 and "not a BPF object" in bad.stderr, bad.stderr
+
+
+def _damage(data: bytes, kind: str) -> tuple[bytes, str]:
+    import struct
+
+    b = bytearray(data)
+    if kind == "blob-byte":
+        b[-5] ^= 0x40
+        return bytes(b), "digest mismatch"
+    if kind == "index-byte":
+        b[F.HEADER_SIZE + 1] ^= 0x01
+        return bytes(b), "index digest mismatch"
+    if kind == "format":
+        struct.pack_into("<H", b, 14, 3)
+        return bytes(b), "unsupported format 3"
+    if kind == "truncated":
+        return bytes(b[:-1]), "truncated or padded"
+    if kind == "magic":
+        b[0] ^= 1
+        return bytes(b), "wrong magic"
+    raise AssertionError(kind)
+
+
+@pytest.mark.parametrize("kind", ["blob-byte", "index-byte", "format", "truncated", "magic"])
+@pytest.mark.parametrize("lang", ["go", "rust"])
+def test_damaged_pack_refused(tmp_path: Path, lang: str, kind: str) -> None:
+    from btfembed.embed.pack import build_pack
+
+    (toolchains.go if lang == "go" else toolchains.rustc)()
+    from test_runtime_rules import DEBIAN, minimized
+
+    pack = build_pack([(DEB, minimized(str(DEBIAN)))])
+    build, rebuild = BUILDERS[lang]
+    _, where = build(tmp_path, pack)
+    name = "btfembed.btfpack" if lang == "go" else "btfembed_rules.btfpack"
+    data, message = _damage((where / name).read_bytes(), kind)
+    _reseal(lang, where, data)
+    exe = rebuild(tmp_path, where)
+    proc = subprocess.run([str(exe)], env=clean_env(**deb_env(tmp_path)), capture_output=True, text=True)
+    assert proc.returncode == 1 and "not a valid btfembed pack" in proc.stderr and message in proc.stderr, \
+        proc.stdout + proc.stderr
+    assert "path=" not in proc.stdout  # no bytes handed out

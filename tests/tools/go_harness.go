@@ -46,6 +46,19 @@ func main() {
 			opts.SysfsBTF = val()
 		case "--dump":
 			dump = val()
+		case "--check-object":
+			data, err := os.ReadFile(val())
+			if err != nil {
+				fmt.Fprintln(os.Stderr, err)
+				os.Exit(2)
+			}
+			if err := rt.CheckObject(data); err != nil {
+				fmt.Printf("object=refused\n")
+				fmt.Fprintln(os.Stderr, err)
+				os.Exit(1)
+			}
+			fmt.Printf("object=ok\n")
+			return
 		default:
 			fmt.Fprintf(os.Stderr, "bad argument %s\n", a)
 			os.Exit(2)

@@ -45,6 +45,18 @@ fn main() {
             "--sysfs" => opts.sysfs_btf = Some(PathBuf::from(val())),
             "--tmpdir" => opts.tmpdir = Some(PathBuf::from(val())),
             "--dump" => dump = Some(PathBuf::from(val())),
+            "--check-object" => {
+                let data = std::fs::read(val()).expect("read the object");
+                match rt::check_object(&data) {
+                    Ok(()) => println!("object=ok"),
+                    Err(e) => {
+                        println!("object=refused");
+                        eprintln!("{}", e);
+                        std::process::exit(1)
+                    }
+                }
+                return;
+            }
             _ => {
                 eprintln!("bad argument {}", a);
                 std::process::exit(2)
