@@ -32,6 +32,12 @@ __all__ = [
     "FileAccessError",
     "CheckFailed",
     "BuildFailed",
+    "CoreError",
+    "MatchError",
+    "CalcError",
+    "PatchError",
+    "MinimizeError",
+    "PackError",
 ]
 
 
@@ -132,3 +138,32 @@ class BuildFailed(BTFEmbedError):
     """A build in which some kernel failed (so nothing was written)."""
 
     exit_code = 3
+
+
+class CoreError(BTFEmbedError):
+    """libbpf would fail this relocation (and the object load).  ``errno``
+    names the error libbpf returns (EINVAL, E2BIG, ...)."""
+
+    def __init__(self, message: str, errno: str = "EINVAL"):
+        super().__init__(message)
+        self.errno = errno
+
+
+class MatchError(CoreError):
+    """Matching a local spec against a candidate type failed the way libbpf fails."""
+
+
+class CalcError(CoreError):
+    """libbpf cannot compute this relocation (-E2BIG bitfield, unresolvable size)."""
+
+
+class PatchError(CoreError):
+    """libbpf refuses to patch (unexpected instruction or value)."""
+
+
+class MinimizeError(BTFEmbedError):
+    """Minimization refused (compat mode) or impossible to make equivalent."""
+
+
+class PackError(BTFEmbedError):
+    """A pack file that cannot be read."""

@@ -14,20 +14,13 @@ from btfembed.btf.reader import BTF
 from btfembed.core.kinds import RelocKind, is_enumval_based, is_field_based, is_type_based
 from btfembed.core.match import MatchError, spec_match
 from btfembed.core.spec import Spec
-from btfembed.errors import BTFFormatError, TypeIdError
+from btfembed.core.status import Status
+from btfembed.errors import BTFFormatError, CalcError, TypeIdError
 from btfembed.btf.wire import ENUM, ENUM64, INT, PTR
 
 __all__ = ["Values", "Outcome", "Candidate", "calc_values", "resolve", "POISON_HELPER_ID"]
 
 POISON_HELPER_ID = 195896080  # 0xbad2310, "bad relo"
-
-
-class CalcError(Exception):
-    """libbpf cannot compute this relocation (-E2BIG bitfield, unresolvable size)."""
-
-    def __init__(self, message: str, errno: str = "EINVAL"):
-        super().__init__(message)
-        self.errno = errno
 
 
 class Candidate:
@@ -233,7 +226,7 @@ class Outcome:
 
     def __init__(self, status: str, values: Values | None, target: Spec | None,
                  matched: list, considered: list, message: str = "", code: str = ""):
-        self.status = status
+        self.status = Status(status)
         self.values = values
         self.target = target
         self.matched = matched
@@ -245,7 +238,7 @@ class Outcome:
 
     @property
     def failed(self) -> bool:
-        return self.status in ("ambiguous", "error")
+        return self.status.failed
 
     def __repr__(self) -> str:
         return f"Outcome({self.status}, {self.values!r}{', ' + self.message if self.message else ''})"

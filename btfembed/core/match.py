@@ -30,7 +30,7 @@ from __future__ import annotations
 from btfembed.btf.reader import BTF
 from btfembed.core.kinds import RelocKind, is_enumval_based, is_field_based, is_type_based
 from btfembed.core.spec import SPEC_MAX_LEN, Accessor, Spec, is_flex_array
-from btfembed.errors import BTFFormatError, TypeIdError
+from btfembed.errors import BTFFormatError, MatchError, TypeIdError
 from btfembed.btf.strings import essential_len
 from btfembed.btf.wire import (
     ARRAY, ENUM, ENUM64, FLOAT, FUNC_PROTO, FWD, INT, PTR, STRUCT, UNION,
@@ -44,16 +44,6 @@ _MAX_LEVEL = 32   # libbpf's recursion level limit
 # one candidate.  Relocations of real programs on real kernels need a few
 # hundred; this stops a hostile type graph within about a tenth of a second.
 MAX_STEPS = 50_000
-
-
-class MatchError(Exception):
-    """libbpf would fail the relocation (and the object load) here.
-
-    ``errno`` names the error libbpf returns (EINVAL or E2BIG)."""
-
-    def __init__(self, message: str, errno: str = "EINVAL"):
-        super().__init__(message)
-        self.errno = errno
 
 
 class Budget:

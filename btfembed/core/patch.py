@@ -9,6 +9,7 @@ from __future__ import annotations
 import struct
 
 from btfembed.core.calc import POISON_HELPER_ID, Values
+from btfembed.errors import PatchError
 
 __all__ = ["patch_insn", "PatchError"]
 
@@ -17,10 +18,6 @@ _SIZE_BYTES = {0x18: 8, 0x00: 4, 0x08: 2, 0x10: 1}   # BPF_DW, BPF_W, BPF_H, BPF
 _BYTES_SIZE = {v: k for k, v in _SIZE_BYTES.items()}
 _LD_IMM64 = 0x18  # BPF_LD | BPF_IMM | BPF_DW
 _CALL = 0x85      # BPF_JMP | BPF_CALL
-
-
-class PatchError(Exception):
-    """libbpf refuses to patch (unexpected instruction or value)."""
 
 
 def _unpack(insn: bytes, order: str):

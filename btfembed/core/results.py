@@ -18,6 +18,7 @@ from typing import Callable, NamedTuple, Sequence
 from btfembed.core.kinds import KIND_LABELS, RelocKind
 from btfembed.core.resolve import RelocResult
 from btfembed.core.spec import describe_access
+from btfembed.core.status import Status
 
 __all__ = ["Summary", "Difference", "summarize", "describe", "compare"]
 
@@ -27,9 +28,9 @@ class Summary(NamedTuple):
     section: str
     index: int            # relocation number within its section (libbpf's "relo #N")
     insn: int             # instruction index within the section
-    kind: int
+    kind: RelocKind
     access: str           # the local access as names, e.g. "struct task_struct.pid"
-    status: str           # resolved, missing, poisoned, ambiguous, error
+    status: Status        # resolved, missing, poisoned, ambiguous, error (str-valued)
     code: str = ""        # ambiguous/error: offset, decision, EINVAL, E2BIG
     message: str = ""
     poison: bool = False
@@ -49,7 +50,7 @@ class Difference(NamedTuple):
     section: str
     index: int
     insn: int
-    kind: int
+    kind: RelocKind
     access: str
     full: str
     minimized: str
@@ -72,7 +73,7 @@ def summarize(r: RelocResult, locate: Callable[[object], int] | None = None) -> 
         target = (locate(btf) if locate else 0, tid)
         ident = (t.kind, t.name, t.size_type if t.kind in (1, 4, 5, 6, 16, 19) else 0)
     common = dict(program=r.program, section=rec.section, index=rec.index, insn=rec.insn_off // 8,
-                  kind=rec.kind, access=describe_access(r.local), status=o.status, code=o.code,
+                  kind=RelocKind(rec.kind), access=describe_access(r.local), status=o.status, code=o.code,
                   message=o.message, target=target, target_ident=ident)
     if v is None:
         return Summary(**common)

@@ -25,7 +25,7 @@ from typing import Callable, NamedTuple, Sequence
 from btfembed.embed import format as F
 from btfembed.embed import runtime as _rt
 from btfembed.embed.keys import KernelKey, normalize_arch
-from btfembed.errors import BTFEmbedError, ConfigError
+from btfembed.errors import BTFEmbedError, ConfigError, PackError
 from btfembed.inputs.files import atomic_write, read_bytes
 
 __all__ = [
@@ -37,10 +37,6 @@ MAGIC = F.MAGIC
 FORMAT = F.FORMAT
 CODECS = tuple(F.CODEC_IDS)
 _FIELDS = ("arch", "distro", "distro_version", "release")
-
-
-class PackError(BTFEmbedError):
-    """A pack file that cannot be read."""
 
 
 class Pack(NamedTuple):

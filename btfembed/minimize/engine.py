@@ -42,7 +42,8 @@ from btfembed.core.resolve import (
     RelocResult, Target, prefetch, resolve_relocations, root_names,
 )
 from btfembed.minimize.blob import Emitted, Key, emit
-from btfembed.errors import BTFEmbedError
+from btfembed.minimize.levels import Level
+from btfembed.errors import BTFEmbedError, MinimizeError
 from btfembed.minimize.marks import Marks, UnsupportedMarkError
 from btfembed.core.objects import CoreObject
 from btfembed.btf.types import Type
@@ -52,11 +53,7 @@ __all__ = ["minimize", "Minimized", "MinimizeError", "resolve_object", "summariz
            "ObjectAnalysis", "analyze", "assemble", "NeedsKernel", "check_compat_input"]
 
 
-class MinimizeError(BTFEmbedError):
-    """Minimization refused (compat mode) or impossible to make equivalent."""
-
-
-class NeedsKernel(Exception):
+class NeedsKernel(MinimizeError):
     """``assemble`` could not make an equivalent BTF from the marks alone."""
 
     def __init__(self, diffs: list[tuple[int, Difference]]):
@@ -78,7 +75,7 @@ class Minimized(NamedTuple):
     data: bytes
     emitted: Emitted
     summaries: list[tuple[Summary, ...]]    # per object, against the full target
-    level: int                              # widening level used (0 in compat mode)
+    level: Level                            # widening level used (COMPAT in compat mode)
 
 
 def resolve_object(obj: CoreObject, target: Target) -> list[RelocResult]:
@@ -180,7 +177,7 @@ def _check(objects: Sequence[CoreObject], summaries: Sequence[Sequence[Summary]]
 
 
 def assemble(objects: Sequence[CoreObject], analyses: Sequence[ObjectAnalysis], start_ids: Sequence[int], *,
-             compat: bool = False, byte_order: str = "little", hdr_len: int = wire.HEADER_LEN) -> tuple[Emitted, int]:
+             compat: bool = False, byte_order: str = "little", hdr_len: int = wire.HEADER_LEN) -> tuple[Emitted, Level]:
     """Emit the union of the analyses' marks and check it (default mode).
 
     Returns (emitted, level).  Raises ``NeedsKernel`` when the marks alone
@@ -192,18 +189,18 @@ def assemble(objects: Sequence[CoreObject], analyses: Sequence[ObjectAnalysis], 
     kept = _union(*(a.marks for a in analyses))
     emitted = emit(kept, types.__getitem__, start_ids, byte_order=byte_order, hdr_len=hdr_len)
     if compat:
-        return emitted, 0
+        return emitted, Level.COMPAT
     summaries = [a.summaries for a in analyses]
     diffs = _check(objects, summaries, emitted)
     if not diffs:
-        return emitted, 1
+        return emitted, Level.BPFTOOL
     if any(a.wide_marks is None for a in analyses):
         raise NeedsKernel(diffs)
     kept = _union(kept, *(a.wide_marks for a in analyses))
     emitted = emit(kept, types.__getitem__, start_ids, byte_order=byte_order, hdr_len=hdr_len)
     diffs = _check(objects, summaries, emitted)
     if not diffs:
-        return emitted, 2
+        return emitted, Level.MATCHES
     raise NeedsKernel(diffs)
 
 
@@ -247,7 +244,7 @@ def minimize(objects: Sequence[CoreObject], target: Target, *, compat: bool = Fa
     if remaining:
         lines = "; ".join(f"{objects[i].source}: {d.line()}" for i, d in remaining[:5])
         raise MinimizeError(f"cannot produce a minimized BTF equivalent to the full one: {lines}")
-    return Minimized(emitted.data, emitted, summaries, 3)
+    return Minimized(emitted.data, emitted, summaries, Level.GRAPH)
 
 
 def _root_of(obj: CoreObject, d: Difference) -> int:
