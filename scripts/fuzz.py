@@ -1563,12 +1563,15 @@ def random_object(rng: random.Random) -> tuple[bytes, Builder, int]:
     b, n = random_btf(rng, rng.randint(2, 30))
     order = rng.choice(("little", "big"))
     sec_off = b.strings.add(rng.choice(("kprobe/x", "tp/y", ".text")))
-    local = BTF(b.to_bytes(byte_order=order))
+    try:  # dangling references make it BTF that the reader refuses at open
+        local: BTF | None = BTF(b.to_bytes(byte_order=order))
+    except BTFEmbedError:
+        local = None
     records = []
     for _ in range(rng.randint(1, 12)):
         root = rng.randint(1, n) if rng.random() < 0.95 else rng.choice((0, n + 1, 0xFFFFFFFF))
         kind = rng.choice(tuple(range(13)) * 4 + (13, 200))
-        path = _random_path(rng, local, root)
+        path = _random_path(rng, local, root) if local is not None else [rng.choice((0, 1))]
         access = ":".join(map(str, path))
         records.append((sec_off, 8 * rng.randrange(64) + (0 if rng.random() < 0.97 else 3), root,
                         b.strings.add(access), kind))

@@ -303,3 +303,105 @@ def test_fuzz_script_prints_its_summary_when_interrupted(sig: str) -> None:
     assert 0 < tried < 1_000_000
     assert any(line.startswith("interrupted after") and f"{tried} of 1000000" in line for line in lines), out
     assert "failures: 0 inputs" in out
+
+
+# -- what libbpf's sanity check refuses, refused at open -------------------
+
+def _sample_btf():
+    """A BTF with every kind whose record refers to strings or types; the
+    ids of each, and the word index (in the type record) of each field."""
+    from btfembed.btf import wire
+    from btfembed.btf.types import Datasec, DeclTag, Type, Var, VarSecinfo
+    from btfembed.btf.writer import Builder
+    from btfembed.btf.types import make_info
+
+    b = Builder()
+    ids = {}
+    ids["int"] = b.add_int("int", 4)
+    ids["ptr"] = b.add_ref(wire.PTR, ids["int"])
+    ids["struct"] = b.add_struct("s", 8, [("a", ids["int"], 0), ("b", ids["ptr"], 32)])
+    ids["enum"] = b.add_enum("e", 4, [("E1", 1), ("E2", 2)])
+    ids["enum64"] = b.add_enum("e64", 8, [("F1", 1)], enum64=True)
+    ids["array"] = b.add_array(ids["int"], ids["int"], 4)
+    ids["typedef"] = b.add_ref(wire.TYPEDEF, ids["struct"], "s_t")
+    ids["proto"] = b.add_func_proto(ids["int"], [("x", ids["int"]), ("y", ids["ptr"])])
+    ids["func"] = b.add_ref(wire.FUNC, ids["proto"], "f", vlen=1)
+    ids["var"] = b.add(Var(wire.VAR, "v", make_info(wire.VAR), ids["int"], linkage=1))
+    ids["datasec"] = b.add(Datasec(wire.DATASEC, ".data", make_info(wire.DATASEC, 1), 4,
+                                   secinfos=[VarSecinfo(ids["var"], 0, 4)]))
+    ids["tag"] = b.add(DeclTag(wire.DECL_TAG, "tag", make_info(wire.DECL_TAG), ids["struct"], component_idx=-1))
+    ids["type_tag"] = b.add(Type(wire.TYPE_TAG, "tt", make_info(wire.TYPE_TAG), ids["int"]))
+    ids["const"] = b.add_ref(wire.CONST, ids["type_tag"])
+    return b.to_bytes(), ids
+
+
+# (type, word in its record, "name" or "type", what the message says)
+_FIELDS = [
+    ("int", 0, "name"), ("ptr", 2, "type"), ("struct", 0, "name"), ("struct", 3, "name"), ("struct", 4, "type"),
+    ("struct", 7, "type"), ("enum", 3, "name"), ("enum", 5, "name"), ("enum64", 3, "name"), ("array", 3, "type"),
+    ("array", 4, "type"), ("typedef", 2, "type"), ("proto", 2, "type"), ("proto", 3, "name"), ("proto", 4, "type"),
+    ("proto", 6, "type"), ("func", 0, "name"), ("func", 2, "type"), ("var", 2, "type"), ("datasec", 3, "type"),
+    ("tag", 2, "type"), ("type_tag", 2, "type"), ("const", 2, "type"),
+]
+
+
+def _patched(raw: bytes, btf, tid: int, word: int, value: int) -> bytes:
+    import struct
+    first, _count = btf.record_words(tid)
+    out = bytearray(raw)
+    struct.pack_into("<I", out, btf._type_start + 4 * (first + word), value)
+    return bytes(out)
+
+
+def test_sanity_check_at_open_refuses_what_libbpf_refuses() -> None:
+    from btfembed.btf.reader import BTF
+    from btfembed.errors import BTFFormatError
+
+    raw, ids = _sample_btf()
+    good = BTF(raw)
+    good.validate()
+    s_end = len(good.strings.data)
+    t_cnt = good.type_cnt
+    for name, word, what in _FIELDS:
+        tid = ids[name]
+        limit = s_end if what == "name" else t_cnt
+        # The last valid value is accepted, the first invalid one (and a
+        # huge one) refused when opening, whichever path opens it.
+        BTF(_patched(raw, good, tid, word, limit - 1))
+        for value in (limit, limit + 1000, 0x7FFFFFFF, 0x80000000, 0xFFFFFFFF):
+            bad = _patched(raw, good, tid, word, value)
+            for kw in ({}, {"prefetch": ["s", "f"]}, {"offsets": good.type_offsets()}):
+                with pytest.raises(BTFFormatError, match=rf"type \[{tid}\]"):
+                    BTF(bad, **kw)
+    # FUNC must point to a FUNC_PROTO: checked when decoded and by validate().
+    with pytest.raises(BTFFormatError, match=rf"type \[{ids['func']}\].*FUNC_PROTO"):
+        BTF(_patched(raw, good, ids["func"], 2, ids["int"])).validate()
+
+
+def test_header_version_and_flags_are_checked() -> None:
+    from btfembed.btf.reader import BTF
+    from btfembed.errors import BTFFormatError
+
+    raw, _ = _sample_btf()
+    for offset, value, what in ((2, 0, "version"), (2, 2, "version"), (3, 1, "flags"), (3, 0x80, "flags")):
+        bad = bytearray(raw)
+        bad[offset] = value
+        with pytest.raises(BTFFormatError, match=what):
+            BTF(bytes(bad))
+
+
+def test_kernel_with_a_bad_name_in_an_untouched_type_is_refused(tmp_path: Path) -> None:
+    from btfembed.btf.reader import BTF
+
+    raw = _raw_small()
+    btf = BTF(raw)
+    last = btf.type_cnt - 1
+    bad = _patched(raw, btf, last, 0, len(btf.strings.data) + 7)
+    f = tmp_path / "k.btf"
+    f.write_bytes(bad)
+    proc = cli("minimize", str(f), str(tmp_path / "m.btf"), OBJ_A)
+    assert f"type [{last}]" in one_line_error(proc, 3)
+    assert not (tmp_path / "m.btf").exists()
+    for v in (b"\x02", b"\x00"):
+        f.write_bytes(raw[:2] + v + raw[3:])
+        assert "version" in one_line_error(cli("minimize", str(f), str(tmp_path / "m.btf"), OBJ_A), 3)

@@ -38,6 +38,98 @@ _MAX_CHAIN = 4096  # longest modifier/typedef chain followed before calling it a
 _MAX_RESOLVE_DEPTH = 32  # libbpf's MAX_RESOLVE_DEPTH for size resolution
 
 _MOD_OR_TYPEDEF = frozenset({TYPEDEF, VOLATILE, CONST, RESTRICT, TYPE_TAG})
+_BTF_VERSION = 1
+
+# -- the sanity check's word roles ----------------------------------------
+# Each word of a type record is a name offset (checked against the string
+# sections), a type id (checked against type_cnt) or anything else.
+_OTHER, _NAME, _TYPE = 0, 1, 2
+_REF_KINDS = frozenset({PTR, TYPEDEF, VOLATILE, CONST, RESTRICT, FUNC, VAR, DECL_TAG, TYPE_TAG, FUNC_PROTO})
+_EXTRA_ROLES = {ARRAY: (_TYPE, _TYPE, _OTHER)}   # the words after the 3-word header
+_ITEM_ROLES = {STRUCT: (_NAME, _TYPE, _OTHER), UNION: (_NAME, _TYPE, _OTHER), ENUM: (_NAME, _OTHER),
+               ENUM64: (_NAME, _OTHER, _OTHER), FUNC_PROTO: (_NAME, _TYPE), DATASEC: (_TYPE, _OTHER, _OTHER)}
+_LANE_BIT30, _LANE_LOW31 = 1 << 30, (1 << 31) - 1
+
+
+class _UnknownKind(Exception):
+    pass
+
+
+class _Steps(dict):
+    """info word -> record length in words (computed once per distinct
+    info); ``patterns`` gives the record's word roles."""
+
+    def __init__(self, fixed: list, per: list):
+        super().__init__()
+        self.fixed, self.per = fixed, per
+        self.patterns = _Patterns(self)
+
+    def lanes(self, str_end: int, type_cnt: int, order: str) -> "_Lanes":
+        return _Lanes(self.patterns, str_end, type_cnt, order)
+
+    def __missing__(self, info: int) -> int:
+        top = info >> 24
+        f = self.fixed[top]
+        if f is None:
+            raise _UnknownKind
+        n = self[info] = f + self.per[top] * (info & wire.VLEN_MASK)
+        return n
+
+
+class _Patterns(dict):
+    def __init__(self, steps: _Steps):
+        super().__init__()
+        self.steps = steps
+
+    def __missing__(self, info: int) -> bytes:
+        kind = (info >> wire.KIND_SHIFT) & wire.KIND_MASK
+        length = self.steps[info]
+        head = bytes((_NAME, _OTHER, _TYPE if kind in _REF_KINDS else _OTHER))
+        extra = bytes(_EXTRA_ROLES.get(kind, ()))
+        item = bytes(_ITEM_ROLES.get(kind, ()))
+        if item:
+            pat = head + extra + item * (info & wire.VLEN_MASK)
+        else:
+            pat = head + extra
+        if len(pat) != length:  # layout-described kinds: words of unknown meaning
+            pat = (head + bytes(length))[:length]
+        self[info] = pat
+        return pat
+
+
+class _Lanes(dict):
+    """info word -> the record's sanity-check lanes (4 bytes per word)."""
+
+    def __init__(self, patterns: "_Patterns", str_end: int, type_cnt: int, order: str):
+        super().__init__()
+        self.patterns = patterns
+        self.by_role = (bytes(4), ((1 << 31) - str_end).to_bytes(4, order), ((1 << 31) - type_cnt).to_bytes(4, order))
+
+    def __missing__(self, info: int) -> bytes:
+        by_role = self.by_role
+        lanes = self[info] = b"".join([by_role[r] for r in self.patterns[info]])
+        return lanes
+
+
+def _addend_bytes(str_end: int, type_cnt: int, order: str) -> list[tuple[int, int]]:
+    """Per byte of a 32-bit lane (in memory order): that byte of
+    ``2**31 - limit`` for name lanes and for type lanes."""
+    k_name = ((1 << 31) - min(str_end, 1 << 31)).to_bytes(4, order)
+    k_type = ((1 << 31) - min(type_cnt, 1 << 31)).to_bytes(4, order)
+    return list(zip(k_name, k_type))
+
+
+def _role_table(k_name: int, k_type: int) -> bytes:
+    table = bytearray(256)
+    table[_NAME], table[_TYPE] = k_name, k_type
+    return bytes(table)
+
+
+def _starts(lengths: list[int]) -> "Iterator[int]":
+    pos = 0
+    for n in lengths:
+        yield pos
+        pos += n
 
 
 class Header(NamedTuple):
@@ -70,6 +162,10 @@ def parse_header(data: bytes | memoryview) -> Header:
     else:
         raise BTFFormatError(f"bad BTF magic 0x{b0:02x}{b1:02x} (expected 0xeb9f in either byte order)", offset=0)
     version, flags, hdr_len, type_off, type_len, str_off, str_len = struct.unpack_from(fmt + "BBIIIII", data, 2)
+    if version != _BTF_VERSION:
+        raise BTFFormatError(f"unsupported BTF version {version} (expected {_BTF_VERSION})", offset=2)
+    if flags:
+        raise BTFFormatError(f"unsupported BTF header flags 0x{flags:02x}", offset=3)
     if hdr_len < wire.HEADER_LEN:
         raise BTFFormatError(f"BTF header length {hdr_len} is below the minimum {wire.HEADER_LEN}", offset=4)
     if hdr_len > n:
@@ -195,6 +291,16 @@ class BTF:
                 raise BTFFormatError("type index does not fit the type section")
             self._offs = offsets if isinstance(offsets, array) and offsets.typecode == "I" else array("I", offsets)
             self.type_cnt = self.start_id + len(self._offs)
+            steps = self._steps()
+            words = self._words
+            infos = array("I", map(words.__getitem__, map((1).__add__, self._offs)))
+            try:
+                lengths = list(map(steps.__getitem__, infos))
+            except _UnknownKind:
+                raise BTFFormatError("type index does not fit the type section") from None
+            if sum(lengths) != len(words) or any(o != e for o, e in zip(self._offs, _starts(lengths))):
+                raise BTFFormatError("type index does not fit the type section")
+            self._check_records(infos, steps)
             if names:
                 self.prefetch_essential_names(names)
         elif names:
@@ -234,15 +340,21 @@ class BTF:
             per[kind] = per[kind | 0x80] = p
         return fixed, per
 
+    def _steps(self) -> "_Steps":
+        return _Steps(*self._size_tables())
+
     def _scan(self, by_offset: dict[int, str] | None = None) -> tuple[array, list[int], list[int]]:
         """Walk the records: their word offsets; with ``by_offset`` (name
         offset -> essential name), also the positions of types with those
-        names, and of types whose name starts mid-string."""
+        names, and of types whose name starts mid-string.  Then the sanity
+        check (``_check_records``) over what the walk collected."""
         words = self._words
         n = len(words)
-        fixed, per = self._size_tables()
+        steps = self._steps()
         offs = array("I")  # 4 bytes per type instead of a Python int object
         append = offs.append
+        infos = array("I")
+        info_append = infos.append
         hits: list[int] = []
         odd: list[int] = []
         i = 0
@@ -258,15 +370,14 @@ class BTF:
                     if x and (get(x) is not None or (lo < x < hi and data[x - lo - 1])):
                         (hits if get(x) is not None else odd).append(len(offs) - 1)
                     info = words[i + 1]
-                    top = info >> 24
-                    i += fixed[top] + per[top] * (info & 0xFFFFFF)
+                    info_append(info)
+                    i += steps[info]
             while i < n:
                 append(i)
                 info = words[i + 1]
-                top = info >> 24
-                i += fixed[top] + per[top] * (info & 0xFFFFFF)
-        except TypeError:
-            # fixed[top] is None: a kind without a known size.
+                info_append(info)
+                i += steps[info]
+        except _UnknownKind:
             i = offs[-1]
             kind = (words[i + 1] >> wire.KIND_SHIFT) & wire.KIND_MASK
             raise UnsupportedKindError(
@@ -280,7 +391,57 @@ class BTF:
             raise BTFFormatError(
                 f"type [{self.start_id + len(offs) - 1}] runs past the end of the type section",
                 offset=self._type_start + 4 * bad)
+        self._check_records(infos, steps)
         return offs, hits, odd
+
+    def _check_records(self, infos: array, steps: "_Steps") -> None:
+        """libbpf's sanity check (``btf_sanity_check``) over the whole type
+        section at once: every name offset (of types, members, enum values,
+        parameters) inside the string sections, every referenced type id
+        (and array index type, member, parameter, DATASEC variable) below
+        ``type_cnt``.  (That a FUNC points to a FUNC_PROTO is checked when
+        the FUNC is decoded, and by ``validate``.)
+
+        The per-word roles come from one pattern per distinct ``info``; the
+        comparisons run on the whole section as one big integer of 32-bit
+        lanes, so the cost is a few C-level passes, not a Python loop.  On a
+        failure, ``_first_bad_record`` finds the type to name."""
+        words = self._words
+        if not len(words):
+            return
+        str_end = self.strings.start + len(self.strings.data)
+        type_cnt = self.start_id + len(infos)
+        if max(str_end, type_cnt) > 1 << 30:  # pragma: no cover - beyond the input size cap
+            self._first_bad_record(infos, steps, str_end, type_cnt)
+            return
+        order = HOST_ORDER
+        # One 32-bit lane per word: 2**31 - limit for checked words (name
+        # offsets, type ids), 0 for others.  Limits are at most 2**30, so
+        # bit 30 marks the checked lanes.
+        lanes = steps.lanes(str_end, type_cnt, order)
+        addend = int.from_bytes(b"".join(map(lanes.__getitem__, infos)), order)
+        n = len(words)
+        high = (addend & int.from_bytes(_LANE_BIT30.to_bytes(4, order) * n, order)) << 1
+        value = int.from_bytes(words.tobytes() if isinstance(words, array) else words.cast("B"), order)
+        low_all = int.from_bytes(_LANE_LOW31.to_bytes(4, order) * n, order)
+        if value & high or ((value & low_all) + addend) & high:
+            self._first_bad_record(infos, steps, str_end, type_cnt)
+
+    def _first_bad_record(self, infos: array, steps: "_Steps", str_end: int, type_cnt: int) -> None:
+        words, first = self._words, self.start_id
+        i = 0
+        for k, info in enumerate(infos):
+            for j, role in enumerate(steps.patterns[info]):
+                x = words[i + j]
+                if role == _NAME and x >= str_end:
+                    what = "name" if j == 0 else "member, value or parameter name"
+                    raise BTFFormatError(f"type [{first + k}]: {what} offset {x} is past the string section "
+                                         f"({str_end} bytes)", offset=self._type_start + 4 * (i + j))
+                if role == _TYPE and x >= type_cnt:
+                    raise TypeIdError(f"type [{first + k}] refers to missing type id {x} "
+                                      f"(the last type id is {type_cnt - 1})", offset=self._type_start + 4 * (i + j))
+            i += steps[info]
+        raise AssertionError("sanity check failed on no record")  # pragma: no cover
 
     def __len__(self) -> int:
         return self.type_cnt
