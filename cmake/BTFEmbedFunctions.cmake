@@ -12,7 +12,7 @@ Included by ``find_package(BTFEmbed)``; do not include it directly.
     btfembed_add_library(<target>
                          OBJECTS <bpf-object>...
                          KERNELS <kernel-source>...
-                         [COMPRESS]
+                         [CODEC zlib|xz|zstd|none]
                          [PREFIX <c-prefix>]
                          [OUTPUT_NAME <name>]
                          [CACHE_DIR <dir>]
@@ -32,7 +32,9 @@ Included by ``find_package(BTFEmbed)``; do not include it directly.
     ``btfembed_release()``, ``btfembed_strerror()``, the return codes);
   * ``BTFEmbed::runtime`` (linked ``PUBLIC``): the runtime's include
     directory;
-  * with ``COMPRESS``, zlib (``ZLIB::ZLIB``, found with ``find_package``).
+  * the codec's library, linked ``PRIVATE``: zlib (``ZLIB::ZLIB``) by
+    default, liblzma (``LibLZMA::LibLZMA``) for xz, libzstd for zstd,
+    nothing for none.
 
   The step reruns when a BPF object, a kernel file, a kernel directory
   (kernels added or removed) or the command line changes, and never
@@ -50,8 +52,10 @@ Included by ``find_package(BTFEmbed)``; do not include it directly.
     (the kernel of the build machine).  Relative paths are relative to
     ``CMAKE_CURRENT_SOURCE_DIR``.
 
-  ``COMPRESS``
-    zlib-compress the embedded blobs (``--compress``); links zlib.
+  ``CODEC``
+    Compression of the embedded pack (``--codec``): ``zlib`` (default),
+    ``xz`` (smallest), ``zstd`` or ``none``.  ``COMPRESS`` is the older
+    spelling of ``CODEC zlib``.
 
   ``PREFIX``
     Prefix of the generated C symbols.  Default: ``<target>`` made a C
@@ -105,7 +109,7 @@ cmake_policy(VERSION 3.20...4.4)
 function(btfembed_add_library target)
   cmake_parse_arguments(PARSE_ARGV 1 arg
     "COMPRESS"
-    "PREFIX;OUTPUT_NAME;CACHE_DIR"
+    "PREFIX;OUTPUT_NAME;CACHE_DIR;CODEC"
     "OBJECTS;KERNELS;DEPENDS;OPTIONS")
   if(arg_UNPARSED_ARGUMENTS)
     message(FATAL_ERROR "btfembed_add_library(${target}): unknown arguments: ${arg_UNPARSED_ARGUMENTS}")
@@ -194,9 +198,12 @@ function(btfembed_add_library target)
   set(c_file "${dir}/${name}.c")
   set(h_file "${dir}/${name}.h")
   set(depfile "${dir}/${name}.d")
-  set(compress "")
-  if(arg_COMPRESS)
-    set(compress --compress)
+  set(codec zlib)
+  if(arg_CODEC)
+    set(codec "${arg_CODEC}")
+  endif()
+  if(NOT codec MATCHES "^(zlib|xz|zstd|none)$")
+    message(FATAL_ERROR "btfembed_add_library(${target}): CODEC must be zlib, xz, zstd or none, not ${codec}")
   endif()
   file(MAKE_DIRECTORY "${dir}")
 
@@ -205,7 +212,7 @@ function(btfembed_add_library target)
     COMMAND ${command} build ${objects} ${kernel_args}
             --out-dir "${dir}/btf" --cache-dir "${cache_dir}"
             --emit c --output "${dir}/${name}" --prefix "${prefix}"
-            --depfile "${depfile}" --quiet ${compress} ${arg_OPTIONS}
+            --depfile "${depfile}" --quiet --codec ${codec} ${arg_OPTIONS}
     DEPENDS ${objects} ${arg_DEPENDS}
     DEPFILE "${depfile}"
     WORKING_DIRECTORY "${dir}"
@@ -219,9 +226,15 @@ function(btfembed_add_library target)
     LINKER_LANGUAGE C)
   target_include_directories("${target}" PUBLIC "$<BUILD_INTERFACE:${dir}>")
   target_link_libraries("${target}" PUBLIC BTFEmbed::runtime)
-  if(arg_COMPRESS)
+  if(codec STREQUAL "zlib")
     find_package(ZLIB REQUIRED)
     target_link_libraries("${target}" PRIVATE ZLIB::ZLIB)
+  elseif(codec STREQUAL "xz")
+    find_package(LibLZMA REQUIRED)
+    target_link_libraries("${target}" PRIVATE LibLZMA::LibLZMA)
+  elseif(codec STREQUAL "zstd")
+    find_library(BTFEMBED_ZSTD_LIBRARY zstd REQUIRED)
+    target_link_libraries("${target}" PRIVATE "${BTFEMBED_ZSTD_LIBRARY}")
   endif()
 endfunction()
 

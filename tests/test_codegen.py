@@ -59,57 +59,51 @@ static void hex(const void *p, size_t n)
 int main(void)
 {
 	const struct btfembed_table *t = &cg_btf_table;
-	size_t i;
+	long n = btfembed_count(t), i;
+	int f;
 
-	printf("kernels %lu blobs %lu compression %u\n", (unsigned long)t->n_kernels, (unsigned long)t->n_blobs,
-	       t->compression);
-	for (i = 0; i < t->n_kernels; i++) {
-		const struct btfembed_kernel *k = &t->kernels[i];
-		printf("k ");
-		hex(k->arch, strlen(k->arch)); printf(" ");
-		hex(k->distro, strlen(k->distro)); printf(" ");
-		hex(k->distro_version, strlen(k->distro_version)); printf(" ");
-		hex(k->release, strlen(k->release));
-		printf(" %u\n", k->blob);
-	}
-	for (i = 0; i < t->n_blobs; i++) {
-		const struct btfembed_blob *b = &t->blobs[i];
-		void *raw = (void *)b->data;
-		if (t->compression) {
-			raw = malloc(b->raw_size);
-			if (!raw || t->inflate(raw, b->raw_size, b->data, b->size))
-				return 1;
+	printf("kernels %ld check %d\n", n, btfembed_check(t, 1));
+	for (i = 0; i < n; i++) {
+		const char *fields[4];
+		unsigned int blob;
+		void *data;
+		size_t size;
+		if (btfembed_entry(t, (size_t)i, fields, &blob) || btfembed_entry_blob(t, (size_t)i, &data, &size))
+			return 1;
+		printf("k");
+		for (f = 0; f < 4; f++) {
+			printf(" ");
+			hex(fields[f], strlen(fields[f]));
 		}
-		printf("b ");
-		hex(raw, b->raw_size);
+		printf(" %u ", blob);
+		hex(data, size);
 		printf("\n");
-		if (raw != b->data)
-			free(raw);
+		free(data);
 	}
 	return 0;
 }
 """
 
+CODEC_LIBS = {"none": (), "zlib": ("-lz",), "xz": ("-llzma",), "zstd": ("-lzstd",)}
 
-def dump_table(tmp: Path, pack, *, compress: bool, cc: str = "gcc", flags: tuple = ()) -> tuple[list, list]:
+
+def dump_table(tmp: Path, pack, *, codec: str, cc: str = "gcc", flags: tuple = ()) -> list:
     """Compile the generated table with a program printing it; return
-    (kernels, blobs) as read back from C."""
+    [(key, blob)] as read back from C (btfembed_entry / _entry_blob)."""
     cc = compiler(cc)
     tmp.mkdir(parents=True, exist_ok=True)
-    c_path, _ = write_c(pack, str(tmp / "gen"), prefix="cg", compress=compress)
+    c_path, _ = write_c(pack, str(tmp / "gen"), prefix="cg", codec=codec, block_size=3000)
     (tmp / "dump.c").write_text(DUMP_C)
-    exe = compile_c(cc, tmp / "dump", [tmp / "dump.c", c_path], flags=(f"-I{tmp}", *flags),
-                    libs=("-lz",) if compress else ())
+    exe = compile_c(cc, tmp / "dump", [tmp / "dump.c", c_path, INCLUDE / "btfembed.c"], flags=(f"-I{tmp}", *flags),
+                    libs=CODEC_LIBS[codec])
     out = subprocess.run([str(exe)], capture_output=True, text=True, check=True).stdout.splitlines()
-    kernels, blobs = [], []
+    assert out[0].endswith(" check 0")
+    got = []
     for line in out[1:]:
-        kind, *rest = line.split(" ")
-        if kind == "k":
-            key = tuple(bytes.fromhex(f).decode("utf-8") for f in rest[:4])
-            kernels.append((key, int(rest[4])))
-        else:
-            blobs.append(bytes.fromhex(rest[0]) if rest else b"")
-    return kernels, blobs
+        _, *rest = line.split(" ")
+        key = tuple(bytes.fromhex(f).decode("utf-8") for f in rest[:4])
+        got.append((key, bytes.fromhex(rest[5])))
+    return got
 
 
 def nasty_pack() -> Pack:
@@ -137,16 +131,15 @@ def tricky_blobs() -> list[bytes]:
 # Exact content
 
 
-@pytest.mark.parametrize("compress", [False, True], ids=["raw", "zlib"])
-def test_c_table_reads_back_exactly(tmp_path: Path, compress: bool) -> None:
+@pytest.mark.parametrize("codec", ["none", "zlib", "xz", "zstd"])
+def test_c_table_reads_back_exactly(tmp_path: Path, codec: str) -> None:
     blobs = tricky_blobs()
     items = [(KernelKey("x86_64", "d", "1", f"r{i:03}"), b) for i, b in enumerate(blobs)]
     items += [(k, b) for k, b in nasty_pack().mapping().items()]
     pack = build_pack(items)
-    kernels, got = dump_table(tmp_path, pack, compress=compress)
+    got = dump_table(tmp_path, pack, codec=codec)
     table = canonical_table(pack)
-    assert kernels == [(tuple(k), i) for k, i in table.kernels]
-    assert got == list(table.blobs)
+    assert got == [(tuple(k), table.blobs[i]) for k, i in table.kernels]
 
 
 def test_nasty_keys_in_python_module(tmp_path: Path) -> None:
@@ -190,26 +183,29 @@ def test_literal_helpers() -> None:
 
 @pytest.mark.parametrize("cc", ["gcc", "clang"])
 @pytest.mark.parametrize("std", ["c99", "c11"])
-@pytest.mark.parametrize("compress", [False, True], ids=["raw", "zlib"])
-def test_generated_c_compiles_warning_free(tmp_path: Path, cc: str, std: str, compress: bool) -> None:
+@pytest.mark.parametrize("codec", ["none", "zlib", "xz", "zstd"])
+def test_generated_c_compiles_warning_free(tmp_path: Path, cc: str, std: str, codec: str) -> None:
     cc = compiler(cc)
     pack = build_pack(rules_items())
-    c_path, h_path = write_c(pack, str(tmp_path / "gen"), prefix="w", compress=compress)
+    c_path, h_path = write_c(pack, str(tmp_path / "gen"), prefix="w", codec=codec)
     main_c = tmp_path / "main.c"
     main_c.write_text('#include "gen.h"\nint main(void)\n{\n\tstruct btfembed_btf b;\n'
                       '\tint rc = w_btf_path(&b);\n\tbtfembed_release(&b);\n\treturn rc < 0;\n}\n')
     cmd = [cc, f"-std={std}", "-O2", "-Wall", "-Wextra", "-Wpedantic", "-Wshadow", "-Wstrict-prototypes",
            "-Wmissing-prototypes", "-Wcast-qual", "-Werror", f"-I{INCLUDE}", f"-I{tmp_path}",
-           "-o", str(tmp_path / "main"), str(main_c), c_path] + (["-lz"] if compress else [])
+           "-o", str(tmp_path / "main"), str(main_c), c_path, *CODEC_LIBS[codec]]
     proc = subprocess.run(cmd, capture_output=True, text=True)
     assert proc.returncode == 0 and proc.stderr == "", proc.stderr
     assert subprocess.run([str(tmp_path / "main")]).returncode == 0
 
 
 def test_uncompressed_output_does_not_need_zlib(tmp_path: Path) -> None:
-    c_text, _ = generate_c(build_pack(rules_items()), prefix="u")
-    assert "zlib" not in c_text.split("*/", 1)[1] and "inflate" not in c_text
-    assert "zlib" not in (INCLUDE / "btfembed.c").read_text().replace("never references zlib", "")
+    c_text, _ = generate_c(build_pack(rules_items()), prefix="u", codec="none")
+    body = c_text.split("*/", 1)[1]
+    assert "zlib" not in body and "uncompress" not in body and "lzma" not in body
+    runtime_c = (INCLUDE / "btfembed.c").read_text()
+    for word in ("zlib.h", "lzma.h", "zstd.h", "uncompress(", "lzma_", "ZSTD_"):
+        assert word not in runtime_c
 
 
 def test_two_prefixes_link_into_one_program(tmp_path: Path) -> None:
@@ -224,7 +220,7 @@ def test_two_prefixes_link_into_one_program(tmp_path: Path) -> None:
 #include <stdio.h>
 int main(void)
 {
-	printf("%lu %lu\n", (unsigned long)one_btf_table.n_kernels, (unsigned long)two_btf_table.n_kernels);
+	printf("%ld %ld\n", btfembed_count(&one_btf_table), btfembed_count(&two_btf_table));
 	return 0;
 }
 ''')
@@ -236,12 +232,11 @@ int main(void)
         subprocess.run([cc, f"-I{INCLUDE}", "-O2", "-c", obj, "-o", str(o)], check=True)
         nm = subprocess.run(["nm", "-g", "--defined-only", str(o)], capture_output=True, text=True, check=True)
         exported = sorted(line.split()[-1] for line in nm.stdout.splitlines())
-        assert exported == [f"{p}_btf_path", f"{p}_btf_path_opts", f"{p}_btf_table"]
+        assert exported == [f"{p}_btf_path", f"{p}_btf_path_opts", f"{p}_btf_table", f"{p}_check_object"]
 
 
 def test_empty_pack(tmp_path: Path) -> None:
-    kernels, blobs = dump_table(tmp_path, Pack((), ()), compress=False)
-    assert kernels == [] and blobs == []
+    assert dump_table(tmp_path, Pack((), ()), codec="none") == []
 
 
 # ---------------------------------------------------------------------------
@@ -329,7 +324,7 @@ def test_cli_generate_c_with_depfile(pack_file: Path, tmp_path: Path, monkeypatc
     dep = Path("out/x.d").read_text()
     assert dep == "out/x\\#y$$z.c: " + str(pack_file).replace(" ", "\\ ") + "\n"
     assert "xy_btf_path" in Path("out/x#y$z.h").read_text()
-    assert "BTFEMBED_COMPRESSION_ZLIB" in Path("out/x#y$z.c").read_text()
+    assert "xy_decode" in Path("out/x#y$z.c").read_text() and "uncompress(" in Path("out/x#y$z.c").read_text()
     assert sorted(os.listdir("out")) == ["x#y$z.c", "x#y$z.h", "x.d"]   # no temporary files left
 
 

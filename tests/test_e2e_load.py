@@ -212,3 +212,66 @@ def test_example_makefile_builds_and_bpf_object_is_reproducible(blobs, c_loaders
                           capture_output=True, text=True, env=env(PYTHONPATH=str(REPO)))
     assert make.returncode == 0, make.stderr
     assert rebuilt.read_bytes() == BPF_OBJ.read_bytes(), "task_report.bpf.o is stale: run make bpf"
+
+
+# ---------------------------------------------------------------------------
+# Every codec, from C and from Python; the stale-object guard
+
+
+CODEC_LIBS = {"none": [], "zlib": ["-lz"], "xz": ["-llzma"], "zstd": ["-lzstd"]}
+
+
+def _guarded_pack(blob: bytes):
+    from btfembed.embed.pack import object_digest
+    return build_pack([(running_key(), blob)], [(BPF_OBJ.name, object_digest(BPF_OBJ.read_bytes()))])
+
+
+@pytest.mark.parametrize("codec", ["none", "zlib", "xz", "zstd"])
+def test_c_loader_every_codec(c_loaders, blobs, tmp_path: Path, codec: str) -> None:
+    c_path, _ = write_c(_guarded_pack(blobs["good"]), str(tmp_path / "example_btf"), prefix="example", codec=codec)
+    exe = tmp_path / "loader"
+    subprocess.run(["gcc", "-O2", "-Wall", "-Werror", f"-I{INCLUDE}", f"-I{tmp_path}", "-o", str(exe),
+                    str(C_EXAMPLE / "loader.c"), c_path, "-lbpf", "-lelf", "-lz", *CODEC_LIBS[codec]], check=True)
+    comm = f"e2e-c-{codec}"
+    proc, out, err = run_loader([str(exe), "-v", str(BPF_OBJ)], comm, BTFEMBED_FORCE="1", BTFEMBED_DEBUG="1")
+    assert report(proc, out, err) == truth(proc, comm)
+    assert f"object check {BPF_OBJ}: built for this object" in out
+    assert {int(i) for i in CANDIDATE.findall(err)} == {task_struct_id(blobs["good"])}
+    debug = [line for line in err.splitlines() if line.startswith("btfembed: key=")]
+    assert len(debug) == 1 and " match=exact " in debug[0] and debug[0].endswith("status=embedded"), err
+
+
+@pytest.mark.parametrize("codec", ["none", "zlib", "xz", "zstd"])
+def test_python_loader_every_codec(c_loaders, blobs, tmp_path: Path, codec: str) -> None:
+    if codec == "zstd":
+        pytest.importorskip("zstandard")
+    write_python(_guarded_pack(blobs["good"]), str(tmp_path / "example_pkg" / "_btf.py"), codec=codec)
+    comm = f"e2e-py-{codec}"
+    if codec == "zstd":  # zstd is not in this Python's standard library: the loader needs zstandard
+        code = ("import runpy, sys\n"
+                f"sys.argv = [{str(PY_LOADER)!r}] + sys.argv[1:]\n"
+                f"runpy.run_path({str(PY_LOADER)!r}, run_name='__main__')\n")
+        proc, out, err = run_loader([sys.executable, "-c", code, "--path", str(tmp_path), "--force", str(BPF_OBJ)],
+                                    comm, BTFEMBED_DEBUG="1")
+    else:
+        proc, out, err = run_py_loader(tmp_path, ["--force"], comm, BTFEMBED_DEBUG="1")
+    assert report(proc, out, err) == truth(proc, comm)
+    assert f"object check {BPF_OBJ}: built for this object" in out
+    assert re.search(r"^btfembed: key=\S+ from=.* match=exact entry=\S+ sha256=[0-9a-f]{64} status=embedded$",
+                     err, re.M), err
+
+
+def test_stale_object_is_refused(c_loaders, blobs, tmp_path: Path) -> None:
+    """A pack built for another object: both loaders refuse to load."""
+    from btfembed.embed.pack import object_digest
+    other = REPO / "tests" / "data" / "objs" / "task_small.el.o"
+    pack = build_pack([(running_key(), blobs["good"])], [(other.name, object_digest(other.read_bytes()))])
+    c_path, _ = write_c(pack, str(tmp_path / "example_btf"), prefix="example")
+    exe = tmp_path / "loader"
+    subprocess.run(["gcc", "-O2", f"-I{INCLUDE}", f"-I{tmp_path}", "-o", str(exe), str(C_EXAMPLE / "loader.c"),
+                    c_path, "-lbpf", "-lelf", "-lz"], check=True)
+    proc, out, err = run_loader([str(exe), str(BPF_OBJ)], "e2e-stale", BTFEMBED_FORCE="1")
+    assert proc.returncode == 1 and "not one the embedded BTF was built for" in err and "report:" not in out
+    write_python(pack, str(tmp_path / "py" / "example_pkg" / "_btf.py"))
+    proc, out, err = run_py_loader(tmp_path / "py", ["--force"], "e2e-stale-py")
+    assert proc.returncode == 1 and "not one the embedded BTF was built for" in err and "report:" not in out

@@ -234,25 +234,27 @@ def _truncate_block(d: bytes, keep_size: bool) -> bytes:
     return bytes(b)
 
 
+MANGLES = [
+    ("magic", lambda d: b"XX" + d[2:]),
+    ("header", lambda d: d[:40]),
+    ("index", lambda d: d[:200]),
+    ("format", lambda d: d[:14] + b"\x01\x00" + d[16:]),
+    ("codec", lambda d: _reseal(bytearray(d[:16] + b"\x09\x00\x00\x00" + d[20:]))),
+    ("flags", lambda d: _reseal(bytearray(d[:44] + b"\x01\x00\x00\x00" + d[48:]))),
+    ("flip-blob-byte", _flip_blob_byte),
+    ("flip-index-byte", lambda d: d[:150] + bytes([d[150] ^ 1]) + d[151:]),
+    ("truncate", lambda d: _truncate_block(d, False)),
+    ("truncate-resized", lambda d: _truncate_block(d, True)),
+    ("swap-entries", lambda d: _swap_entries(d, False)),
+    ("swap-entries-resealed", lambda d: _swap_entries(d, True)),
+    ("swap-entry-blobs", _swap_entry_blobs),
+    ("swap-blob-digests", _swap_blob_digests),
+    ("trailing", lambda d: d + b"\0"),
+]
+
+
 @pytest.mark.parametrize("codec", ["none", "zlib", "xz"])
-@pytest.mark.parametrize("mangle", [
-    lambda d: b"XX" + d[2:],
-    lambda d: d[:40],
-    lambda d: d[:200],
-    lambda d: d[:14] + b"\x01\x00" + d[16:],
-    lambda d: _reseal(bytearray(d[:16] + b"\x09\x00\x00\x00" + d[20:])),
-    lambda d: _reseal(bytearray(d[:44] + b"\x01\x00\x00\x00" + d[48:])),
-    _flip_blob_byte,
-    lambda d: _truncate_block(d, False),
-    lambda d: _truncate_block(d, True),
-    lambda d: _swap_entries(d, False),
-    lambda d: _swap_entries(d, True),
-    _swap_entry_blobs,
-    _swap_blob_digests,
-    lambda d: d + b"\0",
-], ids=["magic", "header", "index", "format", "codec", "flags", "flip-blob-byte", "truncate",
-        "truncate-resized", "swap-entries", "swap-entries-resealed", "swap-entry-blobs",
-        "swap-blob-digests", "trailing"])
+@pytest.mark.parametrize("mangle", [m for _, m in MANGLES], ids=[n for n, _ in MANGLES])
 def test_damaged_packs_are_refused(mangle, codec: str) -> None:
     data = encode_pack(build_pack(_items()), codec=codec, block_size=5000)
     _read_all(data)

@@ -25,7 +25,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from btfembed.embed import keys, runtime
-from btfembed.embed.codegen import write_c
+from btfembed.embed.codegen import generate_c, write_c
 from btfembed.embed.codegen._table import canonical_table
 from btfembed.core import Target
 from btfembed.embed.keys import KernelKey
@@ -223,21 +223,30 @@ class Harness:
         return parse_output(proc.stdout), proc
 
 
-def build_harness(workdir: Path, pack: Pack, *, compress: bool, cc: str = "gcc", flags: tuple = (),
-                  name: str = "harness", transform=None) -> Harness:
-    """Generate ``pack`` (prefix ``t``) into ``workdir`` and compile the
-    harness against it; ``transform`` may rewrite the generated C first."""
+CODEC_LIBS = {"none": (), "zlib": ("-lz",), "xz": ("-llzma",), "zstd": ("-lzstd",)}
+
+
+def build_harness(workdir: Path, pack: Pack, *, compress: bool = False, codec: str | None = None,
+                  cc: str = "gcc", flags: tuple = (), name: str = "harness", transform=None,
+                  pack_bytes: bytes | None = None) -> Harness:
+    """Generate ``pack`` (prefix ``t``; ``pack_bytes``: embed these bytes
+    instead) into ``workdir`` and compile the harness against it;
+    ``transform`` may rewrite the generated C first."""
     cc = compiler(cc)
+    codec = codec or ("zlib" if compress else "none")
     workdir.mkdir(parents=True, exist_ok=True)
-    c_path, _ = write_c(pack, str(workdir / "gen"), prefix="t", compress=compress)
+    c_text, h_text = generate_c(pack, prefix="t", codec=codec, pack_bytes=pack_bytes)
+    (workdir / "gen.h").write_text(h_text)
+    c_path = workdir / "gen.c"
+    c_path.write_text(c_text)
     if transform is not None:
-        text = Path(c_path).read_text()
+        text = c_path.read_text()
         changed = transform(text)
         assert changed != text, "the transformation changed nothing"
-        Path(c_path).write_text(changed)
+        c_path.write_text(changed)
     (workdir / "harness.c").write_text(HARNESS_C)
     exe = compile_c(cc, workdir / name, [workdir / "harness.c", c_path, INCLUDE / "btfembed.c"],
-                    flags=(f"-I{workdir}", *flags), libs=("-lz",) if compress else ())
+                    flags=(f"-I{workdir}", *flags), libs=CODEC_LIBS[codec])
     return Harness(exe, pack, workdir)
 
 

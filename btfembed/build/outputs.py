@@ -45,7 +45,7 @@ def write_outputs(result: "BuildResult", settings: "Settings") -> list[str]:
     """Write the outputs of ``result`` as ``settings`` asks (see the module
     documentation); returns the paths written, in writing order."""
     from btfembed.build.report import dump_json, to_html, to_json
-    from btfembed.embed.pack import build_pack, encode_pack
+    from btfembed.embed.pack import build_pack, encode_pack, object_digest
 
     check_complete(result, settings)
     s = settings
@@ -57,8 +57,9 @@ def write_outputs(result: "BuildResult", settings: "Settings") -> list[str]:
         rel = k.kernel.key.path()
         paths[k.kernel.key] = rel
         files.append((os.path.join(s.out_dir, rel), k.blob))
-    pack = build_pack([(k.kernel.key, k.blob) for k in result.ok if k.blob is not None])
-    files.append((os.path.join(s.out_dir, "btfembed.pack"), encode_pack(pack, compress=s.compress)))
+    pack = build_pack([(k.kernel.key, k.blob) for k in result.ok if k.blob is not None],
+                      [(os.path.basename(o.path), object_digest(o.data)) for o in result.objects])
+    files.append((os.path.join(s.out_dir, "btfembed.pack"), encode_pack(pack, codec=s.pack_codec())))
     if s.report:
         files.append((s.report, dump_json(to_json(result, paths)).encode()))
     if s.html:
@@ -82,6 +83,6 @@ def _emit(s: "Settings", pack: "Pack", result: "BuildResult") -> list[str]:
     deps += [k.path for k in s.kernels if os.path.isdir(k.path)]
     if s.source:
         deps.append(s.source)
-    return generate(pack, s.output, lang=s.emit, prefix=s.prefix, compress=s.compress,
+    return generate(pack, s.output, lang=s.emit, prefix=s.prefix, codec=s.codec or ("zlib" if s.compress else None),
                     depfile=s.depfile, deps=sorted(set(deps)), go_package=s.go_package,
                     go_import_path=s.go_import_path)

@@ -47,6 +47,7 @@ __all__ = ["Settings", "KernelSpec", "load_settings", "find_settings_file", "set
 
 FAIL_ON = ("never", "ambiguous", "poisoned")
 EMIT = ("c", "python", "go", "rust")
+CODECS = ("zlib", "xz", "zstd", "none")
 
 
 def _doc(text: str, **kw: Any) -> Any:
@@ -97,7 +98,10 @@ class Settings:
     release: list[str] = _doc("only kernel releases matching these glob patterns", default_factory=list)
     compat: bool = _doc("minimize exactly as bpftool 7.1 does (see 'btfembed minimize --help')", default=False)
     header_size: int = _doc("BTF header length of the outputs: 24 or 32", default=24)
-    compress: bool = _doc("zlib-compress blobs in the pack and in generated sources", default=False)
+    compress: bool = _doc("older spelling of codec = 'zlib'", default=False)
+    codec: str | None = _doc("compression of the pack and of generated sources (pack format 2): 'zlib' "
+                             "(default; Rust output: 'none'), 'xz' (smallest; C links liblzma), 'zstd' "
+                             "(C links libzstd) or 'none'", default=None)
     emit: str | None = _doc("also generate sources embedding the pack: 'c', 'python', 'go' or 'rust'",
                             default=None)
     output: str | None = _doc("generated sources: NAME for NAME.c/NAME.h, the .py module path, the Go "
@@ -110,6 +114,11 @@ class Settings:
     # Where these settings were read from (not a setting).
     source: str | None = field(default=None, metadata={"internal": True})
 
+    def pack_codec(self) -> str:
+        """The codec of btfembed.pack: ``codec``, else zlib (``compress`` is
+        its older spelling, and zlib the default either way)."""
+        return self.codec or "zlib"
+
     def validate(self) -> None:
         if self.fail_on not in FAIL_ON:
             raise ConfigError(f"fail_on must be one of {', '.join(FAIL_ON)}, not {self.fail_on!r}")
@@ -119,6 +128,8 @@ class Settings:
             raise ConfigError("emit needs output (the generated file name)")
         if (self.go_package is not None or self.go_import_path is not None) and self.emit != "go":
             raise ConfigError("go_package and go_import_path apply to emit = 'go' only")
+        if self.codec is not None and self.codec not in CODECS:
+            raise ConfigError(f"codec must be one of {', '.join(CODECS)}, not {self.codec!r}")
         if self.header_size not in (24, 32):
             raise ConfigError(f"header_size must be 24 or 32, not {self.header_size}")
         if self.jobs < 0:

@@ -81,7 +81,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--release", action="append", metavar="GLOB", help="only matching releases (repeatable)")
     p.add_argument("--compat", choices=["bpftool"], help="minimize exactly as bpftool 7.1 does")
     p.add_argument("--header-size", type=int, choices=[24, 32], help="BTF header length of the outputs")
-    p.add_argument("--compress", action="store_true", default=None, help="zlib-compress blobs in pack and sources")
+    p.add_argument("--codec", choices=["zlib", "xz", "zstd", "none"], default=None,
+                   help="compression of the pack (format 2) and of --emit sources: zlib (default; C links -lz), "
+                        "xz (smallest; C links -llzma), zstd (C links -lzstd), none")
+    p.add_argument("--compress", action="store_true", default=None, help="older spelling of --codec zlib")
     p.add_argument("--emit", choices=["c", "python", "go", "rust"], help="also generate sources embedding the pack")
     p.add_argument("--output", metavar="NAME",
                    help="with --emit: NAME.c/NAME.h, the .py module path, the Go package directory, "
@@ -112,7 +115,7 @@ def _settings(args: argparse.Namespace) -> "Settings":
     if args.kernels:
         s.kernels = [parse_source_arg(k) for k in args.kernels]
     for name in ("out_dir", "jobs", "report", "html", "cache_dir", "fail_on", "keep_going", "header_size",
-                 "compress", "emit", "output", "prefix", "depfile", "kernel_store_max", "executor",
+                 "compress", "codec", "emit", "output", "prefix", "depfile", "kernel_store_max", "executor",
                  "go_package", "go_import_path"):
         value = getattr(args, name)
         if value is not None:

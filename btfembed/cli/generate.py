@@ -11,10 +11,12 @@ Embed the minimized BTF of PACK (written by 'btfembed build') in a C program
 or a Python package, with the runtime that picks the blob of the running
 kernel and hands it to libbpf as btf_custom_path.
 
---lang c writes NAME.c and NAME.h.  NAME.c holds the blobs (deduplicated;
-string literals, optionally zlib-compressed), the sorted key table and a
-private copy of the runtime; compile it with -I"$(btfembed --includedir)"
-(and link -lz with --compress).  Every global symbol starts with the prefix
+--lang c writes NAME.c and NAME.h.  NAME.c holds the pack (format 2, see
+docs/pack-format.md: unique blobs solid-compressed in blocks, a sorted key
+index, SHA-256 digests the runtime checks) and a private copy of the
+runtime; compile it with -I"$(btfembed --includedir)" and link the codec's
+library (-lz for zlib, the default; -llzma for --codec xz; -lzstd for
+--codec zstd; nothing for --codec none).  Every global symbol starts with the prefix
 (default: NAME's file name), so several generated files link into one
 program:
 
@@ -46,7 +48,10 @@ Btf::parse, btf_path() a path for libbpf's btf_custom_path (libbpf-rs):
     let (decision, file) = btf::btf_path(&btf::Options::default())?;
 
 At run time BTFEMBED_FORCE=1 uses the embedded BTF even when
-/sys/kernel/btf/vmlinux exists; BTFEMBED_OS_RELEASE, BTFEMBED_RELEASE,
+/sys/kernel/btf/vmlinux exists; BTFEMBED_KEY=distro/version/arch/release
+selects one entry exactly (C, Python); BTFEMBED_HOST_ROOT=/host reads the
+host's os-release from a container; BTFEMBED_DEBUG=1 prints the decision
+on stderr; BTFEMBED_OS_RELEASE, BTFEMBED_RELEASE,
 BTFEMBED_MACHINE, BTFEMBED_SYSFS_BTF and BTFEMBED_NO_MEMFD override the
 inputs of the lookup (for tests and unusual systems).
 
@@ -55,7 +60,7 @@ Outputs are written atomically and are reproducible (no dates or paths).
 examples:
   btfembed generate build/btf.pack --lang c --output build/mytool_btf
   cc -I"$(btfembed --includedir)" -c build/mytool_btf.c -o build/mytool_btf.o
-  btfembed generate btf.pack --lang c --output gen/net_btf --prefix net --compress   # link -lz
+  btfembed generate btf.pack --lang c --output gen/net_btf --prefix net --codec xz   # link -llzma
   btfembed generate btf.pack --lang c --output gen/btf --depfile gen/btf.d            # for Ninja/CMake
   btfembed generate btf.pack --lang python --output src/mypkg/_btf.py
   btfembed generate btf.pack --lang go --output internal/kbtf --go-import-path example.com/tool/internal/kbtf
@@ -79,8 +84,12 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="Go only: package name (default: the output directory's name made an identifier)")
     p.add_argument("--go-import-path", metavar="PATH",
                    help="Go only: import path, written as the package's import comment")
-    p.add_argument("--compress", action="store_true",
-                   help="store each blob zlib-compressed (C: link with -lz)")
+    p.add_argument("--codec", choices=["zlib", "xz", "zstd", "none"], default=None,
+                   help="compression of the embedded pack (format 2, solid blocks): zlib (default; C links "
+                        "-lz; Rust: none), xz (smallest; C links -llzma), zstd (C links -lzstd), none")
+    p.add_argument("--block-size", type=int, metavar="BYTES",
+                   help="raw bytes per compressed block (default 262144): the most a runtime decompresses")
+    p.add_argument("--compress", action="store_true", help="older spelling of --codec zlib")
     p.add_argument("--depfile", metavar="D",
                    help="also write a Makefile-syntax depfile: the primary output depends on PACK")
     p.set_defaults(func=run)
@@ -97,6 +106,7 @@ def run(args: argparse.Namespace) -> int:
         check_prefix(args.prefix)
     if (args.go_package is not None or args.go_import_path is not None) and lang != "go":
         raise ConfigError("--go-package and --go-import-path apply to --lang go only")
-    generate(args.pack, args.output, lang=lang, prefix=args.prefix, compress=args.compress,
+    codec = args.codec or ("zlib" if args.compress else None)
+    generate(args.pack, args.output, lang=lang, prefix=args.prefix, codec=codec, block_size=args.block_size,
              depfile=args.depfile, go_package=args.go_package, go_import_path=args.go_import_path)
     return 0

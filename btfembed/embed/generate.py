@@ -17,7 +17,8 @@ def default_lang(output: str) -> str:
 
 
 def generate(pack: Union[Pack, str], output: str, *, lang: str | None = None, prefix: str | None = None,
-             compress: bool = False, depfile: str | None = None,
+             compress: bool = False, codec: str | None = None, block_size: int | None = None,
+             depfile: str | None = None,
              deps: Sequence[str] | None = None, go_package: str | None = None,
              go_import_path: str | None = None) -> list[str]:
     """Write sources embedding ``pack`` (a ``Pack``, or the path of a pack
@@ -28,7 +29,9 @@ def generate(pack: Union[Pack, str], output: str, *, lang: str | None = None, pr
     (``NAME.py`` and ``NAME.btfpack``), ``"go"`` (a package in the directory
     ``output``; ``go_package``, ``go_import_path``; zlib) or ``"rust"``
     (``NAME.rs`` and ``NAME.btfpack``; uncompressed); by default it follows
-    ``output``'s suffix.  ``compress`` stores every blob zlib-compressed.  ``depfile``
+    ``output``'s suffix.  ``codec``: the pack's compression (none, zlib, xz,
+    zstd; default zlib, Rust none; ``compress`` is the older spelling of
+    zlib); ``block_size``: raw bytes per compressed block.  ``depfile``
     also writes a Makefile-syntax depfile naming ``deps`` (default: the pack
     file) as what the primary output depends on; it is not in the returned
     list unless written.
@@ -44,14 +47,17 @@ def generate(pack: Union[Pack, str], output: str, *, lang: str | None = None, pr
         pack = read_pack(pack)
     else:
         pack_path = None
+    if codec is None and compress:
+        codec = "zlib"
     if lang in ("go", "rust"):
-        outputs = write_generated(pack, lang, output, package=go_package, import_path=go_import_path)
+        outputs = write_generated(pack, lang, output, package=go_package, import_path=go_import_path,
+                                  codec=codec, block_size=block_size)
     elif go_package is not None or go_import_path is not None:
         raise ConfigError("the Go package name and import path apply to Go output only")
     elif lang == "c":
-        outputs = write_c(pack, output, prefix=prefix, compress=compress)
+        outputs = write_c(pack, output, prefix=prefix, codec=codec or "zlib", block_size=block_size)
     else:
-        outputs = write_python(pack, output, compress=compress)
+        outputs = write_python(pack, output, codec=codec or "zlib", block_size=block_size)
     if depfile:
         if deps is None:
             deps = [pack_path] if pack_path else []

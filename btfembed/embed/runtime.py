@@ -28,11 +28,21 @@ Rules, in order:
    is closed or removed when the context manager exits.
 
 Overrides (environment variables win over arguments unless
-``use_env=False``): ``BTFEMBED_FORCE``, ``BTFEMBED_OS_RELEASE`` (file read
-instead of the os-release files), ``BTFEMBED_RELEASE`` and
-``BTFEMBED_MACHINE`` (instead of ``uname``), ``BTFEMBED_SYSFS_BTF``
-(instead of ``/sys/kernel/btf/vmlinux``), ``BTFEMBED_NO_MEMFD``.  An empty
-variable counts as unset; ``0`` is false for the boolean ones.
+``use_env=False``): ``BTFEMBED_FORCE``, ``BTFEMBED_KEY`` / ``key=``
+(``distro/version/arch/release``, ``_`` for an empty field: exactly this
+entry, no fallback), ``BTFEMBED_HOST_ROOT`` / ``host_root=`` (read
+``<root>/etc/os-release`` then ``<root>/usr/lib/os-release``, as agents in
+containers see the host), ``BTFEMBED_OS_RELEASE`` (file read instead of the
+os-release files), ``BTFEMBED_RELEASE`` and ``BTFEMBED_MACHINE`` (instead
+of ``uname``), ``BTFEMBED_SYSFS_BTF`` (instead of
+``/sys/kernel/btf/vmlinux``), ``BTFEMBED_NO_MEMFD``, ``BTFEMBED_DEBUG`` /
+``debug=`` (print ``explain()``, one line, on stderr).  An empty variable
+counts as unset; ``0`` is false for the boolean ones.
+
+Integrity: every blob's SHA-256 (and the pack index's) is checked before
+its bytes are returned (``InvalidPackError`` otherwise).  ``check_object``
+is the stale-object guard: it fails when a BPF object is not one the pack
+was built for.
 
 Sources (``source`` argument): a pack file path, pack bytes, a generated
 module (or anything with ``__btfembed_source__``), a ``btfembed.embed.pack.Pack``,
@@ -61,7 +71,8 @@ from typing import Any, Iterator, Mapping, NamedTuple
 __all__ = [
     "EMBEDDED", "KERNEL_BTF", "NO_MATCH", "AMBIGUOUS", "Lookup", "InvalidPackError", "NoBTFError",
     "normalize_arch", "parse_os_release", "read_os_release", "running_key", "lookup", "find_btf",
-    "btf_path", "blob_path", "describe", "kernels",
+    "btf_path", "blob_path", "describe", "kernels", "explain", "check_object", "object_digest", "parse_key",
+    "StaleObjectError",
 ]
 
 # Status values (Lookup.status); the C runtime's BTFEMBED_OK, _KERNEL_BTF,
@@ -132,6 +143,13 @@ class Lookup(NamedTuple):
     match: "tuple | None"
     exact: bool
     blob: "bytes | None"
+    how: str = "none"            # exact, shared, ambiguous, none, kernel-btf
+    digest: "bytes | None" = None  # the blob's SHA-256 (as recorded in the pack)
+    source: str = ""             # what the key was computed from
+
+
+class StaleObjectError(ValueError):
+    """``check_object``: the BPF object is not one the pack was built for."""
 
 
 _DESCRIPTIONS = {
@@ -234,17 +252,63 @@ def _read_head(path: str, limit: int) -> bytes:
         os.close(fd)
 
 
-def running_key(*, os_release: "str | None" = None, release: "str | None" = None,
-                machine: "str | None" = None, use_env: bool = True) -> tuple:
-    """The running kernel's (arch, distro, distro_version, release)."""
+def parse_key(text: str) -> "tuple | None":
+    """``distro/version/arch/release`` (``_`` for an empty field; the release
+    is the rest) -> (arch, distro, distro_version, release), or None."""
+    parts = text.split("/", 3)
+    if len(parts) != 4:
+        return None
+    distro, version, arch, release = ("" if p == "_" else p for p in parts)
+    if not arch or not release:
+        return None
+    return (normalize_arch(arch), distro, version, release)
+
+
+def _key_info(os_release: "str | None", release: "str | None", machine: "str | None",
+              host_root: "str | None", key: "str | None", use_env: bool) -> "tuple[tuple, str, bool]":
+    """(key, what it was computed from, explicit) -- as the C runtime does."""
+    explicit = _env("BTFEMBED_KEY", use_env)
+    source = "BTFEMBED_KEY"
+    if explicit is None and key:
+        explicit, source = key, "key option"
+    if explicit is not None:
+        parsed = parse_key(explicit)
+        if parsed is None:
+            return ("", "", "", ""), source + " (not distro/version/arch/release)", True
+        return parsed, source, True
     release = _env("BTFEMBED_RELEASE", use_env) or release
     machine = _env("BTFEMBED_MACHINE", use_env) or machine
+    overridden = release is not None or machine is not None
     if release is None or machine is None:
         u = os.uname()
         release = u.release if release is None else release
         machine = u.machine if machine is None else machine
-    osr = read_os_release(os_release, use_env=use_env)
-    return (normalize_arch(machine), osr.get("ID", ""), osr.get("VERSION_ID", ""), release)
+    override = _env("BTFEMBED_OS_RELEASE", use_env) or os_release
+    if override:
+        candidates: tuple = (override,)
+    else:
+        root = _env("BTFEMBED_HOST_ROOT", use_env) or host_root or ""
+        candidates = tuple(root + p for p in OS_RELEASE_PATHS)
+    osr, osr_source = {}, "no os-release"
+    for candidate in candidates:
+        try:
+            data = _read_head(candidate, OS_RELEASE_MAX)
+        except OSError:
+            continue
+        osr, osr_source = parse_os_release(data.decode("utf-8", "replace")), candidate
+        break
+    key_tuple = (normalize_arch(machine), osr.get("ID", ""), osr.get("VERSION_ID", ""), release)
+    return key_tuple, f"{osr_source}, {'override' if overridden else 'uname'}", False
+
+
+def running_key(*, os_release: "str | None" = None, release: "str | None" = None,
+                machine: "str | None" = None, host_root: "str | None" = None, key: "str | None" = None,
+                use_env: bool = True) -> tuple:
+    """The running kernel's (arch, distro, distro_version, release);
+    ``host_root`` / ``BTFEMBED_HOST_ROOT``: read the os-release files under
+    that directory; ``key`` / ``BTFEMBED_KEY`` (distro/version/arch/release):
+    this key, exactly."""
+    return _key_info(os_release, release, machine, host_root, key, use_env)[0]
 
 
 # --------------------------------------------------------------------------
@@ -531,10 +595,12 @@ def kernels(source: Any = None) -> list:
 # Lookup
 
 
-def _find(table: _Table, key: tuple) -> "tuple[str, tuple | None, bool, int | None]":
+def _find(table: _Table, key: tuple, explicit: bool = False) -> "tuple[str, tuple | None, bool, int | None]":
     for k, i in table.entries:
         if k == key:
             return EMBEDDED, k, True, i
+    if explicit:
+        return NO_MATCH, None, False, None
     arch, release = key[0], key[3]
     found = None
     for k, i in table.entries:
@@ -548,21 +614,71 @@ def _find(table: _Table, key: tuple) -> "tuple[str, tuple | None, bool, int | No
     return EMBEDDED, found[0], False, found[1]
 
 
+def _or_(field: str) -> str:
+    return field or "_"
+
+
+def _btfhub(key: tuple) -> str:
+    return "/".join((_or_(key[1]), _or_(key[2]), _or_(key[0]), _or_(key[3])))
+
+
+def explain(result: Lookup) -> str:
+    """The decision in one line, as ``BTFEMBED_DEBUG=1`` prints it (and
+    ``btfembed_explain()`` in C)::
+
+        btfembed: key=D/V/A/R from=SOURCE match=HOW entry=D/V/A/R sha256=HEX status=STATUS
+    """
+    entry = f"{_btfhub(result.match)} sha256={result.digest.hex()}" if result.match and result.digest else "- sha256=-"
+    return (f"btfembed: key={_btfhub(result.key)} from={result.source or '-'} match={result.how} "
+            f"entry={entry} status={result.status}")
+
+
 def lookup(source: Any = None, *, force: bool = False, os_release: "str | None" = None,
            release: "str | None" = None, machine: "str | None" = None,
-           sysfs_btf: "str | None" = None, use_env: bool = True) -> Lookup:
-    """Apply the rules (see the module documentation) and return a ``Lookup``."""
+           sysfs_btf: "str | None" = None, host_root: "str | None" = None, key: "str | None" = None,
+           debug: bool = False, use_env: bool = True) -> Lookup:
+    """Apply the rules (see the module documentation) and return a ``Lookup``.
+    ``debug`` (or ``BTFEMBED_DEBUG=1``) prints ``explain()`` on stderr."""
     table = _table(source)
-    key = running_key(os_release=os_release, release=release, machine=machine, use_env=use_env)
+    result = _lookup(table, force, os_release, release, machine, sysfs_btf, host_root, key, use_env)
+    if debug or _env_true("BTFEMBED_DEBUG", use_env):
+        import sys
+
+        print(explain(result), file=sys.stderr, flush=True)
+    return result
+
+
+def _lookup(table: _Table, force: bool, os_release: "str | None", release: "str | None",
+            machine: "str | None", sysfs_btf: "str | None", host_root: "str | None", key: "str | None",
+            use_env: bool) -> Lookup:
+    kernel, from_, explicit = _key_info(os_release, release, machine, host_root, key, use_env)
     force = force or _env_true("BTFEMBED_FORCE", use_env)
     if not force:
         sysfs = _env("BTFEMBED_SYSFS_BTF", use_env) or sysfs_btf or SYSFS_BTF
         if os.access(sysfs, os.R_OK):
-            return Lookup(KERNEL_BTF, key, None, False, None)
-    status, match, exact, blob_id = _find(table, key)
+            return Lookup(KERNEL_BTF, kernel, None, False, None, "kernel-btf", None, from_)
+    status, match, exact, blob_id = _find(table, kernel, explicit)
     if status != EMBEDDED:
-        return Lookup(status, key, None, False, None)
-    return Lookup(EMBEDDED, key, match, exact, table.get_blob(blob_id))
+        how = "ambiguous" if status == AMBIGUOUS else "none"
+        return Lookup(status, kernel, None, False, None, how, None, from_)
+    return Lookup(EMBEDDED, kernel, match, exact, table.get_blob(blob_id), "exact" if exact else "shared",
+                  table.blob_digest(blob_id), from_)
+
+
+def check_object(data: bytes, source: Any = None) -> bool:
+    """Stale-object guard: True when the BPF object ``data`` (ELF bytes, e.g.
+    a skeleton's embedded object) is one the pack was built for (same
+    ``.BTF`` and ``.BTF.ext``); False when the pack records no objects;
+    ``StaleObjectError`` when it is another object."""
+    table = _table(source)
+    digest = object_digest(data)
+    if not table.objects:
+        return False
+    if any(d == digest for _, d in table.objects):
+        return True
+    names = ", ".join(sorted({n for n, _ in table.objects}))
+    raise StaleObjectError(f"this BPF object is not one the embedded BTF was built for ({names}): "
+                           "rebuild the pack (btfembed build) after changing the object")
 
 
 def find_btf(source: Any = None, **options: Any) -> "bytes | None":

@@ -14,6 +14,12 @@
  *     btfembed: status=0 (embedded BTF selected for this kernel) key=x86_64/debian/12/6.1.0-50-amd64 ...
  *     report: pid=1234 tgid=1234 ppid=1200 comm=loader hits=3
  *
+ * Before loading, the stale-object guard example_check_object() checks that
+ * OBJECT is one the embedded BTF was built for (its .BTF and .BTF.ext are
+ * recorded in the pack): a rebuilt object needs a rebuilt pack.  With a
+ * libbpf skeleton, pass the skeleton's embedded ELF (e.g.
+ * prog_bpf__elf_bytes(&size)).
+ *
  * usage: loader [-v] [--force] [--no-memfd] [--comm NAME] [--btf PATH] [OBJECT]
  *   -v          libbpf debug output (shows the CO-RE relocations) on stderr
  *   --force     use the embedded BTF even if /sys/kernel/btf/vmlinux exists
@@ -68,6 +74,27 @@ static void print_comm(const char *comm, size_t size)
 	}
 }
 
+/* The stale-object guard on the object file's bytes. */
+static int check_object(const char *path)
+{
+	FILE *f = fopen(path, "rb");
+	char *data = NULL;
+	long size;
+	int rc = -errno;
+
+	if (!f)
+		return rc;
+	if (fseek(f, 0, SEEK_END) == 0 && (size = ftell(f)) > 0 && fseek(f, 0, SEEK_SET) == 0 &&
+	    (data = malloc((size_t)size)) && fread(data, 1, (size_t)size, f) == (size_t)size)
+		rc = example_check_object(data, (size_t)size);
+	else
+		rc = -EIO;
+	free(data);
+	fclose(f);
+	printf("btfembed: object check %s: %s\n", path, rc == 0 ? "built for this object" : btfembed_strerror(rc));
+	return rc;
+}
+
 static int usage(const char *argv0)
 {
 	fprintf(stderr, "usage: %s [-v] [--force] [--no-memfd] [--comm NAME] [--btf PATH] [OBJECT]\n", argv0);
@@ -112,6 +139,11 @@ int main(int argc, char **argv)
 	if (btf_override) {
 		open_opts.btf_custom_path = btf_override;
 	} else {
+		rc = check_object(object);
+		if (rc == -ESTALE) {
+			fprintf(stderr, "%s: %s\n", object, btfembed_strerror(rc));
+			return 1;
+		}
 		rc = example_btf_path_opts(&btf, &opts);
 		printf("btfembed: status=%d (%s) key=%s/%s/%s/%s entry=%ld exact=%d path=%s\n", rc,
 		       btfembed_strerror(rc), btf.key.arch, btf.key.distro, btf.key.distro_version,

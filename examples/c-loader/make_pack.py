@@ -11,13 +11,14 @@ lists, parallelism and caching.
 """
 
 import argparse
+import os
 import sys
 
 from btfembed.core import Target
 from btfembed.embed.keys import KernelKey, running_key
 from btfembed.minimize.engine import minimize
 from btfembed.inputs.objects import load_object
-from btfembed.embed.pack import build_pack, write_pack
+from btfembed.embed.pack import build_pack, object_digest, write_pack
 from btfembed.inputs.containers import load_btf
 
 
@@ -38,7 +39,12 @@ def main(argv=None) -> int:
         kernels.append((running_key(), "/sys/kernel/btf/vmlinux"))
     objects = [load_object(p) for p in args.objects]
     items = [(key, minimize(objects, Target(load_btf(path))).data) for key, path in kernels]
-    write_pack(args.output, build_pack(items))
+    # The objects' digests let loaders check they load what the BTF was made for.
+    digests = []
+    for p in args.objects:
+        with open(p, "rb") as f:
+            digests.append((os.path.basename(p), object_digest(f.read())))
+    write_pack(args.output, build_pack(items, digests))
     for key, blob in items:
         print(f"{key}: {len(blob)} bytes", file=sys.stderr)
     return 0

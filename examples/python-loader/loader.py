@@ -132,6 +132,16 @@ def main(argv=None) -> int:
     if args.comm:
         set_comm(args.comm)
 
+    # Stale-object guard: the pack records the .BTF/.BTF.ext digest of every
+    # object it was built for; a rebuilt object needs a rebuilt pack.
+    with open(args.object, "rb") as f:
+        try:
+            checked = btf.check_object(f.read())
+        except btf.StaleObjectError as exc:
+            print(f"{args.object}: {exc}", file=sys.stderr)
+            return 1
+    print(f"btfembed: object check {args.object}: {'built for this object' if checked else 'not recorded'}")
+
     # btf.btf_path(force=...) does both steps; split here to print the status.
     found = btf.lookup(force=args.force)
     holder = btf.blob_path(found.blob, memfd=not args.no_memfd) if found.blob else contextlib.nullcontext()

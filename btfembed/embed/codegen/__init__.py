@@ -76,12 +76,13 @@ def _prepare(path: str) -> None:
         ensure_dir(d)
 
 
-def write_c(pack, output: str, *, prefix: str | None = None, compress: bool = False) -> list[str]:
+def write_c(pack, output: str, *, prefix: str | None = None, compress: bool | None = None,
+            codec: str | None = None, block_size: int | None = None) -> list[str]:
     """Write ``NAME.c`` and ``NAME.h``; returns their paths (.c first).
     ``prefix`` defaults to ``default_prefix(output)``."""
     c_path, h_path = c_output_paths(output)
     c_text, h_text = generate_c(pack, prefix=prefix if prefix is not None else default_prefix(output),
-                                compress=compress)
+                                compress=compress, codec=codec, block_size=block_size)
     _prepare(c_path)
     atomic_write(h_path, h_text)
     atomic_write(c_path, c_text)

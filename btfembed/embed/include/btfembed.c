@@ -266,11 +266,70 @@ static int btfembed__read_os_release(const char *path, struct btfembed_key *key)
 	return err;
 }
 
+/* Parse "distro/version/arch/release" ("_" for an empty field; the
+ * release is the rest, it may hold '/').  0 or -EINVAL. */
+static int btfembed__parse_key(struct btfembed_key *key, const char *text)
+{
+	const char *parts[4], *p = text;
+	size_t lens[4];
+	int i, ok = 1;
+
+	for (i = 0; i < 3; i++) {
+		const char *slash = strchr(p, '/');
+		if (!slash)
+			return -EINVAL;
+		parts[i] = p;
+		lens[i] = (size_t)(slash - p);
+		p = slash + 1;
+	}
+	parts[3] = p;
+	lens[3] = strlen(p);
+	for (i = 0; i < 4; i++)
+		if (lens[i] == 1 && parts[i][0] == '_')
+			lens[i] = 0;
+	if (!lens[2] || !lens[3])
+		return -EINVAL;
+	btfembed__set_field(key->distro, &ok, parts[0], lens[0]);
+	btfembed__set_field(key->distro_version, &ok, parts[1], lens[1]);
+	btfembed__set_field(key->release, &ok, parts[3], lens[3]);
+	if (!ok || lens[2] > BTFEMBED_FIELD_MAX)
+		return -EINVAL;
+	{
+		char machine[BTFEMBED_FIELD_MAX + 1];
+		memcpy(machine, parts[2], lens[2]);
+		machine[lens[2]] = 0;
+		btfembed__normalize_arch(key, machine);
+	}
+	return 0;
+}
+
+/* Read os-release under `root` (NULL: /): etc/os-release, then
+ * usr/lib/os-release.  Records the file read in key->source. */
+static void btfembed__host_os_release(struct btfembed_key *key, const char *root)
+{
+	static const char *const rel[2] = { "/etc/os-release", "/usr/lib/os-release" };
+	char path[BTFEMBED_PATH_MAX];
+	int i, n;
+
+	for (i = 0; i < 2; i++) {
+		n = snprintf(path, sizeof(path), "%s%s", root ? root : "", rel[i]);
+		if (n < 0 || (size_t)n >= sizeof(path))
+			continue;
+		if (btfembed__read_os_release(path, key) == 0) {
+			snprintf(key->source, sizeof(key->source), "%s", path);
+			return;
+		}
+	}
+	snprintf(key->source, sizeof(key->source), "no os-release");
+}
+
 BTFEMBED_API int btfembed_running_key(struct btfembed_key *key, const struct btfembed_options *opt)
 {
 	unsigned int flags = opt ? opt->flags : 0;
-	const char *release, *machine, *osr;
+	const char *release, *machine, *osr, *root, *explicit_key;
 	struct utsname u;
+	int overridden;
+	size_t n;
 
 	if (!key)
 		return -EINVAL;
@@ -278,12 +337,31 @@ BTFEMBED_API int btfembed_running_key(struct btfembed_key *key, const struct btf
 	key->uname_ok = 1;
 	key->os_ok = 1;
 
+	explicit_key = btfembed__env("BTFEMBED_KEY", flags);
+	if (explicit_key) {
+		snprintf(key->source, sizeof(key->source), "BTFEMBED_KEY");
+	} else if (opt && opt->key && *opt->key) {
+		explicit_key = opt->key;
+		snprintf(key->source, sizeof(key->source), "key option");
+	}
+	if (explicit_key) {
+		key->explicit_key = 1;
+		if (btfembed__parse_key(key, explicit_key) != 0) {
+			key->arch[0] = key->distro[0] = key->distro_version[0] = key->release[0] = 0;
+			key->uname_ok = key->os_ok = 0;
+			n = strlen(key->source);
+			snprintf(key->source + n, sizeof(key->source) - n, " (not distro/version/arch/release)");
+		}
+		return 0;
+	}
+
 	release = btfembed__env("BTFEMBED_RELEASE", flags);
 	if (!release && opt)
 		release = opt->release;
 	machine = btfembed__env("BTFEMBED_MACHINE", flags);
 	if (!machine && opt)
 		machine = opt->machine;
+	overridden = release || machine;
 	if (!release || !machine) {
 		if (uname(&u) != 0)
 			return -errno;
@@ -299,73 +377,329 @@ BTFEMBED_API int btfembed_running_key(struct btfembed_key *key, const struct btf
 	if (!osr && opt)
 		osr = opt->os_release;
 	if (osr) {
-		(void)btfembed__read_os_release(osr, key);
-	} else if (btfembed__read_os_release("/etc/os-release", key) != 0) {
-		(void)btfembed__read_os_release("/usr/lib/os-release", key);
+		if (btfembed__read_os_release(osr, key) == 0)
+			snprintf(key->source, sizeof(key->source), "%s", osr);
+		else
+			snprintf(key->source, sizeof(key->source), "no os-release");
+	} else {
+		root = btfembed__env("BTFEMBED_HOST_ROOT", flags);
+		if (!root && opt && opt->host_root && *opt->host_root)
+			root = opt->host_root;
+		btfembed__host_os_release(key, root);
 	}
+	n = strlen(key->source);
+	snprintf(key->source + n, sizeof(key->source) - n, ", %s", overridden ? "override" : "uname");
 	return 0;
 }
 
-static int btfembed__cmp_kernel(const struct btfembed_kernel *k, const char *arch, const char *distro,
-				const char *version, const char *release)
+/* ------------------------------------------------------------------------
+ * SHA-256 (FIPS 180-4), small and portable. */
+
+struct btfembed__sha256 {
+	unsigned int h[8];
+	unsigned char buf[64];
+	size_t used;
+	unsigned long long total;
+};
+
+static const unsigned int btfembed__k256[64] = {
+	0x428a2f98u, 0x71374491u, 0xb5c0fbcfu, 0xe9b5dba5u, 0x3956c25bu, 0x59f111f1u, 0x923f82a4u, 0xab1c5ed5u,
+	0xd807aa98u, 0x12835b01u, 0x243185beu, 0x550c7dc3u, 0x72be5d74u, 0x80deb1feu, 0x9bdc06a7u, 0xc19bf174u,
+	0xe49b69c1u, 0xefbe4786u, 0x0fc19dc6u, 0x240ca1ccu, 0x2de92c6fu, 0x4a7484aau, 0x5cb0a9dcu, 0x76f988dau,
+	0x983e5152u, 0xa831c66du, 0xb00327c8u, 0xbf597fc7u, 0xc6e00bf3u, 0xd5a79147u, 0x06ca6351u, 0x14292967u,
+	0x27b70a85u, 0x2e1b2138u, 0x4d2c6dfcu, 0x53380d13u, 0x650a7354u, 0x766a0abbu, 0x81c2c92eu, 0x92722c85u,
+	0xa2bfe8a1u, 0xa81a664bu, 0xc24b8b70u, 0xc76c51a3u, 0xd192e819u, 0xd6990624u, 0xf40e3585u, 0x106aa070u,
+	0x19a4c116u, 0x1e376c08u, 0x2748774cu, 0x34b0bcb5u, 0x391c0cb3u, 0x4ed8aa4au, 0x5b9cca4fu, 0x682e6ff3u,
+	0x748f82eeu, 0x78a5636fu, 0x84c87814u, 0x8cc70208u, 0x90befffau, 0xa4506cebu, 0xbef9a3f7u, 0xc67178f2u,
+};
+
+#define BTFEMBED__ROR(x, n) ((((x) >> (n)) | ((x) << (32 - (n)))) & 0xffffffffu)
+
+static void btfembed__sha256_block(unsigned int h[8], const unsigned char *p)
 {
-	int c = strcmp(k->arch, arch);
+	unsigned int w[64], a, b, c, d, e, f, g, hh, t1, t2;
+	int i;
+
+	for (i = 0; i < 16; i++)
+		w[i] = ((unsigned int)p[4 * i] << 24) | ((unsigned int)p[4 * i + 1] << 16) |
+		       ((unsigned int)p[4 * i + 2] << 8) | (unsigned int)p[4 * i + 3];
+	for (i = 16; i < 64; i++) {
+		unsigned int s0 = BTFEMBED__ROR(w[i - 15], 7) ^ BTFEMBED__ROR(w[i - 15], 18) ^ (w[i - 15] >> 3);
+		unsigned int s1 = BTFEMBED__ROR(w[i - 2], 17) ^ BTFEMBED__ROR(w[i - 2], 19) ^ (w[i - 2] >> 10);
+		w[i] = (w[i - 16] + s0 + w[i - 7] + s1) & 0xffffffffu;
+	}
+	a = h[0]; b = h[1]; c = h[2]; d = h[3]; e = h[4]; f = h[5]; g = h[6]; hh = h[7];
+	for (i = 0; i < 64; i++) {
+		t1 = hh + (BTFEMBED__ROR(e, 6) ^ BTFEMBED__ROR(e, 11) ^ BTFEMBED__ROR(e, 25)) + ((e & f) ^ (~e & g)) +
+		     btfembed__k256[i] + w[i];
+		t2 = (BTFEMBED__ROR(a, 2) ^ BTFEMBED__ROR(a, 13) ^ BTFEMBED__ROR(a, 22)) + ((a & b) ^ (a & c) ^ (b & c));
+		hh = g; g = f; f = e; e = (d + t1) & 0xffffffffu;
+		d = c; c = b; b = a; a = (t1 + t2) & 0xffffffffu;
+	}
+	h[0] += a; h[1] += b; h[2] += c; h[3] += d; h[4] += e; h[5] += f; h[6] += g; h[7] += hh;
+	for (i = 0; i < 8; i++)
+		h[i] &= 0xffffffffu;
+}
+
+static void btfembed__sha256_init(struct btfembed__sha256 *s)
+{
+	static const unsigned int iv[8] = { 0x6a09e667u, 0xbb67ae85u, 0x3c6ef372u, 0xa54ff53au,
+					    0x510e527fu, 0x9b05688cu, 0x1f83d9abu, 0x5be0cd19u };
+	memcpy(s->h, iv, sizeof(iv));
+	s->used = 0;
+	s->total = 0;
+}
+
+static void btfembed__sha256_update(struct btfembed__sha256 *s, const void *data, size_t len)
+{
+	const unsigned char *p = (const unsigned char *)data;
+
+	s->total += len;
+	if (s->used) {
+		size_t take = 64 - s->used < len ? 64 - s->used : len;
+		memcpy(s->buf + s->used, p, take);
+		s->used += take;
+		p += take;
+		len -= take;
+		if (s->used < 64)
+			return;
+		btfembed__sha256_block(s->h, s->buf);
+		s->used = 0;
+	}
+	while (len >= 64) {
+		btfembed__sha256_block(s->h, p);
+		p += 64;
+		len -= 64;
+	}
+	memcpy(s->buf, p, len);
+	s->used = len;
+}
+
+static void btfembed__sha256_final(struct btfembed__sha256 *s, unsigned char out[32])
+{
+	unsigned long long bits = s->total * 8;
+	unsigned char pad[72];
+	size_t n = (s->used < 56 ? 56 : 120) - s->used;
+	int i;
+
+	memset(pad, 0, sizeof(pad));
+	pad[0] = 0x80;
+	for (i = 0; i < 8; i++)
+		pad[n + (size_t)i] = (unsigned char)(bits >> (56 - 8 * i));
+	btfembed__sha256_update(s, pad, n + 8);
+	for (i = 0; i < 8; i++) {
+		out[4 * i] = (unsigned char)(s->h[i] >> 24);
+		out[4 * i + 1] = (unsigned char)(s->h[i] >> 16);
+		out[4 * i + 2] = (unsigned char)(s->h[i] >> 8);
+		out[4 * i + 3] = (unsigned char)s->h[i];
+	}
+}
+
+/* ------------------------------------------------------------------------
+ * The pack (docs/pack-format.md) */
+
+struct btfembed__pack {
+	const unsigned char *base;
+	size_t size, data_offset;
+	unsigned int codec;
+	size_t n_entries, n_blobs, n_blocks, n_objects, strings_size, block_max;
+	const unsigned char *blocks, *blobs, *entries, *objects;
+	const char *strings;
+};
+
+static size_t btfembed__u32(const unsigned char *p)
+{
+	return (size_t)p[0] | ((size_t)p[1] << 8) | ((size_t)p[2] << 16) | ((size_t)p[3] << 24);
+}
+
+/* A valid string offset: 0 or -EBADMSG. */
+static int btfembed__check_string(const struct btfembed__pack *p, size_t off)
+{
+	size_t len;
+
+	if (off >= p->strings_size || (off && p->strings[off - 1] != 0))
+		return -EBADMSG;
+	len = strlen(p->strings + off); /* the table ends with a NUL */
+	return len > BTFEMBED_FIELD_MAX ? -EBADMSG : 0;
+}
+
+static const char *btfembed__entry_field(const struct btfembed__pack *p, size_t i, int field)
+{
+	return p->strings + btfembed__u32(p->entries + i * BTFEMBED_PACK_ENTRY_RECORD + 4 * (size_t)field);
+}
+
+static size_t btfembed__entry_blob(const struct btfembed__pack *p, size_t i)
+{
+	return btfembed__u32(p->entries + i * BTFEMBED_PACK_ENTRY_RECORD + 16);
+}
+
+static int btfembed__cmp_entry(const struct btfembed__pack *p, size_t i, const char *arch, const char *distro,
+			       const char *version, const char *release)
+{
+	int c = strcmp(btfembed__entry_field(p, i, 0), arch);
 
 	if (!c)
-		c = strcmp(k->distro, distro);
+		c = strcmp(btfembed__entry_field(p, i, 1), distro);
 	if (!c)
-		c = strcmp(k->distro_version, version);
+		c = strcmp(btfembed__entry_field(p, i, 2), version);
 	if (!c)
-		c = strcmp(k->release, release);
+		c = strcmp(btfembed__entry_field(p, i, 3), release);
 	return c;
 }
 
-/* Bounds, pointers, sizes and order of a table: 0 or -EINVAL. */
-static int btfembed__check_table(const struct btfembed_table *t)
+/* Header, index digest and structure: 0, -EINVAL (not a table of this
+ * ABI), -EBADMSG (corrupt). */
+static int btfembed__open(const struct btfembed_table *t, struct btfembed__pack *p)
 {
-	size_t i;
+	struct btfembed__sha256 sha;
+	unsigned char digest[32];
+	const unsigned char *b;
+	size_t i, expect = 0, tables;
 
-	if (!t || t->abi != BTFEMBED_TABLE_ABI)
+	if (!t || t->abi != BTFEMBED_TABLE_ABI || (!t->pack && t->size))
 		return -EINVAL;
-	if ((t->n_kernels && !t->kernels) || (t->n_blobs && !t->blobs))
-		return -EINVAL;
-	if (t->compression != BTFEMBED_COMPRESSION_NONE && t->compression != BTFEMBED_COMPRESSION_ZLIB)
-		return -EINVAL;
-	for (i = 0; i < t->n_blobs; i++) {
-		const struct btfembed_blob *b = &t->blobs[i];
-		if (b->raw_size > BTFEMBED_BLOB_MAX || (b->size && !b->data))
-			return -EINVAL;
-		if (t->compression == BTFEMBED_COMPRESSION_NONE && b->size != b->raw_size)
-			return -EINVAL;
+	memset(p, 0, sizeof(*p));
+	b = t->pack;
+	if (t->size < BTFEMBED_PACK_HEADER_SIZE || memcmp(b, BTFEMBED_PACK_MAGIC, BTFEMBED_PACK_MAGIC_LEN) != 0)
+		return -EBADMSG;
+	if ((b[14] | (b[15] << 8)) != BTFEMBED_PACK_FORMAT)
+		return -EBADMSG;
+	p->base = b;
+	p->size = t->size;
+	p->codec = (unsigned int)btfembed__u32(b + BTFEMBED_PACK_OFF_CODEC);
+	p->n_entries = btfembed__u32(b + BTFEMBED_PACK_OFF_N_ENTRIES);
+	p->n_blobs = btfembed__u32(b + BTFEMBED_PACK_OFF_N_BLOBS);
+	p->n_blocks = btfembed__u32(b + BTFEMBED_PACK_OFF_N_BLOCKS);
+	p->n_objects = btfembed__u32(b + BTFEMBED_PACK_OFF_N_OBJECTS);
+	p->strings_size = btfembed__u32(b + BTFEMBED_PACK_OFF_STRINGS_SIZE);
+	p->block_max = btfembed__u32(b + BTFEMBED_PACK_OFF_BLOCK_MAX);
+	if (p->codec > BTFEMBED_PACK_CODEC_ZSTD || btfembed__u32(b + BTFEMBED_PACK_OFF_FLAGS) != 0)
+		return -EBADMSG;
+	if (btfembed__u32(b + BTFEMBED_PACK_OFF_PACK_SIZE) != t->size)
+		return -EBADMSG;
+	if (p->n_entries >= BTFEMBED_PACK_COUNT_MAX || p->n_blobs >= BTFEMBED_PACK_COUNT_MAX ||
+	    p->n_blocks >= BTFEMBED_PACK_COUNT_MAX || p->n_objects >= BTFEMBED_PACK_COUNT_MAX ||
+	    p->block_max > BTFEMBED_PACK_BLOCK_SIZE_MAX || p->strings_size > t->size)
+		return -EBADMSG;
+	tables = p->n_blocks * BTFEMBED_PACK_BLOCK_RECORD + p->n_blobs * BTFEMBED_PACK_BLOB_RECORD +
+		 p->n_entries * BTFEMBED_PACK_ENTRY_RECORD + p->n_objects * BTFEMBED_PACK_OBJECT_RECORD;
+	if (tables > t->size || BTFEMBED_PACK_HEADER_SIZE + tables + p->strings_size > t->size)
+		return -EBADMSG;
+	p->data_offset = BTFEMBED_PACK_HEADER_SIZE + tables + p->strings_size;
+
+	btfembed__sha256_init(&sha);
+	btfembed__sha256_update(&sha, b, 64);
+	btfembed__sha256_update(&sha, b + BTFEMBED_PACK_HEADER_SIZE, p->data_offset - BTFEMBED_PACK_HEADER_SIZE);
+	btfembed__sha256_final(&sha, digest);
+	if (memcmp(digest, b + BTFEMBED_PACK_OFF_META_SHA256, 32) != 0)
+		return -EBADMSG;
+
+	p->blocks = b + BTFEMBED_PACK_HEADER_SIZE;
+	p->blobs = p->blocks + p->n_blocks * BTFEMBED_PACK_BLOCK_RECORD;
+	p->entries = p->blobs + p->n_blobs * BTFEMBED_PACK_BLOB_RECORD;
+	p->objects = p->entries + p->n_entries * BTFEMBED_PACK_ENTRY_RECORD;
+	p->strings = (const char *)(p->objects + p->n_objects * BTFEMBED_PACK_OBJECT_RECORD);
+	if (p->strings_size && (p->strings[0] != 0 || p->strings[p->strings_size - 1] != 0))
+		return -EBADMSG;
+	if (!p->strings_size && (p->n_entries || p->n_objects))
+		return -EBADMSG;
+
+	for (i = 0; i < p->n_blocks; i++) {
+		const unsigned char *r = p->blocks + i * BTFEMBED_PACK_BLOCK_RECORD;
+		size_t off = btfembed__u32(r), stored = btfembed__u32(r + 4), raw = btfembed__u32(r + 8);
+		if (off != expect || stored > t->size - p->data_offset - off || raw > p->block_max)
+			return -EBADMSG;
+		if (p->codec == BTFEMBED_PACK_CODEC_NONE && stored != raw)
+			return -EBADMSG;
+		expect = off + stored;
 	}
-	for (i = 0; i < t->n_kernels; i++) {
-		const struct btfembed_kernel *k = &t->kernels[i];
-		if (!k->arch || !k->distro || !k->distro_version || !k->release || k->blob >= t->n_blobs)
-			return -EINVAL;
-		if (i && btfembed__cmp_kernel(&t->kernels[i - 1], k->arch, k->distro, k->distro_version,
-					      k->release) >= 0)
-			return -EINVAL;
+	if (p->data_offset + expect != t->size)
+		return -EBADMSG;
+	for (i = 0; i < p->n_blobs; i++) {
+		const unsigned char *r = p->blobs + i * BTFEMBED_PACK_BLOB_RECORD;
+		size_t block = btfembed__u32(r), off = btfembed__u32(r + 4), len = btfembed__u32(r + 8), raw;
+		if (block >= p->n_blocks)
+			return -EBADMSG;
+		raw = btfembed__u32(p->blocks + block * BTFEMBED_PACK_BLOCK_RECORD + 8);
+		if (off > raw || len > raw - off || len > BTFEMBED_BLOB_MAX)
+			return -EBADMSG;
 	}
+	for (i = 0; i < p->n_entries; i++) {
+		int f;
+		for (f = 0; f < 4; f++)
+			if (btfembed__check_string(p, btfembed__u32(p->entries + i * BTFEMBED_PACK_ENTRY_RECORD +
+								    4 * (size_t)f)) != 0)
+				return -EBADMSG;
+		if (btfembed__entry_blob(p, i) >= p->n_blobs)
+			return -EBADMSG;
+		if (i && btfembed__cmp_entry(p, i - 1, btfembed__entry_field(p, i, 0), btfembed__entry_field(p, i, 1),
+					     btfembed__entry_field(p, i, 2), btfembed__entry_field(p, i, 3)) >= 0)
+			return -EBADMSG;
+	}
+	for (i = 0; i < p->n_objects; i++)
+		if (btfembed__check_string(p, btfembed__u32(p->objects + i * BTFEMBED_PACK_OBJECT_RECORD)) != 0)
+			return -EBADMSG;
 	return 0;
 }
 
-BTFEMBED_API int btfembed_lookup(const struct btfembed_table *table, const struct btfembed_key *key,
-				 size_t *index, int *exact)
+/* Blob `blob`: *data points at its raw bytes, checked against its digest;
+ * *owned is the block buffer to free() (NULL when the pack is stored). */
+static int btfembed__get_blob(const struct btfembed_table *t, const struct btfembed__pack *p, size_t blob,
+			      const unsigned char **data, size_t *len, void **owned, unsigned char sha[32])
+{
+	const unsigned char *r = p->blobs + blob * BTFEMBED_PACK_BLOB_RECORD, *k, *raw;
+	struct btfembed__sha256 s;
+	unsigned char got[32];
+	size_t block = btfembed__u32(r), off = btfembed__u32(r + 4), boff, stored, raw_size;
+	void *buf = NULL;
+
+	*owned = NULL;
+	k = p->blocks + block * BTFEMBED_PACK_BLOCK_RECORD;
+	boff = btfembed__u32(k);
+	stored = btfembed__u32(k + 4);
+	raw_size = btfembed__u32(k + 8);
+	*len = btfembed__u32(r + 8);
+	memcpy(sha, r + 12, 32);
+	if (p->codec == BTFEMBED_PACK_CODEC_NONE) {
+		raw = p->base + p->data_offset + boff;
+	} else {
+		if (!t->decode)
+			return -ENOTSUP;
+		buf = malloc(raw_size ? raw_size : 1);
+		if (!buf)
+			return -ENOMEM;
+		if (t->decode(p->codec, buf, raw_size, p->base + p->data_offset + boff, stored) != 0) {
+			free(buf);
+			return -EBADMSG;
+		}
+		raw = (const unsigned char *)buf;
+	}
+	btfembed__sha256_init(&s);
+	btfembed__sha256_update(&s, raw + off, *len);
+	btfembed__sha256_final(&s, got);
+	if (memcmp(got, r + 12, 32) != 0) {
+		free(buf);
+		return -EBADMSG;
+	}
+	*data = raw + off;
+	*owned = buf;
+	return 0;
+}
+
+static int btfembed__lookup(const struct btfembed__pack *p, const struct btfembed_key *key, size_t *index,
+			    int *exact)
 {
 	size_t lo, hi, i, found = 0;
 	int have = 0;
 
-	if (!key || !index || !exact || btfembed__check_table(table) != 0)
-		return -EINVAL;
 	if (!key->uname_ok)
 		return BTFEMBED_NO_MATCH;
 	if (key->os_ok) {
 		lo = 0;
-		hi = table->n_kernels;
+		hi = p->n_entries;
 		while (lo < hi) {
 			size_t mid = lo + (hi - lo) / 2;
-			int c = btfembed__cmp_kernel(&table->kernels[mid], key->arch, key->distro,
-						     key->distro_version, key->release);
+			int c = btfembed__cmp_entry(p, mid, key->arch, key->distro, key->distro_version, key->release);
 			if (c == 0) {
 				*index = mid;
 				*exact = 1;
@@ -377,14 +711,16 @@ BTFEMBED_API int btfembed_lookup(const struct btfembed_table *table, const struc
 				hi = mid;
 		}
 	}
-	for (i = 0; i < table->n_kernels; i++) {
-		const struct btfembed_kernel *k = &table->kernels[i];
-		if (strcmp(k->arch, key->arch) != 0 || strcmp(k->release, key->release) != 0)
+	if (key->explicit_key)
+		return BTFEMBED_NO_MATCH;
+	for (i = 0; i < p->n_entries; i++) {
+		if (strcmp(btfembed__entry_field(p, i, 0), key->arch) != 0 ||
+		    strcmp(btfembed__entry_field(p, i, 3), key->release) != 0)
 			continue;
 		if (!have) {
 			have = 1;
 			found = i;
-		} else if (k->blob != table->kernels[found].blob) {
+		} else if (btfembed__entry_blob(p, i) != btfembed__entry_blob(p, found)) {
 			return BTFEMBED_AMBIGUOUS;
 		}
 	}
@@ -393,6 +729,191 @@ BTFEMBED_API int btfembed_lookup(const struct btfembed_table *table, const struc
 	*index = found;
 	*exact = 0;
 	return BTFEMBED_OK;
+}
+
+BTFEMBED_API int btfembed_lookup(const struct btfembed_table *table, const struct btfembed_key *key,
+				 size_t *index, int *exact)
+{
+	struct btfembed__pack p;
+	int rc;
+
+	if (!key || !index || !exact)
+		return -EINVAL;
+	rc = btfembed__open(table, &p);
+	if (rc)
+		return rc;
+	return btfembed__lookup(&p, key, index, exact);
+}
+
+BTFEMBED_API int btfembed_check(const struct btfembed_table *table, int blobs)
+{
+	struct btfembed__pack p;
+	size_t i, len;
+	int rc = btfembed__open(table, &p);
+
+	for (i = 0; !rc && blobs && i < p.n_blobs; i++) {
+		const unsigned char *data;
+		unsigned char sha[32];
+		void *owned;
+		rc = btfembed__get_blob(table, &p, i, &data, &len, &owned, sha);
+		free(owned);
+	}
+	return rc;
+}
+
+BTFEMBED_API long btfembed_count(const struct btfembed_table *table)
+{
+	struct btfembed__pack p;
+	int rc = btfembed__open(table, &p);
+
+	return rc ? (long)rc : (long)p.n_entries;
+}
+
+BTFEMBED_API int btfembed_entry(const struct btfembed_table *table, size_t index, const char *fields[4],
+				unsigned int *blob)
+{
+	struct btfembed__pack p;
+	int rc = btfembed__open(table, &p), f;
+
+	if (rc)
+		return rc;
+	if (index >= p.n_entries)
+		return -EINVAL;
+	for (f = 0; fields && f < 4; f++)
+		fields[f] = btfembed__entry_field(&p, index, f);
+	if (blob)
+		*blob = (unsigned int)btfembed__entry_blob(&p, index);
+	return 0;
+}
+
+BTFEMBED_API int btfembed_entry_blob(const struct btfembed_table *table, size_t index, void **data, size_t *size)
+{
+	struct btfembed__pack p;
+	const unsigned char *raw;
+	unsigned char sha[32];
+	void *owned;
+	size_t len;
+	int rc;
+
+	if (!data || !size)
+		return -EINVAL;
+	*data = NULL;
+	*size = 0;
+	rc = btfembed__open(table, &p);
+	if (rc)
+		return rc;
+	if (index >= p.n_entries)
+		return -EINVAL;
+	rc = btfembed__get_blob(table, &p, btfembed__entry_blob(&p, index), &raw, &len, &owned, sha);
+	if (rc)
+		return rc;
+	*data = malloc(len ? len : 1);
+	if (!*data) {
+		free(owned);
+		return -ENOMEM;
+	}
+	memcpy(*data, raw, len);
+	*size = len;
+	free(owned);
+	return 0;
+}
+
+/* ------------------------------------------------------------------------
+ * Stale-object guard */
+
+static unsigned long long btfembed__elf_word(const unsigned char *p, int size, int big)
+{
+	unsigned long long v = 0;
+	int i;
+
+	for (i = 0; i < size; i++)
+		v |= (unsigned long long)p[big ? size - 1 - i : i] << (8 * i);
+	return v;
+}
+
+/* The .BTF and .BTF.ext sections of an ELF file: 0 or -ENOEXEC. */
+static int btfembed__elf_btf(const unsigned char *e, size_t size, const unsigned char *sec[2], size_t len[2])
+{
+	int is64, big, i, w;
+	unsigned long long shoff, shentsize, shnum, shstrndx, stroff, strsize;
+
+	sec[0] = sec[1] = NULL;
+	len[0] = len[1] = 0;
+	if (size < 52 || memcmp(e, "\177ELF", 4) != 0 || (e[4] != 1 && e[4] != 2) || (e[5] != 1 && e[5] != 2))
+		return -ENOEXEC;
+	is64 = e[4] == 2;
+	big = e[5] == 2;
+	w = is64 ? 8 : 4;
+	if (is64 && size < 64)
+		return -ENOEXEC;
+	shoff = btfembed__elf_word(e + (is64 ? 0x28 : 0x20), w, big);
+	shentsize = btfembed__elf_word(e + (is64 ? 0x3A : 0x2E), 2, big);
+	shnum = btfembed__elf_word(e + (is64 ? 0x3C : 0x30), 2, big);
+	shstrndx = btfembed__elf_word(e + (is64 ? 0x3E : 0x32), 2, big);
+	if (shentsize < (unsigned long long)(is64 ? 64 : 40) || shoff > size || shnum > (size - shoff) / shentsize ||
+	    shstrndx >= shnum)
+		return -ENOEXEC;
+	stroff = btfembed__elf_word(e + shoff + shstrndx * shentsize + (is64 ? 0x18 : 0x10), w, big);
+	strsize = btfembed__elf_word(e + shoff + shstrndx * shentsize + (is64 ? 0x20 : 0x14), w, big);
+	if (stroff > size || strsize > size - stroff)
+		return -ENOEXEC;
+	for (i = 0; i < (int)shnum; i++) {
+		const unsigned char *h = e + shoff + (unsigned long long)i * shentsize;
+		unsigned long long name = btfembed__elf_word(h, 4, big), type = btfembed__elf_word(h + 4, 4, big);
+		unsigned long long off = btfembed__elf_word(h + (is64 ? 0x18 : 0x10), w, big);
+		unsigned long long sz = btfembed__elf_word(h + (is64 ? 0x20 : 0x14), w, big);
+		const char *n;
+		int which;
+		if (name >= strsize || type == 8 /* SHT_NOBITS */)
+			continue;
+		n = (const char *)e + stroff + name;
+		if (!memchr(n, 0, strsize - name))
+			return -ENOEXEC;
+		which = strcmp(n, ".BTF") == 0 ? 0 : strcmp(n, ".BTF.ext") == 0 ? 1 : -1;
+		if (which < 0 || sec[which])
+			continue;
+		if (off > size || sz > size - off)
+			return -ENOEXEC;
+		sec[which] = e + off;
+		len[which] = (size_t)sz;
+	}
+	return 0;
+}
+
+BTFEMBED_API int btfembed_check_object(const struct btfembed_table *table, const void *obj, size_t size)
+{
+	const unsigned char *sec[2];
+	unsigned char digest[32], n[4];
+	struct btfembed__sha256 s;
+	struct btfembed__pack p;
+	size_t len[2], i;
+	int rc, k;
+
+	if (!obj)
+		return -EINVAL;
+	rc = btfembed__open(table, &p);
+	if (rc)
+		return rc;
+	rc = btfembed__elf_btf((const unsigned char *)obj, size, sec, len);
+	if (rc)
+		return rc;
+	btfembed__sha256_init(&s);
+	for (k = 0; k < 2; k++) {
+		n[0] = (unsigned char)len[k];
+		n[1] = (unsigned char)(len[k] >> 8);
+		n[2] = (unsigned char)(len[k] >> 16);
+		n[3] = (unsigned char)(len[k] >> 24);
+		btfembed__sha256_update(&s, n, 4);
+		if (len[k])
+			btfembed__sha256_update(&s, sec[k], len[k]);
+	}
+	btfembed__sha256_final(&s, digest);
+	if (!p.n_objects)
+		return -ENODATA;
+	for (i = 0; i < p.n_objects; i++)
+		if (memcmp(p.objects + i * BTFEMBED_PACK_OBJECT_RECORD + 4, digest, 32) == 0)
+			return 0;
+	return -ESTALE;
 }
 
 static int btfembed__write_all(int fd, const void *data, size_t len)
@@ -486,34 +1007,74 @@ static int btfembed__publish_tmpfile(struct btfembed_btf *out, const void *data,
 	return 0;
 }
 
-BTFEMBED_API int btfembed_btf_path(const struct btfembed_table *table, struct btfembed_btf *out,
-				   const struct btfembed_options *opt)
+static const char *const btfembed__how_names[] = { "none", "exact", "shared", "ambiguous", "kernel-btf" };
+
+static const char *btfembed__status_name(int rc)
 {
-	unsigned int flags = opt ? opt->flags : 0;
-	const struct btfembed_blob *blob;
+	switch (rc) {
+	case BTFEMBED_OK:
+		return "embedded";
+	case BTFEMBED_KERNEL_BTF:
+		return "kernel-btf";
+	case BTFEMBED_NO_MATCH:
+		return "no-match";
+	case BTFEMBED_AMBIGUOUS:
+		return "ambiguous";
+	default:
+		return "error";
+	}
+}
+
+static const char *btfembed__or_(const char *s)
+{
+	return (s && *s) ? s : "_";
+}
+
+BTFEMBED_API const char *btfembed_explain(const struct btfembed_btf *btf, char *buf, size_t size)
+{
+	char digest[65];
+	size_t n;
+	int i;
+
+	if (!buf || !size)
+		return buf;
+	buf[0] = 0;
+	if (!btf)
+		return buf;
+	for (i = 0; i < 32; i++)
+		snprintf(digest + 2 * i, 3, "%02x", btf->sha256[i]);
+	snprintf(buf, size, "btfembed: key=%s/%s/%s/%s from=%s match=%s entry=",
+		 btfembed__or_(btf->key.distro), btfembed__or_(btf->key.distro_version), btfembed__or_(btf->key.arch),
+		 btfembed__or_(btf->key.release), btf->key.source[0] ? btf->key.source : "-",
+		 btfembed__how_names[btf->how >= 0 && btf->how <= 4 ? btf->how : 0]);
+	n = strlen(buf);
+	if (btf->match[0])
+		snprintf(buf + n, size - n, "%s/%s/%s/%s sha256=%s", btfembed__or_(btf->match[1]),
+			 btfembed__or_(btf->match[2]), btfembed__or_(btf->match[0]), btfembed__or_(btf->match[3]),
+			 digest);
+	else
+		snprintf(buf + n, size - n, "- sha256=-");
+	n = strlen(buf);
+	if (btf->status < 0)
+		snprintf(buf + n, size - n, " status=error (%s)", btfembed_strerror(btf->status));
+	else
+		snprintf(buf + n, size - n, " status=%s", btfembed__status_name(btf->status));
+	return buf;
+}
+
+static int btfembed__select(const struct btfembed_table *table, struct btfembed_btf *out,
+			    const struct btfembed_options *opt, unsigned int flags)
+{
+	struct btfembed__pack p;
+	const unsigned char *data;
 	const char *sysfs, *dir;
-	void *inflated = NULL;
-	const void *data;
-	size_t index = 0;
-	int rc, exact = 0;
+	void *owned = NULL;
+	size_t index = 0, len = 0;
+	int rc, exact = 0, f;
 
-	if (!out)
-		return -EINVAL;
-	out->path = NULL;
-	out->fd = -1;
-	out->flags = 0;
-	out->kernel = -1;
-	out->exact = 0;
-	out->path_buf[0] = 0;
-	memset(&out->key, 0, sizeof(out->key));
-	if (btfembed__check_table(table) != 0)
-		return -EINVAL;
-
-	if (btfembed__env_true("BTFEMBED_FORCE", flags))
-		flags |= BTFEMBED_FORCE;
-	if (btfembed__env_true("BTFEMBED_NO_MEMFD", flags))
-		flags |= BTFEMBED_NO_MEMFD;
-
+	rc = btfembed__open(table, &p);
+	if (rc)
+		return rc;
 	rc = btfembed_running_key(&out->key, opt);
 	if (rc < 0)
 		return rc;
@@ -524,35 +1085,30 @@ BTFEMBED_API int btfembed_btf_path(const struct btfembed_table *table, struct bt
 			sysfs = opt->sysfs_btf;
 		if (!sysfs)
 			sysfs = "/sys/kernel/btf/vmlinux";
-		if (access(sysfs, R_OK) == 0)
+		if (access(sysfs, R_OK) == 0) {
+			out->how = BTFEMBED_HOW_KERNEL_BTF;
 			return BTFEMBED_KERNEL_BTF;
+		}
 	}
 
-	rc = btfembed_lookup(table, &out->key, &index, &exact);
+	rc = btfembed__lookup(&p, &out->key, &index, &exact);
+	if (rc == BTFEMBED_AMBIGUOUS)
+		out->how = BTFEMBED_HOW_AMBIGUOUS;
 	if (rc != BTFEMBED_OK)
 		return rc;
 	out->kernel = (long)index;
 	out->exact = exact;
+	out->how = exact ? BTFEMBED_HOW_EXACT : BTFEMBED_HOW_SHARED;
+	for (f = 0; f < 4; f++)
+		out->match[f] = btfembed__entry_field(&p, index, f);
 
-	blob = &table->blobs[table->kernels[index].blob];
-	if (table->compression == BTFEMBED_COMPRESSION_NONE) {
-		data = blob->data;
-	} else {
-		if (!table->inflate)
-			return -ENOTSUP;
-		inflated = malloc(blob->raw_size ? blob->raw_size : 1);
-		if (!inflated)
-			return -ENOMEM;
-		if (table->inflate(inflated, blob->raw_size, blob->data, blob->size) != 0) {
-			free(inflated);
-			return -EBADMSG;
-		}
-		data = inflated;
-	}
+	rc = btfembed__get_blob(table, &p, btfembed__entry_blob(&p, index), &data, &len, &owned, out->sha256);
+	if (rc)
+		return rc;
 
 	rc = -ENOSYS;
 	if (!(flags & BTFEMBED_NO_MEMFD))
-		rc = btfembed__publish_memfd(out, data, blob->raw_size);
+		rc = btfembed__publish_memfd(out, data, len);
 	if (rc != 0) {
 		dir = opt && opt->tmpdir && *opt->tmpdir ? opt->tmpdir : NULL;
 		if (!dir) {
@@ -560,8 +1116,41 @@ BTFEMBED_API int btfembed_btf_path(const struct btfembed_table *table, struct bt
 			if (!dir || !*dir)
 				dir = "/tmp";
 		}
-		rc = btfembed__publish_tmpfile(out, data, blob->raw_size, dir);
+		rc = btfembed__publish_tmpfile(out, data, len, dir);
 	}
-	free(inflated);
+	free(owned);
+	return rc;
+}
+
+BTFEMBED_API int btfembed_btf_path(const struct btfembed_table *table, struct btfembed_btf *out,
+				   const struct btfembed_options *opt)
+{
+	unsigned int flags = opt ? opt->flags : 0;
+	int rc;
+
+	if (!out)
+		return -EINVAL;
+	memset(out, 0, sizeof(*out));
+	out->fd = -1;
+	out->kernel = -1;
+
+	if (btfembed__env_true("BTFEMBED_FORCE", flags))
+		flags |= BTFEMBED_FORCE;
+	if (btfembed__env_true("BTFEMBED_NO_MEMFD", flags))
+		flags |= BTFEMBED_NO_MEMFD;
+	if (btfembed__env_true("BTFEMBED_DEBUG", flags))
+		flags |= BTFEMBED_DEBUG;
+
+	rc = btfembed__select(table, out, opt, flags);
+	if (rc != BTFEMBED_OK) {
+		out->path = NULL;
+		if (rc < 0 || rc == BTFEMBED_NO_MATCH)
+			out->how = rc == BTFEMBED_NO_MATCH ? BTFEMBED_HOW_NONE : out->how;
+	}
+	out->status = rc;
+	if (flags & BTFEMBED_DEBUG) {
+		char line[BTFEMBED_EXPLAIN_MAX];
+		fprintf(stderr, "%s\n", btfembed_explain(out, line, sizeof(line)));
+	}
 	return rc;
 }
