@@ -37,4 +37,5 @@ def make_callable(package: str, module: str, name: str) -> None:
     """Make the (imported) package ``package`` call ``module.name``."""
     mod = sys.modules[package]
     mod.__class__ = _CallablePackage
+    assert isinstance(mod, _CallablePackage)
     mod.__entry__ = (module, name)

@@ -12,7 +12,7 @@ from typing import Iterator, TextIO
 from btfembed.btf import wire
 from btfembed.btf.reader import BTF
 from btfembed.errors import BTFFormatError
-from btfembed.btf.types import Type
+from btfembed.btf.types import Array, Composite, Datasec, DeclTag, Enum, FuncProto, Int, Type, Var
 from btfembed.btf.wire import (
     ARRAY, CONST, DATASEC, DECL_TAG, ENUM, ENUM64, FLOAT, FUNC, FUNC_PROTO, FWD,
     INT, PTR, RESTRICT, STRUCT, TYPE_TAG, TYPEDEF, UNION, VAR, VOLATILE,
@@ -41,47 +41,47 @@ def format_type(btf: BTF, tid: int, t: Type) -> str:
     """The dump text of one type (without the trailing newline)."""
     kind = t.kind
     out = [f"[{tid}] {_kind_str(kind)} '{_name(btf, t.name_off)}'"]
-    if kind == INT:
-        enc = _INT_ENCODINGS.get(t.encoding, "UNKN")  # type: ignore[attr-defined]
-        out.append(f" size={t.size_type} bits_offset={t.bit_offset} nr_bits={t.bits} encoding={enc}")  # type: ignore[attr-defined]
+    if isinstance(t, Int):
+        enc = _INT_ENCODINGS.get(t.encoding, "UNKN")
+        out.append(f" size={t.size_type} bits_offset={t.bit_offset} nr_bits={t.bits} encoding={enc}")
     elif kind in _REF_KINDS:
         out.append(f" type_id={t.size_type}")
-    elif kind == ARRAY:
-        out.append(f" type_id={t.elem_type} index_type_id={t.index_type} nr_elems={t.nelems}")  # type: ignore[attr-defined]
-    elif kind == STRUCT or kind == UNION:
+    elif isinstance(t, Array):
+        out.append(f" type_id={t.elem_type} index_type_id={t.index_type} nr_elems={t.nelems}")
+    elif isinstance(t, Composite):
         out.append(f" size={t.size_type} vlen={t.vlen}")
-        for m in t.members:  # type: ignore[attr-defined]
+        for m in t.members:
             line = f"\n\t'{_name(btf, m.name_off)}' type_id={m.type} bits_offset={m.bit_offset}"
             if m.bitfield_size:
                 line += f" bitfield_size={m.bitfield_size}"
             out.append(line)
-    elif kind == ENUM or kind == ENUM64:
+    elif isinstance(t, Enum):
         signed = t.kflag
         out.append(f" encoding={'SIGNED' if signed else 'UNSIGNED'} size={t.size_type} vlen={t.vlen}")
         suffix = ("LL" if signed else "ULL") if kind == ENUM64 else ""
-        for i, v in enumerate(t.values):  # type: ignore[attr-defined]
-            out.append(f"\n\t'{_name(btf, v.name_off)}' val={t.value(i)}{suffix}")  # type: ignore[attr-defined]
+        for i, v in enumerate(t.values):
+            out.append(f"\n\t'{_name(btf, v.name_off)}' val={t.value(i)}{suffix}")
     elif kind == FWD:
         out.append(f" fwd_kind={'union' if t.kflag else 'struct'}")
     elif kind == FUNC:
         out.append(f" type_id={t.size_type} linkage={wire.FUNC_LINKAGE.get(t.vlen, '(unknown)')}")
-    elif kind == FUNC_PROTO:
+    elif isinstance(t, FuncProto):
         out.append(f" ret_type_id={t.size_type} vlen={t.vlen}")
-        for p in t.params:  # type: ignore[attr-defined]
+        for p in t.params:
             out.append(f"\n\t'{_name(btf, p.name_off)}' type_id={p.type}")
-    elif kind == VAR:
-        out.append(f" type_id={t.size_type}, linkage={wire.VAR_LINKAGE.get(t.linkage, '(unknown)')}")  # type: ignore[attr-defined]
-    elif kind == DATASEC:
+    elif isinstance(t, Var):
+        out.append(f" type_id={t.size_type}, linkage={wire.VAR_LINKAGE.get(t.linkage, '(unknown)')}")
+    elif isinstance(t, Datasec):
         out.append(f" size={t.size_type} vlen={t.vlen}")
-        for s in t.secinfos:  # type: ignore[attr-defined]
+        for s in t.secinfos:
             line = f"\n\ttype_id={s.type} offset={s.offset} size={s.size}"
             if s.type < btf.type_cnt:
                 line += f" ({_kind_str(btf.kind(s.type))} '{_name(btf, btf.name_off(s.type))}')"
             out.append(line)
     elif kind == FLOAT:
         out.append(f" size={t.size_type}")
-    elif kind == DECL_TAG:
-        out.append(f" type_id={t.size_type} component_idx={t.component_idx}")  # type: ignore[attr-defined]
+    elif isinstance(t, DeclTag):
+        out.append(f" type_id={t.size_type} component_idx={t.component_idx}")
     return "".join(out)
 
 

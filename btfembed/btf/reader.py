@@ -17,7 +17,7 @@ from __future__ import annotations
 import struct
 import sys
 from array import array
-from typing import Iterator, NamedTuple, Sequence
+from typing import Any, Iterator, NamedTuple, Sequence
 
 from btfembed.btf import wire
 from btfembed.errors import BTFFormatError, TypeIdError, UnsupportedKindError
@@ -213,10 +213,10 @@ def declared_size(head: bytes | memoryview) -> int | None:
     if hdr_len >= wire.HEADER_LEN_LAYOUT and len(head) >= wire.HEADER_LEN_LAYOUT:
         layout_off, layout_len = struct.unpack_from(fmt + "II", head, 24)
         end = max(end, layout_off + layout_len)
-    return hdr_len + end
+    return int(hdr_len + end)
 
 
-def _words_of(buf: memoryview, order: str) -> "memoryview | array":
+def _words_of(buf: memoryview, order: str) -> "memoryview | array[int]":
     """The buffer as host-order u32 words (zero-copy when possible)."""
     if order == HOST_ORDER:
         try:
@@ -242,7 +242,7 @@ class BTF:
     """
 
     def __init__(self, data: bytes, *, base: "BTF | None" = None, source: str | None = None,
-                 prefetch: Sequence[str] = (), offsets: "array | None" = None):
+                 prefetch: Sequence[str] = (), offsets: "array[int] | None" = None):
         """``prefetch``: essential names to look up while indexing (see
         ``prefetch_essential_names``), which costs less than a later pass.
         ``offsets``: the type index of this very data as ``type_offsets()``
@@ -254,7 +254,7 @@ class BTF:
         except BTFFormatError as exc:
             raise exc.with_source(source) if source else exc
 
-    def _init(self, data: bytes, base: "BTF | None", prefetch: Sequence[str], offsets: "array | None") -> None:
+    def _init(self, data: bytes, base: "BTF | None", prefetch: Sequence[str], offsets: "array[int] | None") -> None:
         if isinstance(data, memoryview):
             data = data.tobytes()
         self.raw = data
@@ -271,18 +271,18 @@ class BTF:
             raise BTFFormatError("string section is not NUL-terminated", offset=start + hdr.str_off + hdr.str_len - 1)
         if base is not None and base.byte_order != hdr.byte_order:
             raise BTFFormatError("split BTF and its base have different byte orders")
-        self.strings = StringTable(strs, base.strings if base is not None else None)
+        self.strings: StringTable = StringTable(strs, base.strings if base is not None else None)
         self.layout: dict[int, tuple[int, int]] = {}
         if hdr.layout_len:
             lay = view[start + hdr.layout_off:start + hdr.layout_off + hdr.layout_len]
             fmt = "<" if hdr.byte_order == "little" else ">"
             for kind, (info_sz, elem_sz, _flags) in enumerate(struct.iter_unpack(fmt + "BBH", lay)):
                 self.layout[kind] = (info_sz, elem_sz)
-        self.start_id = base.type_cnt if base is not None else 1
+        self.start_id: int = base.type_cnt if base is not None else 1
         self._type_start = start + hdr.type_off
         self._words = _words_of(view[self._type_start:self._type_start + hdr.type_len], hdr.byte_order)
         self._cache: dict[int, Type] = {}
-        self._names: tuple[array, dict[int, int], dict[int, int]] | None = None
+        self._names: tuple[array[int], dict[int, int], dict[int, int]] | None = None
         self._midstring: dict[str, list[int]] | None = None
         self._essential_memo: dict[str, tuple[int, ...]] = {}  # essential name -> ids defined here
         names = sorted({n for n in prefetch if n})
@@ -290,7 +290,7 @@ class BTF:
             if len(offsets) and offsets[-1] >= len(self._words):
                 raise BTFFormatError("type index does not fit the type section")
             self._offs = offsets if isinstance(offsets, array) and offsets.typecode == "I" else array("I", offsets)
-            self.type_cnt = self.start_id + len(self._offs)
+            self.type_cnt: int = self.start_id + len(self._offs)
             steps = self._steps()
             words = self._words
             infos = array("I", map(words.__getitem__, map((1).__add__, self._offs)))
@@ -315,12 +315,12 @@ class BTF:
 
     # -- indexing --------------------------------------------------------
 
-    def _size_tables(self) -> tuple[list, list]:
+    def _size_tables(self) -> tuple[list[Any], list[Any]]:
         """Per top byte of ``info`` (kind and kind_flag): record words before
         the vlen items, and words per vlen item.  ``None`` for kinds that
         cannot be sized (that makes the scan loop raise TypeError)."""
-        fixed: list = [None] * 256
-        per: list = [None] * 256
+        fixed: list[Any] = [None] * 256
+        per: list[Any] = [None] * 256
         for kind in range(wire.MAX_KIND + 1):
             if kind in wire.KIND_WORDS:
                 f, p = wire.KIND_WORDS[kind]
@@ -343,7 +343,7 @@ class BTF:
     def _steps(self) -> "_Steps":
         return _Steps(*self._size_tables())
 
-    def _scan(self, by_offset: dict[int, str] | None = None) -> tuple[array, list[int], list[int]]:
+    def _scan(self, by_offset: dict[int, str] | None = None) -> tuple[array[int], list[int], list[int]]:
         """Walk the records: their word offsets; with ``by_offset`` (name
         offset -> essential name), also the positions of types with those
         names, and of types whose name starts mid-string.  Then the sanity
@@ -446,7 +446,7 @@ class BTF:
     def __len__(self) -> int:
         return self.type_cnt
 
-    def type_offsets(self) -> array:
+    def type_offsets(self) -> array[int]:
         """The type index: word offset of every type record in the type
         section (see ``offsets`` of the constructor)."""
         return self._offs
@@ -468,7 +468,7 @@ class BTF:
             self._check_id(tid)
             return self.base.kind(tid)  # type: ignore[union-attr]
         self._check_id(tid)
-        return (self._words[self._offs[tid - self.start_id] + 1] >> wire.KIND_SHIFT) & wire.KIND_MASK
+        return int(self._words[self._offs[tid - self.start_id] + 1] >> wire.KIND_SHIFT) & wire.KIND_MASK
 
     def name_off(self, tid: int) -> int:
         if tid == 0:
@@ -477,7 +477,7 @@ class BTF:
             self._check_id(tid)
             return self.base.name_off(tid)  # type: ignore[union-attr]
         self._check_id(tid)
-        return self._words[self._offs[tid - self.start_id]]
+        return int(self._words[self._offs[tid - self.start_id]])
 
     def name(self, tid: int) -> str:
         """Name of type ``tid`` ("" if anonymous) without decoding it."""
@@ -565,7 +565,7 @@ class BTF:
 
     # -- name lookups ----------------------------------------------------
 
-    def _name_index(self) -> tuple[array, dict[int, int], dict[int, int]]:
+    def _name_index(self) -> tuple[array[int], dict[int, int], dict[int, int]]:
         """(name_off of every type here, name_off -> lowest id, name_off ->
         highest id).  Ids sharing a name offset are found between the two
         by a C-speed scan at lookup time, which stays cheap even for BTF
@@ -736,11 +736,11 @@ class BTF:
             if kind in (TYPEDEF, VOLATILE, CONST, RESTRICT, VAR, DECL_TAG, TYPE_TAG):
                 tid = t.size_type
                 continue
-            if kind == ARRAY:
-                if t.nelems and nelems > 0xFFFFFFFF // t.nelems:  # type: ignore[attr-defined]
+            if isinstance(t, Array):
+                if t.nelems and nelems > 0xFFFFFFFF // t.nelems:
                     raise BTFFormatError(f"type [{tid}]: array size overflows")
-                nelems *= t.nelems  # type: ignore[attr-defined]
-                tid = t.elem_type  # type: ignore[attr-defined]
+                nelems *= t.nelems
+                tid = t.elem_type
                 continue
             raise BTFFormatError(f"type [{tid}]: cannot compute the size of a {t.kind_name}")
         else:

@@ -11,6 +11,8 @@ import itertools
 import operator
 import re
 
+from typing import Any
+
 from btfembed.errors import BTFFormatError
 
 __all__ = ["StringTable", "StringTableBuilder", "essential_len", "essential_name"]
@@ -39,14 +41,14 @@ def essential_name(name: str) -> str:
 def _trie_pattern(keys: "list[bytes]") -> bytes:
     """A regex matching exactly the byte strings ``keys``, factored as a
     trie (``task_struct|task_group`` -> ``task_(?:group|struct)``)."""
-    trie: dict = {}
+    trie: dict[int, Any] = {}
     for key in keys:
         node = trie
         for byte in key:
             node = node.setdefault(byte, {})
         node[-1] = {}
 
-    def emit(node: dict) -> bytes:
+    def emit(node: dict[int, Any]) -> bytes:
         alts = [re.escape(bytes([b])) + emit(node[b]) for b in sorted(k for k in node if k != -1)]
         if not alts:
             return b""
@@ -81,7 +83,7 @@ class StringTable:
         self.data = data
         self.base = base
         # Logical offset of this table's first byte.
-        self.start = base.start + len(base.data) if base is not None else 0
+        self.start: int = base.start + len(base.data) if base is not None else 0
         self._cache: dict[int, str] = {}
         self._index: dict[bytes, object] | None = None
         self._lookups = 0

@@ -18,7 +18,7 @@ When a kind is added, update: ``wire.KIND_WORDS``, the decoder in
 
 from __future__ import annotations
 
-from typing import Callable, Iterator, NamedTuple
+from typing import Any, Callable, Iterable, Iterator, NamedTuple
 
 from btfembed.btf import wire
 from btfembed.btf.wire import (
@@ -102,17 +102,18 @@ class Type:
     def kind_name(self) -> str:
         return wire.KIND_NAMES.get(self.kind, "UNKNOWN")
 
-    def _fields(self) -> tuple:
+    def _fields(self) -> tuple[object, ...]:
         return ()
 
     def __eq__(self, other: object) -> bool:
         return (
             type(other) is type(self)
-            and self.kind == other.kind  # type: ignore[attr-defined]
-            and self.name == other.name  # type: ignore[attr-defined]
-            and self.info == other.info  # type: ignore[attr-defined]
-            and self.size_type == other.size_type  # type: ignore[attr-defined]
-            and self._fields() == other._fields()  # type: ignore[attr-defined]
+            and isinstance(other, Type)
+            and self.kind == other.kind
+            and self.name == other.name
+            and self.info == other.info
+            and self.size_type == other.size_type
+            and self._fields() == other._fields()
         )
 
     def __hash__(self) -> int:
@@ -126,7 +127,8 @@ class Type:
 class Int(Type):
     __slots__ = ("data",)
 
-    def __init__(self, kind, name, info, size_type, name_off=0, data=0):
+    def __init__(self, kind: int, name: str, info: int, size_type: int, name_off: int = 0,
+                 data: int = 0) -> None:
         super().__init__(kind, name, info, size_type, name_off)
         self.data = data
 
@@ -147,20 +149,21 @@ class Int(Type):
     def signed(self) -> bool:
         return bool(self.encoding & wire.INT_SIGNED)
 
-    def _fields(self):
+    def _fields(self) -> tuple[object, ...]:
         return (self.data,)
 
 
 class Array(Type):
     __slots__ = ("elem_type", "index_type", "nelems")
 
-    def __init__(self, kind, name, info, size_type, name_off=0, elem_type=0, index_type=0, nelems=0):
+    def __init__(self, kind: int, name: str, info: int, size_type: int, name_off: int = 0,
+                 elem_type: int = 0, index_type: int = 0, nelems: int = 0) -> None:
         super().__init__(kind, name, info, size_type, name_off)
         self.elem_type = elem_type
         self.index_type = index_type
         self.nelems = nelems
 
-    def _fields(self):
+    def _fields(self) -> tuple[object, ...]:
         return (self.elem_type, self.index_type, self.nelems)
 
 
@@ -169,7 +172,8 @@ class Composite(Type):
 
     __slots__ = ("members", "_index")
 
-    def __init__(self, kind, name, info, size_type, name_off=0, members=()):
+    def __init__(self, kind: int, name: str, info: int, size_type: int, name_off: int = 0,
+                 members: Iterable[Member] = ()) -> None:
         super().__init__(kind, name, info, size_type, name_off)
         self.members: tuple[Member, ...] = tuple(members)
         self._index: tuple[dict[str, int], tuple[int, ...]] | None = None
@@ -188,7 +192,7 @@ class Composite(Type):
             self._index = (by_name, tuple(anonymous))
         return self._index
 
-    def _fields(self):
+    def _fields(self) -> tuple[object, ...]:
         return (tuple(m[:4] for m in self.members),)
 
 
@@ -197,7 +201,8 @@ class Enum(Type):
 
     __slots__ = ("values",)
 
-    def __init__(self, kind, name, info, size_type, name_off=0, values=()):
+    def __init__(self, kind: int, name: str, info: int, size_type: int, name_off: int = 0,
+                 values: Iterable[EnumValue] = ()) -> None:
         super().__init__(kind, name, info, size_type, name_off)
         self.values: tuple[EnumValue, ...] = tuple(values)
 
@@ -213,7 +218,7 @@ class Enum(Type):
             return raw - (1 << bits)
         return raw
 
-    def _fields(self):
+    def _fields(self) -> tuple[object, ...]:
         return (tuple(v[:2] for v in self.values),)
 
 
@@ -222,44 +227,48 @@ class FuncProto(Type):
 
     __slots__ = ("params",)
 
-    def __init__(self, kind, name, info, size_type, name_off=0, params=()):
+    def __init__(self, kind: int, name: str, info: int, size_type: int, name_off: int = 0,
+                 params: Iterable[Param] = ()) -> None:
         super().__init__(kind, name, info, size_type, name_off)
         self.params: tuple[Param, ...] = tuple(params)
 
-    def _fields(self):
+    def _fields(self) -> tuple[object, ...]:
         return (tuple(p[:2] for p in self.params),)
 
 
 class Var(Type):
     __slots__ = ("linkage",)
 
-    def __init__(self, kind, name, info, size_type, name_off=0, linkage=0):
+    def __init__(self, kind: int, name: str, info: int, size_type: int, name_off: int = 0,
+                 linkage: int = 0) -> None:
         super().__init__(kind, name, info, size_type, name_off)
         self.linkage = linkage
 
-    def _fields(self):
+    def _fields(self) -> tuple[object, ...]:
         return (self.linkage,)
 
 
 class Datasec(Type):
     __slots__ = ("secinfos",)
 
-    def __init__(self, kind, name, info, size_type, name_off=0, secinfos=()):
+    def __init__(self, kind: int, name: str, info: int, size_type: int, name_off: int = 0,
+                 secinfos: Iterable[VarSecinfo] = ()) -> None:
         super().__init__(kind, name, info, size_type, name_off)
         self.secinfos: tuple[VarSecinfo, ...] = tuple(secinfos)
 
-    def _fields(self):
+    def _fields(self) -> tuple[object, ...]:
         return (self.secinfos,)
 
 
 class DeclTag(Type):
     __slots__ = ("component_idx",)
 
-    def __init__(self, kind, name, info, size_type, name_off=0, component_idx=-1):
+    def __init__(self, kind: int, name: str, info: int, size_type: int, name_off: int = 0,
+                 component_idx: int = -1) -> None:
         super().__init__(kind, name, info, size_type, name_off)
         self.component_idx = component_idx
 
-    def _fields(self):
+    def _fields(self) -> tuple[object, ...]:
         return (self.component_idx,)
 
 
@@ -269,11 +278,12 @@ class Unknown(Type):
 
     __slots__ = ("extra",)
 
-    def __init__(self, kind, name, info, size_type, name_off=0, extra=()):
+    def __init__(self, kind: int, name: str, info: int, size_type: int, name_off: int = 0,
+                 extra: Iterable[int] = ()) -> None:
         super().__init__(kind, name, info, size_type, name_off)
         self.extra: tuple[int, ...] = tuple(extra)
 
-    def _fields(self):
+    def _fields(self) -> tuple[object, ...]:
         return (self.extra,)
 
 
@@ -289,31 +299,31 @@ def encode_words(t: Type, name_off: Callable[[str, int], int], type_id: Callable
     kind = t.kind
     words = [name_off(t.name, t.name_off), t.info,
              t.size_type if kind in wire.SIZED_KINDS else type_id(t.size_type)]
-    if kind == INT:
-        words.append(t.data)  # type: ignore[attr-defined]
-    elif kind == STRUCT or kind == UNION:
+    if isinstance(t, Int):
+        words.append(t.data)
+    elif isinstance(t, Composite):
         kflag = t.info >> wire.KFLAG_SHIFT
-        for m in t.members:  # type: ignore[attr-defined]
+        for m in t.members:
             off = (m.bitfield_size << wire.MEMBER_BITFIELD_SHIFT) | m.bit_offset if kflag else m.bit_offset
             words += (name_off(m.name, m.name_off), type_id(m.type), off)
-    elif kind == ENUM:
-        for v in t.values:  # type: ignore[attr-defined]
+    elif isinstance(t, Enum) and kind == ENUM:
+        for v in t.values:
             words += (name_off(v.name, v.name_off), v.raw & 0xFFFFFFFF)
-    elif kind == ENUM64:
-        for v in t.values:  # type: ignore[attr-defined]
+    elif isinstance(t, Enum):
+        for v in t.values:
             words += (name_off(v.name, v.name_off), v.raw & 0xFFFFFFFF, (v.raw >> 32) & 0xFFFFFFFF)
-    elif kind == ARRAY:
-        words += (type_id(t.elem_type), type_id(t.index_type), t.nelems)  # type: ignore[attr-defined]
-    elif kind == FUNC_PROTO:
-        for p in t.params:  # type: ignore[attr-defined]
+    elif isinstance(t, Array):
+        words += (type_id(t.elem_type), type_id(t.index_type), t.nelems)
+    elif isinstance(t, FuncProto):
+        for p in t.params:
             words += (name_off(p.name, p.name_off), type_id(p.type))
-    elif kind == VAR:
-        words.append(t.linkage)  # type: ignore[attr-defined]
-    elif kind == DATASEC:
-        for s in t.secinfos:  # type: ignore[attr-defined]
+    elif isinstance(t, Var):
+        words.append(t.linkage)
+    elif isinstance(t, Datasec):
+        for s in t.secinfos:
             words += (type_id(s.type), s.offset, s.size)
-    elif kind == DECL_TAG:
-        words.append(t.component_idx & 0xFFFFFFFF)  # type: ignore[attr-defined]
+    elif isinstance(t, DeclTag):
+        words.append(t.component_idx & 0xFFFFFFFF)
     elif isinstance(t, Unknown):
         words += t.extra
     return words
@@ -324,21 +334,21 @@ def type_refs(t: Type) -> Iterator[int]:
     kind = t.kind
     if kind not in wire.SIZED_KINDS and kind != 0 and not isinstance(t, Unknown):
         yield t.size_type
-    if kind == STRUCT or kind == UNION:
-        for m in t.members:  # type: ignore[attr-defined]
+    if isinstance(t, Composite):
+        for m in t.members:
             yield m.type
-    elif kind == ARRAY:
-        yield t.elem_type  # type: ignore[attr-defined]
-        yield t.index_type  # type: ignore[attr-defined]
-    elif kind == FUNC_PROTO:
-        for p in t.params:  # type: ignore[attr-defined]
+    elif isinstance(t, Array):
+        yield t.elem_type
+        yield t.index_type
+    elif isinstance(t, FuncProto):
+        for p in t.params:
             yield p.type
-    elif kind == DATASEC:
-        for s in t.secinfos:  # type: ignore[attr-defined]
+    elif isinstance(t, Datasec):
+        for s in t.secinfos:
             yield s.type
 
 
-def to_plain(t: Type) -> list:
+def to_plain(t: Type) -> list[Any]:
     """A JSON-friendly form of ``t`` (for caches); ``from_plain`` inverts it."""
     head = [t.kind, t.name, t.name_off, t.info, t.size_type]
     if isinstance(t, Int):
@@ -362,7 +372,7 @@ def to_plain(t: Type) -> list:
     return head
 
 
-def from_plain(obj: list) -> Type:
+def from_plain(obj: list[Any]) -> Type:
     kind, name, name_off, info, st = obj[:5]
     rest = obj[5:]
     if kind == INT:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import struct
 from array import array
-from typing import Callable, Iterable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 from btfembed.btf import wire
 from btfembed.btf.reader import BTF, HOST_ORDER
@@ -109,7 +109,7 @@ class Builder:
     def add_array(self, elem: int, index: int, nelems: int) -> int:
         return self.add(Array(ARRAY, "", make_info(ARRAY), 0, elem_type=elem, index_type=index, nelems=nelems))
 
-    def add_composite(self, kind: int, name: str, size: int, members: Sequence[tuple], kflag: int | None = None) -> int:
+    def add_composite(self, kind: int, name: str, size: int, members: Sequence[tuple[Any, ...]], kflag: int | None = None) -> int:
         """``members``: (name, type, bit_offset[, bitfield_size]) tuples.
         kind_flag is set when a member is a bitfield (or forced)."""
         ms = [Member(m[0], m[1], m[2], m[3] if len(m) > 3 else 0) for m in members]
@@ -117,10 +117,10 @@ class Builder:
             kflag = int(any(m.bitfield_size for m in ms))
         return self.add(Composite(kind, name, make_info(kind, len(ms), kflag), size, members=ms))
 
-    def add_struct(self, name: str, size: int, members: Sequence[tuple], kflag: int | None = None) -> int:
+    def add_struct(self, name: str, size: int, members: Sequence[tuple[Any, ...]], kflag: int | None = None) -> int:
         return self.add_composite(STRUCT, name, size, members, kflag)
 
-    def add_union(self, name: str, size: int, members: Sequence[tuple], kflag: int | None = None) -> int:
+    def add_union(self, name: str, size: int, members: Sequence[tuple[Any, ...]], kflag: int | None = None) -> int:
         return self.add_composite(UNION, name, size, members, kflag)
 
     def add_enum(self, name: str, size: int, values: Sequence[tuple[str, int]], signed: bool = False,

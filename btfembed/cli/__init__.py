@@ -50,7 +50,7 @@ def _resource_dir(package: str, sub: str = "") -> str:
     path = resources.files(package)
     if sub:
         path = path.joinpath(sub)
-    return os.fspath(path)  # type: ignore[arg-type]  # a pathlib.Path for packages on disk
+    return str(path)  # a pathlib.Path for packages on disk
 
 
 def _cmake_dir() -> str:

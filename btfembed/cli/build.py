@@ -54,7 +54,7 @@ examples:
 """
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
     p = sub.add_parser("build", help="minimize BTF for objects across a list of kernels (with cache and report)",
                        description=HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("objects", metavar="OBJECT", nargs="*", help="BPF objects (or glob patterns)")

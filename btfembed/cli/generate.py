@@ -68,7 +68,7 @@ examples:
 """
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
     p = sub.add_parser("generate", help="embed a pack in C, Python, Go or Rust sources",
                        description=HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("pack", metavar="PACK", help="pack file (from 'btfembed build')")

@@ -29,7 +29,7 @@ examples:
 """
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
     p = sub.add_parser("merge", help="combine the partials of 'build --shard K/N' into the build's outputs",
                        description=HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("partials", metavar="PARTIAL", nargs="+", help="partial files (shard-K-of-N.btfembed-partial)")

@@ -27,7 +27,7 @@ import lzma
 import os
 import tarfile
 import zlib
-from typing import NamedTuple
+from typing import Iterable, NamedTuple
 
 from btfembed.btf import wire
 from btfembed.btf.reader import BTF, declared_size
@@ -211,7 +211,7 @@ def unwrap(data: bytes, *, limit: int | None = None, elf_section: str = ".BTF") 
 
 
 def load_btf(path: str, *, base: BTF | None = None, data: bytes | None = None,
-             prefetch: "list[str] | set[str]" = ()) -> BTF:
+             prefetch: Iterable[str] = ()) -> BTF:
     """Open a kernel (or module, with ``base``) BTF from any supported source.
 
     A debug kernel (DWARF vmlinux without .BTF, or a .deb/.ddeb/.rpm debug

@@ -12,7 +12,7 @@ import contextlib
 import os
 import stat
 import tempfile
-from typing import IO, Iterator
+from typing import IO, Any, Iterator
 
 from btfembed.errors import FileAccessError
 
@@ -74,7 +74,7 @@ def ensure_dir(path: str | os.PathLike[str]) -> None:
 
 
 @contextlib.contextmanager
-def atomic_open(path: str | os.PathLike[str], mode: str = "wb") -> Iterator[IO]:
+def atomic_open(path: str | os.PathLike[str], mode: str = "wb") -> Iterator[IO[Any]]:
     """Open a temporary file next to ``path``; rename it over ``path`` on success.
 
     On any exception (including KeyboardInterrupt) the temporary file is
