@@ -48,6 +48,9 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     "CoreObject": ("btfembed.core.objects", "CoreObject"),
     "ObjectData": ("btfembed.core.objects", "ObjectData"),
     "Summary": ("btfembed.core.results", "Summary"),
+    "Status": ("btfembed.core.status", "Status"),
+    "RelocKind": ("btfembed.core.kinds", "RelocKind"),
+    "Level": ("btfembed.minimize.levels", "Level"),
     "Difference": ("btfembed.core.results", "Difference"),
     "Minimized": ("btfembed.minimize.engine", "Minimized"),
     "Verification": ("btfembed.minimize.api", "Verification"),
@@ -70,7 +73,10 @@ if TYPE_CHECKING:
         load_settings as load_settings,
     )
     from btfembed.core.objects import CoreObject as CoreObject, ObjectData as ObjectData
+    from btfembed.core.kinds import RelocKind as RelocKind
     from btfembed.core.resolve import Target as Target
+    from btfembed.core.status import Status as Status
+    from btfembed.minimize.levels import Level as Level
     from btfembed.core.results import Difference as Difference, Summary as Summary, describe as describe
     from btfembed.embed.generate import generate as generate
     from btfembed.errors import BTFEmbedError as BTFEmbedError

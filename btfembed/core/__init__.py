@@ -5,7 +5,12 @@ get plain results back.  Modules: ``kinds`` (relocation kinds), ``spec``
 (access strings), ``match`` (compatibility relations), ``calc`` (values and
 the candidate loop), ``candidates`` (candidate search), ``resolve``
 (per-object driver), ``patch`` (instruction patching), ``objects`` (the
-``CoreObject`` protocol that minimization takes, and ``ObjectData``).
+``CoreObject`` protocol that minimization takes, and ``ObjectData``),
+``status`` (``Status`` of a relocation), ``records`` (``CoreRecord``),
+``results`` (``Summary``, ``compare``, ``describe``).
+
+May import: ``btfembed.errors`` and ``btfembed.btf`` only; no I/O modules
+(files, processes, ``os``, ``sys``), no ELF (tests/test_layers.py).
 """
 
 from btfembed.core.calc import Candidate, Outcome, Values

@@ -8,6 +8,8 @@ __all__ = ["RelocKind", "is_field_based", "is_type_based", "is_enumval_based", "
 
 
 class RelocKind(enum.IntEnum):
+    """A CO-RE relocation kind (uapi ``enum bpf_core_relo_kind``)."""
+
     FIELD_BYTE_OFFSET = 0
     FIELD_BYTE_SIZE = 1
     FIELD_EXISTS = 2
