@@ -76,14 +76,14 @@ def rust_build(source: Path, out: Path, *, libs: tuple[str, ...] = (), edition: 
 
 
 def build_rust_harness(workdir: Path, pack, *, module: str = "btfembed_rules", source: Path | None = None,
-                       libs: tuple[str, ...] = (), name: str = "harness") -> Path:
+                       libs: tuple[str, ...] = (), name: str = "harness", codec: str = "zlib") -> Path:
     """Generate ``pack`` as ``workdir/<module>.rs`` and build a program
     (default: tests/tools/rust_harness.rs) next to it."""
     from btfembed.embed.codegen import write_rust
 
     rustc()
     workdir.mkdir(parents=True, exist_ok=True)
-    write_rust(pack, str(workdir / module))
+    write_rust(pack, str(workdir / module), codec=codec)
     main = workdir / "main.rs"
     shutil.copy(source or TOOLS / "rust_harness.rs", main)
     return rust_build(main, workdir / name, libs=libs)

@@ -41,8 +41,8 @@ returning the *btf.Spec for cilium/ebpf's ProgramOptions.KernelTypes:
     spec, decision, err := kbtf.KernelSpec(nil)   // nil spec: kernel's own BTF
     decision, blob, err := kbtf.Lookup(nil)       // or the raw BTF bytes
 
---lang rust writes NAME.rs and NAME.btfpack (uncompressed: Rust's standard
-library has no decompressor), std only; lookup() gives the bytes for aya's
+--lang rust writes NAME.rs and NAME.btfpack (zlib, decoded by the runtime's
+own small inflate), std only; lookup() gives the bytes for aya's
 Btf::parse, btf_path() a path for libbpf's btf_custom_path (libbpf-rs):
 
     let (decision, file) = btf::btf_path(&btf::Options::default())?;

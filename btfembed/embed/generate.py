@@ -28,9 +28,9 @@ def generate(pack: Union[Pack, str], output: str, *, lang: str | None = None, pr
     global symbol, default: from ``output``'s file name) or ``"python"``
     (``NAME.py`` and ``NAME.btfpack``), ``"go"`` (a package in the directory
     ``output``; ``go_package``, ``go_import_path``; zlib) or ``"rust"``
-    (``NAME.rs`` and ``NAME.btfpack``; uncompressed); by default it follows
+    (``NAME.rs`` and ``NAME.btfpack``); by default it follows
     ``output``'s suffix.  ``codec``: the pack's compression (none, zlib, xz,
-    zstd; default zlib, Rust none; ``compress`` is the older spelling of
+    zstd; default zlib; Go and Rust read zlib and none only; ``compress`` is the older spelling of
     zlib); ``block_size``: raw bytes per compressed block.  ``depfile``
     also writes a Makefile-syntax depfile naming ``deps`` (default: the pack
     file) as what the primary output depends on; it is not in the returned

@@ -38,6 +38,12 @@ func main() {
 			keyOnly = true
 		case "--os-release":
 			opts.OSRelease = val()
+		case "--key":
+			opts.Key = val()
+		case "--host-root":
+			opts.HostRoot = val()
+		case "--debug":
+			opts.Debug = true
 		case "--release":
 			opts.Release = val()
 		case "--machine":

@@ -119,7 +119,7 @@ def write_go(pack, output: str, *, package: str | None = None, import_path: str 
     return paths
 
 
-def write_rust(pack, output: str, *, codec: str = "none", block_size: int | None = None) -> list[str]:
+def write_rust(pack, output: str, *, codec: str = "zlib", block_size: int | None = None) -> list[str]:
     """Write ``NAME.rs`` and its pack ``NAME.btfpack``; returns their paths
     (.rs first)."""
     rs_path, data_path = rust_output_paths(output)
@@ -140,7 +140,7 @@ def write_generated(pack, lang: str, output: str, *, package: str | None = None,
     if package is not None or import_path is not None:
         raise ConfigError("the Go package name and import path apply to Go output only")
     if lang == "rust":
-        return write_rust(pack, output, codec=codec or "none", block_size=block_size)
+        return write_rust(pack, output, codec=codec or "zlib", block_size=block_size)
     raise ConfigError(f"unknown output language {lang!r}")
 
 

@@ -19,9 +19,13 @@
 //
 // Environment variables (ignored with Options.NoEnv; they win over the
 // options; empty means unset, "0" is false): BTFEMBED_FORCE,
-// BTFEMBED_OS_RELEASE (file read instead of the os-release files),
-// BTFEMBED_RELEASE and BTFEMBED_MACHINE (instead of uname),
-// BTFEMBED_SYSFS_BTF (instead of /sys/kernel/btf/vmlinux).
+// BTFEMBED_KEY (distro/version/arch/release, "_" for an empty field:
+// exactly this entry, no fallback), BTFEMBED_HOST_ROOT (read
+// <root>/etc/os-release, then <root>/usr/lib/os-release: agents in
+// containers see the host this way), BTFEMBED_OS_RELEASE (file read
+// instead of the os-release files), BTFEMBED_RELEASE and BTFEMBED_MACHINE
+// (instead of uname), BTFEMBED_SYSFS_BTF (instead of
+// /sys/kernel/btf/vmlinux), BTFEMBED_DEBUG (print Explain() on stderr).
 //
 // Values longer than 255 bytes or holding a NUL never match.
 
@@ -93,14 +97,19 @@ func (k Key) String() string {
 // RunningKey is a Key plus whether its parts can match a pack entry.
 type RunningKey struct {
 	Key
-	UnameOK bool // Arch and Release usable
-	OSOK    bool // Distro and DistroVersion usable
+	UnameOK  bool   // Arch and Release usable
+	OSOK     bool   // Distro and DistroVersion usable
+	Explicit bool   // given by BTFEMBED_KEY / Options.Key: exact match only
+	Source   string // what the key was computed from (Explain's from=)
 }
 
 // Options override the inputs of a lookup (zero value: the system's).
 type Options struct {
 	Force     bool   // use the embedded BTF even if the kernel has BTF
 	NoEnv     bool   // ignore the BTFEMBED_* environment variables
+	Debug     bool   // print Explain() on stderr
+	Key       string // this key (distro/version/arch/release), exactly
+	HostRoot  string // read the os-release files under this directory
 	OSRelease string // file read instead of /etc/os-release, /usr/lib/os-release
 	Release   string // instead of uname -r
 	Machine   string // instead of uname -m
@@ -114,6 +123,33 @@ type Decision struct {
 	Match  Key        // the pack entry used (Status == Embedded)
 	Entry  int        // its index in Kernels(), -1 if none
 	Exact  bool       // the full key matched (false: release+arch fallback)
+	How    string     // exact, shared, ambiguous, none or kernel-btf
+	SHA256 [32]byte   // digest of the blob used (Status == Embedded)
+}
+
+func orUnderscore(s string) string {
+	if s == "" {
+		return "_"
+	}
+	return s
+}
+
+func btfhub(k Key) string {
+	return orUnderscore(k.Distro) + "/" + orUnderscore(k.DistroVersion) + "/" + orUnderscore(k.Arch) + "/" +
+		orUnderscore(k.Release)
+}
+
+// Explain is the decision in one line, as BTFEMBED_DEBUG=1 prints it (the
+// same line as the C and Python runtimes):
+//
+//	btfembed: key=D/V/A/R from=SOURCE match=HOW entry=D/V/A/R sha256=HEX status=STATUS
+func (d Decision) Explain() string {
+	entry := "- sha256=-"
+	if d.Status == Embedded {
+		entry = fmt.Sprintf("%s sha256=%x", btfhub(d.Match), d.SHA256[:])
+	}
+	return fmt.Sprintf("btfembed: key=%s from=%s match=%s entry=%s status=%s", btfhub(d.Key.Key),
+		first(d.Key.Source, "-"), first(d.How, "none"), entry, d.Status)
 }
 
 func (d Decision) String() string {
@@ -302,10 +338,45 @@ func cstr(b []int8) string {
 	return string(out)
 }
 
+// ParseKey reads distro/version/arch/release ("_" for an empty field; the
+// release is the rest): ok false when it is not one.
+func ParseKey(text string) (Key, bool) {
+	parts := make([]string, 0, 4)
+	for i := 0; i < 3; i++ {
+		slash := bytes.IndexByte([]byte(text), '/')
+		if slash < 0 {
+			return Key{}, false
+		}
+		parts, text = append(parts, text[:slash]), text[slash+1:]
+	}
+	parts = append(parts, text)
+	for i, p := range parts {
+		if p == "_" {
+			parts[i] = ""
+		}
+	}
+	k := Key{Arch: NormalizeArch(parts[2]), Distro: parts[0], DistroVersion: parts[1], Release: parts[3]}
+	if parts[2] == "" || k.Release == "" || !usable(parts[2]) || !usable(k.Distro) || !usable(k.DistroVersion) ||
+		!usable(k.Release) {
+		return Key{}, false
+	}
+	return k, true
+}
+
 // Running computes the running kernel's key (rule 2) with the overrides.
 func Running(opts *Options) (RunningKey, error) {
 	if opts == nil {
 		opts = &Options{}
+	}
+	if explicit, source := env("BTFEMBED_KEY", opts), "BTFEMBED_KEY"; explicit != "" || opts.Key != "" {
+		if explicit == "" {
+			explicit, source = opts.Key, "key option"
+		}
+		k, ok := ParseKey(explicit)
+		if !ok {
+			return RunningKey{Explicit: true, Source: source + " (not distro/version/arch/release)"}, nil
+		}
+		return RunningKey{Key: k, UnameOK: true, OSOK: true, Explicit: true, Source: source}, nil
 	}
 	release := first(env("BTFEMBED_RELEASE", opts), opts.Release)
 	machine := first(env("BTFEMBED_MACHINE", opts), opts.Machine)
@@ -328,16 +399,24 @@ func Running(opts *Options) (RunningKey, error) {
 			k.Release = ""
 		}
 	}
+	overridden := first(env("BTFEMBED_RELEASE", opts), opts.Release, env("BTFEMBED_MACHINE", opts), opts.Machine) != ""
 	var fields map[string]string
-	paths := []string{"/etc/os-release", "/usr/lib/os-release"}
+	root := first(env("BTFEMBED_HOST_ROOT", opts), opts.HostRoot)
+	paths := []string{root + "/etc/os-release", root + "/usr/lib/os-release"}
 	if p := first(env("BTFEMBED_OS_RELEASE", opts), opts.OSRelease); p != "" {
 		paths = []string{p}
 	}
+	k.Source = "no os-release"
 	for _, p := range paths {
 		if data, err := readHead(p, osReleaseMax); err == nil {
-			fields = ParseOSRelease(data)
+			fields, k.Source = ParseOSRelease(data), p
 			break
 		}
+	}
+	if overridden {
+		k.Source += ", override"
+	} else {
+		k.Source += ", uname"
 	}
 	k.Distro, k.DistroVersion = fields["ID"], fields["VERSION_ID"]
 	if !usable(k.Distro) {
@@ -556,6 +635,9 @@ func (p *Pack) Find(k RunningKey) (Status, int, bool) {
 			return Embedded, i, true
 		}
 	}
+	if k.Explicit {
+		return NoMatch, -1, false
+	}
 	found := -1
 	for i, e := range p.entries {
 		if e.key.Arch != k.Arch || e.key.Release != k.Release {
@@ -579,7 +661,15 @@ func (p *Pack) Lookup(opts *Options) (Decision, []byte, error) {
 	if opts == nil {
 		opts = &Options{}
 	}
-	d := Decision{Entry: -1}
+	d, blob, err := p.decide(opts)
+	if err == nil && (opts.Debug || envTrue("BTFEMBED_DEBUG", opts)) {
+		fmt.Fprintln(os.Stderr, d.Explain())
+	}
+	return d, blob, err
+}
+
+func (p *Pack) decide(opts *Options) (Decision, []byte, error) {
+	d := Decision{Entry: -1, How: "none"}
 	k, err := Running(opts)
 	if err != nil {
 		return d, nil, err
@@ -588,12 +678,15 @@ func (p *Pack) Lookup(opts *Options) (Decision, []byte, error) {
 	if !opts.Force && !envTrue("BTFEMBED_FORCE", opts) {
 		sysfs := first(env("BTFEMBED_SYSFS_BTF", opts), opts.SysfsBTF, sysfsBTF)
 		if syscall.Access(sysfs, 4 /* R_OK */) == nil {
-			d.Status = KernelBTF
+			d.Status, d.How = KernelBTF, "kernel-btf"
 			return d, nil, nil
 		}
 	}
 	status, i, exact := p.Find(k)
 	d.Status = status
+	if status == Ambiguous {
+		d.How = "ambiguous"
+	}
 	if status != Embedded {
 		return d, nil, nil
 	}
@@ -601,7 +694,11 @@ func (p *Pack) Lookup(opts *Options) (Decision, []byte, error) {
 	if err != nil {
 		return d, nil, err
 	}
-	d.Match, d.Entry, d.Exact = p.entries[i].key, i, exact
+	d.Match, d.Entry, d.Exact, d.How = p.entries[i].key, i, exact, "shared"
+	if exact {
+		d.How = "exact"
+	}
+	d.SHA256 = p.blobs[p.entries[i].blob].digest
 	return d, blob, nil
 }
 

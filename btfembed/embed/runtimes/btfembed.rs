@@ -19,16 +19,20 @@
 //    closed or removed when the BtfFile is dropped.
 //
 // Environment variables (ignored with Options::no_env; they win over the
-// options; empty means unset, "0" is false): BTFEMBED_FORCE,
-// BTFEMBED_OS_RELEASE, BTFEMBED_RELEASE, BTFEMBED_MACHINE,
-// BTFEMBED_SYSFS_BTF, BTFEMBED_NO_MEMFD.
+// options; empty means unset, "0" is false): BTFEMBED_FORCE, BTFEMBED_KEY
+// (distro/version/arch/release, "_" for an empty field: exactly this entry,
+// no fallback), BTFEMBED_HOST_ROOT (read <root>/etc/os-release, then
+// <root>/usr/lib/os-release), BTFEMBED_OS_RELEASE, BTFEMBED_RELEASE,
+// BTFEMBED_MACHINE, BTFEMBED_SYSFS_BTF, BTFEMBED_NO_MEMFD, BTFEMBED_DEBUG
+// (print explain() on stderr).
 //
-// The pack is stored uncompressed (codec none): Rust's standard library
-// has no decompressor, and the runtime does not carry one.
+// Codecs: none, and zlib through the small DEFLATE decoder below (Rust's
+// standard library has none); xz and zstd are refused.
 //
 // No inner attributes, so the file can be used with `mod x;` or with
 // `mod x { include!(...); }` alike.
 
+use std::borrow::Cow;
 use std::ffi::{CString, OsStr, OsString};
 use std::fmt;
 use std::fs::File;
@@ -107,6 +111,10 @@ pub struct RunningKey {
     pub key: Key,
     pub uname_ok: bool,
     pub os_ok: bool,
+    /// Given by BTFEMBED_KEY / Options::key: exact match only.
+    pub explicit: bool,
+    /// What the key was computed from (explain()'s from=).
+    pub source: String,
 }
 
 /// Overrides of the lookup's inputs (Default: the system's).
@@ -116,6 +124,11 @@ pub struct Options {
     pub force: bool,
     pub no_env: bool,
     pub no_memfd: bool,
+    pub debug: bool,
+    /// This key (distro/version/arch/release), exactly.
+    pub key: Option<String>,
+    /// Read the os-release files under this directory.
+    pub host_root: Option<PathBuf>,
     pub os_release: Option<PathBuf>,
     pub release: Option<String>,
     pub machine: Option<String>,
@@ -133,6 +146,53 @@ pub struct Decision {
     pub matched: Option<(Key, usize)>,
     /// The full key matched (false: release+arch fallback).
     pub exact: bool,
+    /// exact, shared, ambiguous, none or kernel-btf.
+    pub how: &'static str,
+    /// SHA-256 of the blob used (Status::Embedded).
+    pub sha256: [u8; 32],
+}
+
+fn or_underscore(s: &str) -> &str {
+    if s.is_empty() {
+        "_"
+    } else {
+        s
+    }
+}
+
+fn btfhub(k: &Key) -> String {
+    format!(
+        "{}/{}/{}/{}",
+        or_underscore(&k.distro),
+        or_underscore(&k.distro_version),
+        or_underscore(&k.arch),
+        or_underscore(&k.release)
+    )
+}
+
+#[allow(dead_code)]
+impl Decision {
+    /// The decision in one line, as BTFEMBED_DEBUG=1 prints it (the same
+    /// line as the C and Python runtimes):
+    /// `btfembed: key=D/V/A/R from=SOURCE match=HOW entry=D/V/A/R sha256=HEX status=STATUS`
+    pub fn explain(&self) -> String {
+        let entry = match &self.matched {
+            Some((k, _)) => {
+                let hex: String = self.sha256.iter().map(|b| format!("{:02x}", b)).collect();
+                format!("{} sha256={}", btfhub(k), hex)
+            }
+            None => "- sha256=-".to_string(),
+        };
+        let source = if self.key.source.is_empty() { "-" } else { self.key.source.as_str() };
+        format!(
+            "btfembed: key={} from={} match={} entry={} status={}",
+            btfhub(&self.key.key),
+            source,
+            self.how,
+            entry,
+            self.status
+        )
+    }
 }
 
 /// A corrupt or stale pack, a stale BPF object, or a system error.
@@ -165,6 +225,7 @@ const PACK_OBJECT_RECORD: usize = 36;
 const PACK_COUNT_MAX: u32 = 1 << 24;
 const PACK_BLOCK_SIZE_MAX: u32 = 256 * 1024 * 1024;
 const CODEC_NONE: u32 = 0;
+const CODEC_ZLIB: u32 = 1;
 
 const ARCH_ALIASES: &[(&str, &str)] = &[
     ("aarch64", "arm64"), ("arm64", "arm64"), ("armv8", "arm64"),
@@ -316,13 +377,54 @@ fn os_str(v: OsString) -> String {
     v.to_string_lossy().into_owned()
 }
 
+/// distro/version/arch/release ("_" for an empty field; the release is
+/// the rest), or None.
+#[allow(dead_code)]
+pub fn parse_key(text: &str) -> Option<Key> {
+    let mut parts: Vec<&str> = text.splitn(4, '/').collect();
+    if parts.len() != 4 {
+        return None;
+    }
+    for p in parts.iter_mut() {
+        if *p == "_" {
+            *p = "";
+        }
+    }
+    if parts[2].is_empty() || parts[3].is_empty() || !parts.iter().all(|p| usable(p.as_bytes())) {
+        return None;
+    }
+    Some(Key {
+        arch: normalize_arch(parts[2]),
+        distro: parts[0].to_string(),
+        distro_version: parts[1].to_string(),
+        release: parts[3].to_string(),
+    })
+}
+
 /// The running kernel's key (rule 2), with the overrides.
 #[allow(dead_code)]
 pub fn running_key(opts: &Options) -> Result<RunningKey, Error> {
+    let explicit = match env_var("BTFEMBED_KEY", opts) {
+        Some(v) => Some((os_str(v), "BTFEMBED_KEY")),
+        None => opts.key.clone().filter(|k| !k.is_empty()).map(|k| (k, "key option")),
+    };
+    if let Some((text, source)) = explicit {
+        return Ok(match parse_key(&text) {
+            Some(key) => RunningKey { key, uname_ok: true, os_ok: true, explicit: true, source: source.to_string() },
+            None => RunningKey {
+                key: Key::default(),
+                uname_ok: false,
+                os_ok: false,
+                explicit: true,
+                source: format!("{} (not distro/version/arch/release)", source),
+            },
+        });
+    }
     let mut release = env_var("BTFEMBED_RELEASE", opts).map(os_str).or_else(|| opts.release.clone());
     let mut machine = env_var("BTFEMBED_MACHINE", opts).map(os_str).or_else(|| opts.machine.clone());
     release = release.filter(|s| !s.is_empty());
     machine = machine.filter(|s| !s.is_empty());
+    let overridden = release.is_some() || machine.is_some();
     if release.is_none() || machine.is_none() {
         let mut u = Utsname { fields: [[0; 65]; 6] };
         if unsafe { uname(&mut u) } != 0 {
@@ -331,7 +433,7 @@ pub fn running_key(opts: &Options) -> Result<RunningKey, Error> {
         release = release.or_else(|| Some(uname_field(&u, 2)));
         machine = machine.or_else(|| Some(uname_field(&u, 4)));
     }
-    let mut k = RunningKey { key: Key::default(), uname_ok: true, os_ok: true };
+    let mut k = RunningKey { key: Key::default(), uname_ok: true, os_ok: true, explicit: false, source: String::new() };
     let arch = normalize_arch(&machine.unwrap_or_default());
     let release = release.unwrap_or_default();
     for (value, slot) in [(arch, &mut k.key.arch), (release, &mut k.key.release)] {
@@ -343,15 +445,29 @@ pub fn running_key(opts: &Options) -> Result<RunningKey, Error> {
     }
     let paths: Vec<PathBuf> = match env_var("BTFEMBED_OS_RELEASE", opts).map(PathBuf::from).or_else(|| opts.os_release.clone()) {
         Some(p) if !p.as_os_str().is_empty() => vec![p],
-        _ => vec![PathBuf::from("/etc/os-release"), PathBuf::from("/usr/lib/os-release")],
+        _ => {
+            let root = env_var("BTFEMBED_HOST_ROOT", opts)
+                .map(PathBuf::from)
+                .or_else(|| opts.host_root.clone())
+                .unwrap_or_default()
+                .into_os_string()
+                .into_vec();
+            ["/etc/os-release", "/usr/lib/os-release"]
+                .iter()
+                .map(|p| PathBuf::from(OsString::from_vec([root.as_slice(), p.as_bytes()].concat())))
+                .collect()
+        }
     };
     let mut fields = Vec::new();
+    k.source = "no os-release".to_string();
     for p in &paths {
         if let Ok(data) = read_head(p, OS_RELEASE_MAX) {
             fields = parse_os_release(&data);
+            k.source = p.display().to_string();
             break;
         }
     }
+    k.source.push_str(if overridden { ", override" } else { ", uname" });
     let get = |name: &[u8]| fields.iter().rev().find(|(k, _)| k.as_slice() == name).map(|(_, v)| v.clone()).unwrap_or_default();
     for (value, slot) in [(get(b"ID"), &mut k.key.distro), (get(b"VERSION_ID"), &mut k.key.distro_version)] {
         if usable(&value) {
@@ -462,10 +578,235 @@ pub fn sha256(data: &[u8]) -> [u8; 32] {
 }
 
 // ---------------------------------------------------------------------------
+// zlib (RFC 1950) / DEFLATE (RFC 1951) decoder, for packs with codec zlib:
+// output bounded by the block's raw size, Adler-32 checked.
+
+struct BitReader<'a> {
+    data: &'a [u8],
+    pos: usize,
+    buf: u32,
+    count: u32,
+}
+
+impl<'a> BitReader<'a> {
+    fn bits(&mut self, n: u32) -> Result<u32, &'static str> {
+        while self.count < n {
+            let byte = *self.data.get(self.pos).ok_or("truncated stream")?;
+            self.pos += 1;
+            self.buf |= (byte as u32) << self.count;
+            self.count += 8;
+        }
+        let v = self.buf & ((1u32 << n) - 1);
+        self.buf = if n == 32 { 0 } else { self.buf >> n };
+        self.count -= n;
+        Ok(v)
+    }
+}
+
+/// A canonical Huffman code: how many codes of each length, and the
+/// symbols in code order.
+struct Huffman {
+    counts: [u16; 16],
+    symbols: Vec<u16>,
+}
+
+impl Huffman {
+    fn new(lengths: &[u8]) -> Result<Huffman, &'static str> {
+        let mut counts = [0u16; 16];
+        for &l in lengths {
+            counts[l as usize] += 1;
+        }
+        counts[0] = 0;
+        let mut left: i32 = 1;
+        for len in 1..16 {
+            left = (left << 1) - counts[len] as i32;
+            if left < 0 {
+                return Err("over-subscribed code");
+            }
+        }
+        let mut offsets = [0u16; 16];
+        for len in 1..15 {
+            offsets[len + 1] = offsets[len] + counts[len];
+        }
+        let mut symbols = vec![0u16; lengths.len()];
+        for (sym, &l) in lengths.iter().enumerate() {
+            if l != 0 {
+                symbols[offsets[l as usize] as usize] = sym as u16;
+                offsets[l as usize] += 1;
+            }
+        }
+        Ok(Huffman { counts, symbols })
+    }
+
+    fn decode(&self, r: &mut BitReader<'_>) -> Result<u16, &'static str> {
+        let (mut code, mut first, mut index): (i32, i32, i32) = (0, 0, 0);
+        for len in 1..16 {
+            code |= r.bits(1)? as i32;
+            let count = self.counts[len] as i32;
+            if code - first < count {
+                return Ok(self.symbols[(index + code - first) as usize]);
+            }
+            index += count;
+            first = (first + count) << 1;
+            code <<= 1;
+        }
+        Err("invalid Huffman code")
+    }
+}
+
+const LEN_BASE: [u16; 29] = [3, 4, 5, 6, 7, 8, 9, 10, 11, 13, 15, 17, 19, 23, 27, 31, 35, 43, 51, 59, 67, 83, 99, 115, 131, 163, 195, 227, 258];
+const LEN_EXTRA: [u8; 29] = [0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3, 4, 4, 4, 4, 5, 5, 5, 5, 0];
+const DIST_BASE: [u16; 30] = [1, 2, 3, 4, 5, 7, 9, 13, 17, 25, 33, 49, 65, 97, 129, 193, 257, 385, 513, 769, 1025, 1537, 2049, 3073, 4097, 6145, 8193, 12289, 16385, 24577];
+const DIST_EXTRA: [u8; 30] = [0, 0, 0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7, 8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13, 13];
+
+fn inflate_codes(r: &mut BitReader<'_>, out: &mut Vec<u8>, limit: usize, lit: &Huffman, dist: &Huffman) -> Result<(), &'static str> {
+    loop {
+        let sym = lit.decode(r)? as usize;
+        if sym < 256 {
+            if out.len() >= limit {
+                return Err("larger than stated");
+            }
+            out.push(sym as u8);
+        } else if sym == 256 {
+            return Ok(());
+        } else {
+            let i = sym - 257;
+            if i >= 29 {
+                return Err("invalid length symbol");
+            }
+            let len = LEN_BASE[i] as usize + r.bits(LEN_EXTRA[i] as u32)? as usize;
+            let d = dist.decode(r)? as usize;
+            if d >= 30 {
+                return Err("invalid distance symbol");
+            }
+            let distance = DIST_BASE[d] as usize + r.bits(DIST_EXTRA[d] as u32)? as usize;
+            if distance > out.len() {
+                return Err("distance too far back");
+            }
+            if out.len() + len > limit {
+                return Err("larger than stated");
+            }
+            let start = out.len() - distance;
+            for k in 0..len {
+                let b = out[start + k];
+                out.push(b);
+            }
+        }
+    }
+}
+
+/// Decompress one zlib stream that must produce exactly `raw_size` bytes.
+fn zlib_decompress(stored: &[u8], raw_size: usize) -> Result<Vec<u8>, &'static str> {
+    if stored.len() < 6 {
+        return Err("truncated stream");
+    }
+    let (cmf, flg) = (stored[0], stored[1]);
+    if cmf & 0x0f != 8 || cmf >> 4 > 7 || ((cmf as u16) << 8 | flg as u16) % 31 != 0 || flg & 0x20 != 0 {
+        return Err("not a zlib stream");
+    }
+    let mut r = BitReader { data: &stored[..stored.len() - 4], pos: 2, buf: 0, count: 0 };
+    let mut out = Vec::with_capacity(raw_size);
+    loop {
+        let last = r.bits(1)?;
+        match r.bits(2)? {
+            0 => {
+                r.buf = 0;
+                r.count = 0; // to a byte boundary
+                let p = r.pos;
+                let hdr = r.data.get(p..p + 4).ok_or("truncated stream")?;
+                let len = u16::from_le_bytes([hdr[0], hdr[1]]) as usize;
+                if len != !u16::from_le_bytes([hdr[2], hdr[3]]) as usize {
+                    return Err("bad stored block");
+                }
+                let body = r.data.get(p + 4..p + 4 + len).ok_or("truncated stream")?;
+                if out.len() + len > raw_size {
+                    return Err("larger than stated");
+                }
+                out.extend_from_slice(body);
+                r.pos = p + 4 + len;
+            }
+            1 => {
+                let mut lengths = [0u8; 288];
+                for (i, l) in lengths.iter_mut().enumerate() {
+                    *l = if i < 144 { 8 } else if i < 256 { 9 } else if i < 280 { 7 } else { 8 };
+                }
+                let lit = Huffman::new(&lengths)?;
+                let dist = Huffman::new(&[5u8; 30])?;
+                inflate_codes(&mut r, &mut out, raw_size, &lit, &dist)?;
+            }
+            2 => {
+                let nlen = r.bits(5)? as usize + 257;
+                let ndist = r.bits(5)? as usize + 1;
+                let ncode = r.bits(4)? as usize + 4;
+                if nlen > 286 || ndist > 30 {
+                    return Err("bad code lengths");
+                }
+                const ORDER: [usize; 19] = [16, 17, 18, 0, 8, 7, 9, 6, 10, 5, 11, 4, 12, 3, 13, 2, 14, 1, 15];
+                let mut cl = [0u8; 19];
+                for &o in ORDER.iter().take(ncode) {
+                    cl[o] = r.bits(3)? as u8;
+                }
+                let clh = Huffman::new(&cl)?;
+                let mut lengths = vec![0u8; nlen + ndist];
+                let mut i = 0;
+                while i < nlen + ndist {
+                    let sym = clh.decode(&mut r)?;
+                    let (value, repeat) = match sym {
+                        0..=15 => (sym as u8, 1),
+                        16 => {
+                            if i == 0 {
+                                return Err("repeat with no length");
+                            }
+                            (lengths[i - 1], 3 + r.bits(2)? as usize)
+                        }
+                        17 => (0, 3 + r.bits(3)? as usize),
+                        _ => (0, 11 + r.bits(7)? as usize),
+                    };
+                    if i + repeat > nlen + ndist {
+                        return Err("too many code lengths");
+                    }
+                    for l in lengths[i..i + repeat].iter_mut() {
+                        *l = value;
+                    }
+                    i += repeat;
+                }
+                if lengths[256] == 0 {
+                    return Err("no end-of-block code");
+                }
+                let lit = Huffman::new(&lengths[..nlen])?;
+                let dist = Huffman::new(&lengths[nlen..])?;
+                inflate_codes(&mut r, &mut out, raw_size, &lit, &dist)?;
+            }
+            _ => return Err("invalid block type"),
+        }
+        if last == 1 {
+            break;
+        }
+    }
+    if r.pos != r.data.len() {
+        return Err("data after the stream");
+    }
+    if out.len() != raw_size {
+        return Err("smaller than stated");
+    }
+    let (mut a, mut b) = (1u32, 0u32);
+    for &byte in &out {
+        a = (a + byte as u32) % 65521;
+        b = (b + a) % 65521;
+    }
+    let tail = &stored[stored.len() - 4..];
+    if (b << 16 | a) != u32::from_be_bytes([tail[0], tail[1], tail[2], tail[3]]) {
+        return Err("Adler-32 mismatch");
+    }
+    Ok(out)
+}
+
+// ---------------------------------------------------------------------------
 // Pack format 2 (docs/pack-format.md of btfembed)
 
 struct Block {
     start: usize,
+    stored: usize,
     size: usize,
 }
 
@@ -476,9 +817,10 @@ struct Blob {
     digest: [u8; 32],
 }
 
-/// A parsed, checked btfembed pack (codec none).
+/// A parsed, checked btfembed pack (codec none or zlib).
 pub struct Pack {
     data: &'static [u8],
+    codec: u32,
     blocks: Vec<Block>,
     blobs: Vec<Blob>,
     entries: Vec<(Key, usize)>,
@@ -538,8 +880,8 @@ impl Pack {
         if meta.finish()[..] != data[64..96] {
             return Err(bad("index digest mismatch"));
         }
-        if codec != CODEC_NONE {
-            return Err(bad(&format!("codec {} is not supported by the Rust runtime (regenerate with --codec none)", codec)));
+        if codec != CODEC_NONE && codec != CODEC_ZLIB {
+            return Err(bad(&format!("codec {} is not supported by the Rust runtime (regenerate with --codec zlib or none)", codec)));
         }
         let mut pos = PACK_HEADER_SIZE;
         let mut blocks = Vec::new();
@@ -550,10 +892,10 @@ impl Pack {
             if off as u64 != expect || data_offset as u64 + off as u64 + stored as u64 > data.len() as u64 || raw > block_max {
                 return Err(bad("block out of place"));
             }
-            if stored != raw {
+            if codec == CODEC_NONE && stored != raw {
                 return Err(bad("stored block size differs from its raw size"));
             }
-            blocks.push(Block { start: data_offset + off as usize, size: raw as usize });
+            blocks.push(Block { start: data_offset + off as usize, stored: stored as usize, size: raw as usize });
             expect = off as u64 + stored as u64;
         }
         if data_offset as u64 + expect != data.len() as u64 {
@@ -613,7 +955,7 @@ impl Pack {
             objects.push(d);
             pos += PACK_OBJECT_RECORD;
         }
-        Ok(Pack { data, blocks, blobs, entries, objects })
+        Ok(Pack { data, codec, blocks, blobs, entries, objects })
     }
 
     /// The kernel keys, sorted.
@@ -621,14 +963,22 @@ impl Pack {
         self.entries.iter().map(|(k, _)| k.clone()).collect()
     }
 
-    /// The raw BTF of entry `i`, its SHA-256 checked.
-    pub fn blob(&self, i: usize) -> Result<&'static [u8], Error> {
+    /// The raw BTF of entry `i` (its block decompressed), its SHA-256
+    /// checked: borrowed from the executable for codec none.
+    pub fn blob(&self, i: usize) -> Result<Cow<'static, [u8]>, Error> {
         let (_, b) = self.entries.get(i).ok_or_else(|| Error(format!("btfembed: entry {} out of range", i)))?;
         let blob = &self.blobs[*b];
-        let start = self.blocks[blob.block].start + blob.off;
+        let block = &self.blocks[blob.block];
         let data: &'static [u8] = self.data;
-        let raw = &data[start..start + blob.len];
-        if sha256(raw) != blob.digest {
+        let stored = &data[block.start..block.start + block.stored];
+        let raw: Cow<'static, [u8]> = if self.codec == CODEC_ZLIB {
+            let inflated = zlib_decompress(stored, block.size)
+                .map_err(|why| bad(&format!("block {} does not decompress ({})", blob.block, why)))?;
+            Cow::Owned(inflated[blob.off..blob.off + blob.len].to_vec())
+        } else {
+            Cow::Borrowed(&stored[blob.off..blob.off + blob.len])
+        };
+        if sha256(&raw) != blob.digest {
             return Err(bad(&format!("blob {}: digest mismatch", b)));
         }
         Ok(raw)
@@ -643,6 +993,9 @@ impl Pack {
             if let Ok(i) = self.entries.binary_search_by(|(e, _)| byte_key(e).cmp(&byte_key(&k.key))) {
                 return (Status::Embedded, Some(i), true);
             }
+        }
+        if k.explicit {
+            return (Status::NoMatch, None, false);
         }
         let mut found: Option<usize> = None;
         for (i, (e, blob)) in self.entries.iter().enumerate() {
@@ -663,9 +1016,17 @@ impl Pack {
 
     /// All the rules: the decision, and the raw BTF (for aya's Btf::parse)
     /// when the status is Embedded.
-    pub fn lookup(&self, opts: &Options) -> Result<(Decision, Option<&'static [u8]>), Error> {
+    pub fn lookup(&self, opts: &Options) -> Result<(Decision, Option<Cow<'static, [u8]>>), Error> {
+        let got = self.decide(opts)?;
+        if opts.debug || env_true("BTFEMBED_DEBUG", opts) {
+            eprintln!("{}", got.0.explain());
+        }
+        Ok(got)
+    }
+
+    fn decide(&self, opts: &Options) -> Result<(Decision, Option<Cow<'static, [u8]>>), Error> {
         let key = running_key(opts)?;
-        let mut d = Decision { status: Status::NoMatch, key, matched: None, exact: false };
+        let mut d = Decision { status: Status::NoMatch, key, matched: None, exact: false, how: "none", sha256: [0; 32] };
         if !opts.force && !env_true("BTFEMBED_FORCE", opts) {
             let sysfs = env_var("BTFEMBED_SYSFS_BTF", opts)
                 .map(PathBuf::from)
@@ -673,11 +1034,15 @@ impl Pack {
                 .unwrap_or_else(|| PathBuf::from(SYSFS_BTF));
             if readable(&sysfs) {
                 d.status = Status::KernelBtf;
+                d.how = "kernel-btf";
                 return Ok((d, None));
             }
         }
         let (status, index, exact) = self.find(&d.key);
         d.status = status;
+        if status == Status::Ambiguous {
+            d.how = "ambiguous";
+        }
         let i = match index {
             Some(i) => i,
             None => return Ok((d, None)),
@@ -685,6 +1050,8 @@ impl Pack {
         let blob = self.blob(i)?;
         d.matched = Some((self.entries[i].0.clone(), i));
         d.exact = exact;
+        d.how = if exact { "exact" } else { "shared" };
+        d.sha256 = self.blobs[self.entries[i].1].digest;
         Ok((d, Some(blob)))
     }
 
@@ -879,7 +1246,7 @@ pub fn embedded_pack() -> Result<&'static Pack, Error> {
 /// The rules applied to the embedded pack: the decision, and the raw BTF
 /// (for aya's Btf::parse) when the status is Embedded.
 #[allow(dead_code)]
-pub fn lookup(opts: &Options) -> Result<(Decision, Option<&'static [u8]>), Error> {
+pub fn lookup(opts: &Options) -> Result<(Decision, Option<Cow<'static, [u8]>>), Error> {
     embedded_pack()?.lookup(opts)
 }
 
@@ -889,7 +1256,7 @@ pub fn lookup(opts: &Options) -> Result<(Decision, Option<&'static [u8]>), Error
 pub fn btf_path(opts: &Options) -> Result<(Decision, Option<BtfFile>), Error> {
     let (d, blob) = lookup(opts)?;
     match blob {
-        Some(b) => Ok((d, Some(BtfFile::new(b, opts)?))),
+        Some(b) => Ok((d, Some(BtfFile::new(&b, opts)?))),
         None => Ok((d, None)),
     }
 }
