@@ -45,6 +45,8 @@ from btfembed.build.statmemo import StatMemo
 from btfembed.build.store import DEFAULT_MAX, KernelStore
 from btfembed.btf.reader import BTF
 from btfembed.minimize.engine import NeedsKernel, ObjectAnalysis, analyze, assemble, minimize
+from btfembed.minimize.blob import Emitted
+from btfembed.minimize.loader import for_loader, get_loader, loader_notes
 from btfembed.inputs.objects import BpfObject
 from btfembed.core.results import Summary
 
@@ -64,9 +66,11 @@ class ObjectInput(NamedTuple):
 class Options(NamedTuple):
     compat: bool = False
     header_size: int = 24
+    loader: str = "libbpf"      # see btfembed.minimize.loader
 
     def cache_key(self) -> list:
-        return [__version__, self.compat, self.header_size]
+        key: list = [__version__, self.compat, self.header_size]
+        return key if self.loader == "libbpf" else [*key, self.loader]
 
 
 class KernelResult(NamedTuple):
@@ -82,6 +86,7 @@ class KernelResult(NamedTuple):
     seconds: float = 0.0
     decoded: bool = False       # the kernel file was read and decompressed (not in the store)
     damaged: tuple[str, ...] = ()  # damaged cache entries met (ignored, recomputed, overwritten)
+    notes: tuple[str, ...] = ()    # what --loader rewrote, relocations it could not keep
 
 
 class BuildResult(NamedTuple):
@@ -166,15 +171,18 @@ def _decode_result(entry: dict) -> tuple[bytes, tuple[tuple[Summary, ...], ...],
     sums = tuple(summaries_from_plain(s) for s in entry["summaries"])
     if len(sums) != len(_OBJECTS) or hashlib.sha256(blob).hexdigest() != entry["blob_sha256"]:
         raise ValueError("inconsistent result entry")
-    return blob, sums, int(entry["level"])
+    notes = entry.get("notes", [])
+    if not isinstance(notes, list) or not all(isinstance(n, str) for n in notes):
+        raise ValueError("inconsistent result entry")
+    return blob, sums, int(entry["level"]), tuple(notes)
 
 
 def _cached_result(kernel: KernelInput, kernel_digest: str) -> KernelResult | None:
     hit = _CACHE.get("result", _result_key(kernel_digest), _result_deps(kernel_digest), _decode_result)
     if hit is None:
         return None
-    blob, sums, level = hit
-    return KernelResult(kernel, kernel_digest, blob, sums, level, cached=True)
+    blob, sums, level, notes = hit
+    return KernelResult(kernel, kernel_digest, blob, sums, level, cached=True, notes=notes)
 
 
 def _open_kernel(kernel: KernelInput, kernel_digest: str, prefetch: set[str]) -> tuple[Target, bool]:
@@ -256,22 +264,34 @@ def _process_kernel(kernel: KernelInput, kernel_digest: str) -> KernelResult:
         try:
             emitted, level = assemble(objects, analyses, start_ids, compat=_OPTIONS.compat, byte_order=order,
                                       hdr_len=_OPTIONS.header_size)
-            blob = emitted.data
         except NeedsKernel:
             if target is None:
                 target, decoded = _open_kernel(kernel, kernel_digest, set())
             m = minimize(objects, target, compat=_OPTIONS.compat, byte_order=order,
                          hdr_len=_OPTIONS.header_size, analyses=analyses)
-            blob, level = m.data, m.level
+            emitted, level = m.emitted, m.level
+        blob, notes = _for_loader(objects, analyses, emitted)
     except BTFEmbedError as exc:
         return KernelResult(kernel, kernel_digest, None, (), 0, error=str(exc), loaded=target is not None,
                             analyzed=analyzed, seconds=time.perf_counter() - start, decoded=decoded)
     sums = tuple(a.summaries for a in analyses)
     _CACHE.put("result", _result_key(kernel_digest), {
         "blob": blob_to_plain(blob), "blob_sha256": hashlib.sha256(blob).hexdigest(), "level": level,
-        "summaries": [summaries_to_plain(s) for s in sums]}, _result_deps(kernel_digest))
+        "summaries": [summaries_to_plain(s) for s in sums], "notes": list(notes)}, _result_deps(kernel_digest))
     return KernelResult(kernel, kernel_digest, blob, sums, level, loaded=target is not None, analyzed=analyzed,
-                        seconds=time.perf_counter() - start, decoded=decoded)
+                        seconds=time.perf_counter() - start, decoded=decoded, notes=notes)
+
+
+def _for_loader(objects: Sequence[BpfObject], analyses: Sequence[ObjectAnalysis],
+                emitted: Emitted) -> tuple[bytes, tuple[str, ...]]:
+    """The blob rewritten for ``--loader`` (when not the default), and notes
+    on what changed."""
+    if _OPTIONS.loader == "libbpf":
+        return emitted.data, ()
+    loader = get_loader(_OPTIONS.loader)
+    out = for_loader(objects, [a.summaries for a in analyses], emitted.data, emitted.old_ids, loader,
+                     hdr_len=_OPTIONS.header_size)
+    return out.data, loader_notes(out, loader, [o.path for o in _OBJECTS])
 
 
 def _process_args(args: tuple[KernelInput, str]) -> KernelResult:

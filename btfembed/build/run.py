@@ -70,11 +70,15 @@ def build(settings: Settings, *, progress: Progress | None = None,
         from btfembed.build.shards import select_shard
         kernels, info = select_shard(kernels, *shard)
     cache = Cache((s.cache_dir or default_cache_dir()) if s.cache else None)
-    result = run_build(objects, kernels, options=Options(s.compat, s.header_size), cache=cache,
+    result = run_build(objects, kernels, options=Options(s.compat, s.header_size, s.loader), cache=cache,
                        jobs=s.jobs, progress=progress, store_max=parse_size(s.kernel_store_max),
                        executor=s.executor)
     if info is not None:
         result = result._replace(shard=info)
+    if warn is not None:
+        for k in result.ok:
+            for note in k.notes:
+                warn(f"{k.kernel.key}: {note}")
     if warn is not None and result.damaged:
         n = len(result.damaged)
         warn(f"{n} damaged cache entr{'y' if n == 1 else 'ies'} ignored, recomputed and rewritten "

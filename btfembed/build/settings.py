@@ -98,6 +98,8 @@ class Settings:
     release: list[str] = _doc("only kernel releases matching these glob patterns", default_factory=list)
     compat: bool = _doc("minimize exactly as bpftool 7.1 does (see 'btfembed minimize --help')", default=False)
     header_size: int = _doc("BTF header length of the outputs: 24 or 32", default=24)
+    loader: str = _doc("write BTF kinds this loader parses: libbpf (>= 1.0), libbpf-0.6, libbpf-0.4, "
+                       "libbpf-0.3 (or libbpf-0.x); see 'btfembed minimize --help'", default="libbpf")
     compress: bool = _doc("older spelling of codec = 'zlib'", default=False)
     codec: str | None = _doc("compression of the pack and of generated sources (pack format 2): 'zlib' "
                              "(default; Rust output: 'none'), 'xz' (smallest; C links liblzma), 'zstd' "
@@ -130,6 +132,8 @@ class Settings:
             raise ConfigError("go_package and go_import_path apply to emit = 'go' only")
         if self.codec is not None and self.codec not in CODECS:
             raise ConfigError(f"codec must be one of {', '.join(CODECS)}, not {self.codec!r}")
+        from btfembed.minimize.loader import get_loader
+        get_loader(self.loader)
         if self.header_size not in (24, 32):
             raise ConfigError(f"header_size must be 24 or 32, not {self.header_size}")
         if self.jobs < 0:

@@ -54,6 +54,11 @@ examples:
 """
 
 
+def _loader_names() -> list[str]:
+    from btfembed.minimize.loader import loader_names
+    return loader_names()
+
+
 def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
     p = sub.add_parser("build", help="minimize BTF for objects across a list of kernels (with cache and report)",
                        description=HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -81,6 +86,9 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
     p.add_argument("--release", action="append", metavar="GLOB", help="only matching releases (repeatable)")
     p.add_argument("--compat", choices=["bpftool"], help="minimize exactly as bpftool 7.1 does")
     p.add_argument("--header-size", type=int, choices=[24, 32], help="BTF header length of the outputs")
+    p.add_argument("--loader", choices=_loader_names(),
+                   help="write only BTF kinds this loader parses (default: libbpf, i.e. >= 1.0); "
+                        "see 'btfembed minimize --help'")
     p.add_argument("--codec", choices=["zlib", "xz", "zstd", "none"], default=None,
                    help="compression of the pack (format 2) and of --emit sources: zlib (default; C links -lz), "
                         "xz (smallest; C links -llzma), zstd (C links -lzstd), none")
@@ -114,7 +122,7 @@ def _settings(args: argparse.Namespace) -> "Settings":
         s.objects = list(args.objects)
     if args.kernels:
         s.kernels = [parse_source_arg(k) for k in args.kernels]
-    for name in ("out_dir", "jobs", "report", "html", "cache_dir", "fail_on", "keep_going", "header_size",
+    for name in ("out_dir", "jobs", "report", "html", "cache_dir", "fail_on", "keep_going", "header_size", "loader",
                  "compress", "codec", "emit", "output", "prefix", "depfile", "kernel_store_max", "executor",
                  "go_package", "go_import_path"):
         value = getattr(args, name)
