@@ -201,8 +201,7 @@ def _from_manifest(path: str) -> list[KernelInput]:
                 mods = e["modules"]
                 if not isinstance(mods, list) or not all(isinstance(m, str) for m in mods):
                     raise ConfigError(f"{path}: 'modules' in a [[kernel]] table must be a list of paths")
-                e = {**e, "modules": " ".join(mods)}
-            rows.append({k: str(v) for k, v in e.items()})
+            rows.append({k: " ".join(v) if k == "modules" else str(v) for k, v in e.items()})
     else:
         try:
             table = list(csv.reader(io.StringIO(text, newline=""), delimiter="\t"))

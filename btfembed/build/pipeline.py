@@ -68,8 +68,8 @@ class Options(NamedTuple):
     header_size: int = 24
     loader: str = "libbpf"      # see btfembed.minimize.loader
 
-    def cache_key(self) -> list:
-        key: list = [__version__, self.compat, self.header_size]
+    def cache_key(self) -> list[object]:
+        key: list[object] = [__version__, self.compat, self.header_size]
         return key if self.loader == "libbpf" else [*key, self.loader]
 
 
@@ -166,7 +166,7 @@ def _analysis_key(kernel_digest: str, obj_digest: str) -> str:
     return digest("analysis", _OPTIONS.cache_key(), kernel_digest, obj_digest)
 
 
-def _decode_result(entry: dict) -> tuple[bytes, tuple[tuple[Summary, ...], ...], int]:
+def _decode_result(entry: dict) -> tuple[bytes, tuple[tuple[Summary, ...], ...], int, tuple[str, ...]]:
     blob = blob_from_plain(entry["blob"])
     sums = tuple(summaries_from_plain(s) for s in entry["summaries"])
     if len(sums) != len(_OBJECTS) or hashlib.sha256(blob).hexdigest() != entry["blob_sha256"]:

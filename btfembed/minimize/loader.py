@@ -152,7 +152,7 @@ def rewrite(data: bytes, loader: Loader, *, hdr_len: int = wire.HEADER_LEN) -> L
 
 
 def for_loader(objects: Sequence[CoreObject], summaries: Sequence[Sequence[Summary]], data: bytes,
-               old_ids: dict[int, tuple], loader: Loader, *, hdr_len: int = wire.HEADER_LEN) -> LoaderOutput:
+               old_ids: dict[int, tuple[int, int]], loader: Loader, *, hdr_len: int = wire.HEADER_LEN) -> LoaderOutput:
     """Rewrite a minimized BTF for ``loader`` and list the relocations
     (against the full target: ``summaries``) whose result it changes.
     ``old_ids`` maps the minimized ids to the full target's (for
