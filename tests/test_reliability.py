@@ -405,3 +405,114 @@ def test_kernel_with_a_bad_name_in_an_untouched_type_is_refused(tmp_path: Path) 
     for v in (b"\x02", b"\x00"):
         f.write_bytes(raw[:2] + v + raw[3:])
         assert "version" in one_line_error(cli("minimize", str(f), str(tmp_path / "m.btf"), OBJ_A), 3)
+
+
+# -- killed and interrupted builds -------------------------------------------
+
+def _slow_build_args(tmp_path: Path, copies: int = 12) -> list[str]:
+    """A build with many kernels (the repo's, under several keys) and no
+    cache: a few seconds of work for two workers."""
+    rows = ["path\trelease\tarch\tdistro\tdistro_version"]
+    for i in range(copies):
+        for f in (SMALL, DEBIAN):
+            rows.append(f"{f}\t{i}.{f.name[:8]}\tx86_64\td\t1")
+    (tmp_path / "kernels.tsv").write_text("\n".join(rows) + "\n")
+    return ["build", OBJ_A, OBJ_B, "--kernels", str(tmp_path / "kernels.tsv"), "--out-dir", str(tmp_path / "out"),
+            "--no-cache", "-j", "2"]
+
+
+def _children(pid: int) -> list[int]:
+    out = []
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                fields = Path(f"/proc/{d}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == pid:
+                out.append(int(d))
+    return out
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def _wait_for_workers(proc: subprocess.Popen, n: int = 2, timeout: float = 60) -> list[int]:
+    import time
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        kids = [k for k in _children(proc.pid) if _alive(k)]
+        if len(kids) >= n:
+            time.sleep(0.3)  # let them start working
+            return kids
+        assert proc.poll() is None, "the build ended before its workers started"
+        time.sleep(0.05)
+    raise AssertionError("no worker processes appeared")
+
+
+def _gone(pids: list[int], timeout: float = 10) -> bool:
+    import time
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not any(_alive(p) for p in pids):
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_workers_exit_when_the_build_is_killed(tmp_path: Path) -> None:
+    import signal
+    args = _slow_build_args(tmp_path)
+    for _ in range(3):
+        proc = subprocess.Popen([sys.executable, "-m", "btfembed", *args], stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL, start_new_session=True)
+        workers = _wait_for_workers(proc)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        alive = [p for p in workers if _alive(p)]
+        try:
+            assert _gone(workers), f"workers still alive after the build was killed: {alive}"
+        finally:
+            for p in workers:
+                if _alive(p):
+                    os.kill(p, signal.SIGKILL)
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("sig", ["SIGTERM", "SIGINT"])
+def test_sigterm_and_sigint_end_the_whole_build(tmp_path: Path, sig: str) -> None:
+    import signal
+    import time
+    proc = subprocess.Popen([sys.executable, "-m", "btfembed", *_slow_build_args(tmp_path)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    workers = _wait_for_workers(proc)
+    start = time.monotonic()
+    if sig == "SIGINT":  # Ctrl-C: the terminal signals the whole process group
+        os.killpg(proc.pid, signal.SIGINT)
+    else:
+        proc.send_signal(signal.SIGTERM)
+    _out, err = proc.communicate(timeout=30)
+    assert time.monotonic() - start < 10
+    assert proc.returncode == (130 if sig == "SIGINT" else 143), (proc.returncode, err)
+    assert err.count("\n") == 1 and "Traceback" not in err, err
+    assert _gone(workers)
+    assert not (tmp_path / "out").exists()
+
+
+def test_build_piped_under_timeout_ends(tmp_path: Path) -> None:
+    import shlex
+    import shutil
+    import time
+    if shutil.which("timeout") is None:
+        pytest.skip("needs coreutils timeout")
+    # Enough kernels that the build alone would take far longer.
+    cmd = " ".join(shlex.quote(a) for a in [sys.executable, "-m", "btfembed", *_slow_build_args(tmp_path, 60)])
+    for sig in ("KILL", "TERM"):
+        start = time.monotonic()
+        proc = subprocess.run(["sh", "-c", f"timeout -s {sig} 2 {cmd} | cat"], capture_output=True, timeout=60)
+        assert time.monotonic() - start < 12, sig

@@ -27,9 +27,10 @@ import concurrent.futures as futures
 import hashlib
 import multiprocessing
 import os
+import signal
 import threading
 import time
-from typing import TYPE_CHECKING, Callable, NamedTuple, Sequence
+from typing import Any, TYPE_CHECKING, Callable, NamedTuple, Sequence
 
 from btfembed import __version__
 from btfembed.build.cache import (
@@ -144,6 +145,43 @@ def _init_worker(objects: tuple[tuple[str, bytes], ...] | None, options: Options
     _OPTIONS = options
     _CACHE = Cache(cache_root)
     _STORE = KernelStore(cache_root, store_max)
+
+
+def _init_local_worker(parent: int, *args: Any) -> None:
+    """Initializer of a local worker process: it dies with the build (a
+    killed parent must not leave workers running, holding its stdout open),
+    leaves SIGINT to the parent (which then stops every worker) and takes
+    SIGTERM's default action."""
+    _die_with_parent(parent)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    _init_worker(*args)
+
+
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent(parent: int) -> None:
+    try:
+        import ctypes
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    except (OSError, AttributeError):  # pragma: no cover - not Linux
+        pass
+    if os.getppid() != parent:  # the parent died before prctl took effect
+        os._exit(1)
+
+
+def _stop_workers(pool: futures.ProcessPoolExecutor) -> None:
+    """Kill the pool's worker processes now (an interrupted build does not
+    wait for the kernels they are working on)."""
+    procs = getattr(pool, "_processes", None) or {}
+    for p in list(procs.values()):
+        try:
+            p.kill()
+        except (OSError, ValueError, AttributeError):
+            pass
+    pool.shutdown(wait=False, cancel_futures=True)
 
 
 def _root_names(objects: Sequence[ObjectInput]) -> set[str]:
@@ -357,15 +395,14 @@ def run_build(objects: tuple[ObjectInput, ...], kernels: Sequence[KernelInput], 
         ctx = multiprocessing.get_context("fork" if forked else None)
         init_objects = None if forked else tuple((o.path, o.data) for o in objects)
         with futures.ProcessPoolExecutor(max_workers=min(jobs, len(todo)), mp_context=ctx,
-                                         initializer=_init_worker,
-                                         initargs=(init_objects, options, cache.root, store_max)) as pool:
-            pending = {pool.submit(_process_args, (k, d)): i for i, k, d in todo}
+                                         initializer=_init_local_worker,
+                                         initargs=(os.getpid(), init_objects, options, cache.root, store_max)) as pool:
             try:
+                pending = {pool.submit(_process_args, (k, d)): i for i, k, d in todo}
                 for fut in futures.as_completed(pending):
                     done(pending[fut], fut.result())
             except BaseException:
-                for fut in pending:
-                    fut.cancel()
+                _stop_workers(pool)
                 raise
     if any(r.decoded for r in results.values()):
         _STORE.evict()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import signal
 import sys
 from typing import Sequence
 
@@ -110,8 +111,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help(sys.stderr)
         return 2
+    previous = signal.signal(signal.SIGTERM, _terminated) if _main_thread() else None
     try:
         return int(args.func(args) or 0)
+    except _Terminated:
+        print("btfembed: terminated", file=sys.stderr)
+        return 143
     except BTFEmbedError as exc:
         print(f"btfembed: error: {exc}", file=sys.stderr)
         return exc.exit_code
@@ -125,3 +130,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         except OSError:
             pass
         return 0
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where the command is, so it stops as on Ctrl-C:
+    workers stopped, temporaries removed, nothing half-written."""
+
+
+def _terminated(signum: int, frame: object) -> None:
+    raise _Terminated
+
+
+def _main_thread() -> bool:
+    import threading
+    return threading.current_thread() is threading.main_thread()
