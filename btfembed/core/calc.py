@@ -248,7 +248,7 @@ def resolve(local: Spec, cands: list[Candidate], *, big_endian: bool = False) ->
     """Run the candidate loop.  Returns the outcome and the candidate list to
     use for the next relocation with the same root (pruned when something
     matched)."""
-    considered = list(cands)
+    considered = cands  # never modified: pruning makes a new list
     matched: list[tuple[Candidate, Spec]] = []
     first: tuple[Spec, Values] | None = None
     try:
@@ -272,7 +272,10 @@ def resolve(local: Spec, cands: list[Candidate], *, big_endian: bool = False) ->
                                f"{'failure' if tres.poison else 'success'} {tres.new_val}", "decision"), cands
         if first is not None:
             tspec, tres = first
-            return Outcome("resolved", tres, tspec, matched, considered), [c for c, _ in matched]
+            # Every candidate matched: the same list (callers may take its
+            # identity for its contents).
+            pruned = cands if len(matched) == len(cands) else [c for c, _ in matched]
+            return Outcome("resolved", tres, tspec, matched, considered), pruned
         res = calc_values(local, None, big_endian)
     except (MatchError, CalcError) as exc:
         return Outcome("error", None, first[0] if first else None, matched, considered, str(exc), exc.errno), cands

@@ -2,11 +2,20 @@
 
 Relocations are processed in ``.BTF.ext`` order with one candidate list per
 local root type, shared and pruned across the object as libbpf does.
+
+Each distinct relocation is resolved once.  A record's outcome depends only
+on its local spec (its root type id, access string and kind) and on the
+candidate list of its root type at that point (which earlier records may
+have pruned); records that repeat both share one outcome.  Lists are never
+modified in place (pruning makes a new one), so a list's identity stands for
+its contents.  The result, ``Resolution``, is a sequence of ``RelocResult``
+made on demand from the distinct outcomes and one small integer per record.
 """
 
 from __future__ import annotations
 
-from typing import Callable, NamedTuple, Sequence
+from array import array
+from typing import Callable, Iterator, NamedTuple, Sequence, overload
 
 from btfembed.btf.reader import BTF
 from btfembed.core.calc import Candidate, Outcome, Values, resolve
@@ -15,9 +24,12 @@ from btfembed.core.kinds import RelocKind
 from btfembed.core.spec import Spec, parse_spec
 from btfembed.errors import CoreSpecError
 from btfembed.btf.strings import essential_name
-from btfembed.core.records import CoreRecord
+from btfembed.core.records import CoreRecord, RecordTable, local_keys
 
-__all__ = ["Target", "RelocResult", "resolve_relocations", "parse_local_specs", "root_names", "prefetch"]
+__all__ = ["Target", "RelocResult", "Resolution", "SpecTable", "resolve_relocations", "parse_local_specs",
+           "local_spec_table", "root_names", "prefetch"]
+
+_TYPE_ID_LOCAL = int(RelocKind.TYPE_ID_LOCAL)
 
 
 class Target(NamedTuple):
@@ -36,10 +48,24 @@ class RelocResult(NamedTuple):
     outcome: Outcome
 
 
+class SpecTable(NamedTuple):
+    """An object's local specs, deduplicated: ``specs[which[i]]`` is record
+    ``i``'s spec; ``keys[g]`` is (root type id, access, kind) of ``specs[g]``."""
+
+    keys: list[tuple[int, str, int]]
+    specs: list[Spec]
+    which: array
+
+
+def _root_ids(records: Sequence[CoreRecord]) -> set[int]:
+    if isinstance(records, RecordTable):
+        return {tid for tid, kind in set(zip(records.type_id, records.kind)) if kind != _TYPE_ID_LOCAL}
+    return {rec.type_id for rec in records if rec.kind != _TYPE_ID_LOCAL}
+
+
 def root_names(local: BTF, records: Sequence[CoreRecord]) -> set[str]:
     """Essential names of the local root types the records look up."""
-    return {essential_name(local.type(rec.type_id).name) for rec in records
-            if rec.kind != RelocKind.TYPE_ID_LOCAL and 0 < rec.type_id < local.type_cnt}
+    return {essential_name(local.type(tid).name) for tid in _root_ids(records) if 0 < tid < local.type_cnt}
 
 
 def prefetch(target: Target, names: set[str]) -> None:
@@ -49,46 +75,143 @@ def prefetch(target: Target, names: set[str]) -> None:
         btf.prefetch_essential_names(sorted(names))
 
 
-def parse_local_specs(local: BTF, records: Sequence[CoreRecord]) -> list[Spec]:
-    """Parse every record's local spec; raises ``CoreSpecError`` (naming the
-    record) for what libbpf would refuse regardless of the kernel."""
-    specs = []
-    source = local.source  # names the object in error messages
-    for rec in records:
-        where = f"CO-RE relocation #{rec.index} in section {rec.section!r}"
-        if rec.insn_off % 8:
-            raise CoreSpecError(f"{where}: instruction offset {rec.insn_off} is not a multiple of 8", source=source)
+def local_spec_table(local: BTF, records: Sequence[CoreRecord]) -> SpecTable:
+    """Parse each distinct local spec once.  Raises ``CoreSpecError``
+    (naming the first record, in file order, that libbpf would refuse
+    regardless of the kernel)."""
+    keys, which = local_keys(records)
+    offs = records.insn_off if isinstance(records, RecordTable) else [rec.insn_off for rec in records]
+    bad_insn = next((i for i, off in enumerate(offs) if off % 8), len(offs))
+    specs: list[Spec] = []
+    for g, (tid, access, kind) in enumerate(keys):
         try:
-            spec = parse_spec(local, rec.type_id, rec.access, rec.kind)
+            spec = parse_spec(local, tid, access, kind)
+            if kind != _TYPE_ID_LOCAL and not local.type(tid).name:
+                raise CoreSpecError("relocations against anonymous types are not supported")
         except CoreSpecError as exc:
-            raise CoreSpecError(f"{where}: {exc.message}", source=source) from None
-        if rec.kind != RelocKind.TYPE_ID_LOCAL and not local.type(rec.type_id).name:
-            raise CoreSpecError(f"{where}: relocations against anonymous types are not supported", source=source)
+            first = which.index(g)
+            if bad_insn <= first:
+                break
+            rec = records[first]
+            raise CoreSpecError(f"CO-RE relocation #{rec.index} in section {rec.section!r}: {exc.message}",
+                                source=local.source) from None
         specs.append(spec)
-    return specs
+    if bad_insn < len(offs):
+        rec = records[bad_insn]
+        raise CoreSpecError(f"CO-RE relocation #{rec.index} in section {rec.section!r}: instruction offset "
+                            f"{rec.insn_off} is not a multiple of 8", source=local.source)
+    return SpecTable(keys, specs, which)
+
+
+def parse_local_specs(local: BTF, records: Sequence[CoreRecord]) -> list[Spec]:
+    """Every record's local spec (records repeating one share it); raises
+    ``CoreSpecError`` as ``local_spec_table`` does."""
+    table = local_spec_table(local, records)
+    return [table.specs[g] for g in table.which]
+
+
+class Resolution(Sequence[RelocResult]):
+    """The results of one object's records, in record order.
+
+    ``distinct`` holds each distinct (local spec, outcome) once, in order of
+    first use; ``which[i]`` is the index of record ``i``'s pair."""
+
+    def __init__(self, records: Sequence[CoreRecord], program_of: Callable[[CoreRecord], str] | None,
+                 distinct: list[tuple[Spec, Outcome]], which: array):
+        self.records = records
+        self.program_of = program_of
+        self.distinct = distinct
+        self.which = which
+
+    def __len__(self) -> int:
+        return len(self.which)
+
+    def program(self, rec: CoreRecord) -> str:
+        return self.program_of(rec) if self.program_of else rec.section
+
+    def first_record(self, p: int) -> int:
+        """Index of the first record whose pair is ``distinct[p]``."""
+        return self.which.index(p)
+
+    @overload
+    def __getitem__(self, i: int) -> RelocResult: ...
+    @overload
+    def __getitem__(self, i: slice) -> list[RelocResult]: ...
+
+    def __getitem__(self, i):  # type: ignore[no-untyped-def]
+        if isinstance(i, slice):
+            return [self[k] for k in range(*i.indices(len(self)))]
+        rec = self.records[i]
+        spec, outcome = self.distinct[self.which[i]]
+        return RelocResult(rec, self.program(rec), spec, outcome)
+
+    def __iter__(self) -> Iterator[RelocResult]:
+        distinct = self.distinct
+        for rec, p in zip(self.records, self.which):
+            spec, outcome = distinct[p]
+            yield RelocResult(rec, self.program(rec), spec, outcome)
+
+
+def _local_outcome(rec_type_id: int) -> Outcome:
+    res = Values()
+    res.validate = False
+    res.orig_val = res.new_val = rec_type_id
+    return Outcome("resolved", res, None, [], [])
 
 
 def resolve_relocations(local: BTF, records: Sequence[CoreRecord], target: Target, *,
                         big_endian: bool = False,
                         program_of: Callable[[CoreRecord], str] | None = None,
-                        specs: Sequence[Spec] | None = None) -> list[RelocResult]:
+                        specs: Sequence[Spec] | None = None,
+                        spec_table: SpecTable | None = None) -> Resolution:
     """Resolve ``records`` (one object's, in file order) against ``target``."""
-    if specs is None:
-        specs = parse_local_specs(local, records)
+    if spec_table is None:
+        if specs is not None:
+            # Given per record: group them by identity.
+            ids: dict[int, int] = {}
+            which = array("I")
+            distinct_specs: list[Spec] = []
+            keys: list[tuple[int, str, int]] = []
+            for rec, spec in zip(records, specs):
+                g = ids.get(id(spec))
+                if g is None:
+                    g = ids[id(spec)] = len(distinct_specs)
+                    distinct_specs.append(spec)
+                    keys.append((rec.type_id, rec.access, rec.kind))
+                which.append(g)
+            spec_table = SpecTable(keys, distinct_specs, which)
+        else:
+            spec_table = local_spec_table(local, records)
+    keys, specs_g, spec_which = spec_table
     prefetch(target, root_names(local, records))
-    cache: dict[int, list[Candidate]] = {}
-    out: list[RelocResult] = []
-    for rec, spec in zip(records, specs):
-        program = program_of(rec) if program_of else rec.section
-        if rec.kind == RelocKind.TYPE_ID_LOCAL:
-            res = Values()
-            res.validate = False
-            res.orig_val = res.new_val = rec.type_id
-            out.append(RelocResult(rec, program, spec, Outcome("resolved", res, None, [], [])))
+    # root type id -> (candidate list, its version); (spec index, version) -> pair index
+    lists: dict[int, tuple[list[Candidate], int]] = {}
+    memo: dict[tuple[int, int], int] = {}
+    local_memo: dict[int, int] = {}
+    distinct: list[tuple[Spec, Outcome]] = []
+    out = array("I")
+    version = 0
+    for g in spec_which:
+        tid, _access, kind = keys[g]
+        if kind == _TYPE_ID_LOCAL:
+            p = local_memo.get(g)
+            if p is None:
+                p = local_memo[g] = len(distinct)
+                distinct.append((specs_g[g], _local_outcome(tid)))
+            out.append(p)
             continue
-        cands = cache.get(rec.type_id)
-        if cands is None:
-            cands = find_candidates(local, rec.type_id, target.kernel, target.modules)
-        outcome, cache[rec.type_id] = resolve(spec, cands, big_endian=big_endian)
-        out.append(RelocResult(rec, program, spec, outcome))
-    return out
+        state = lists.get(tid)
+        if state is None:
+            version += 1
+            state = lists[tid] = (find_candidates(local, tid, target.kernel, target.modules), version)
+        key = (g, state[1])
+        p = memo.get(key)
+        if p is None:
+            outcome, pruned = resolve(specs_g[g], state[0], big_endian=big_endian)
+            if pruned is not state[0]:
+                version += 1
+                lists[tid] = (pruned, version)
+            p = memo[key] = len(distinct)
+            distinct.append((specs_g[g], outcome))
+        out.append(p)
+    return Resolution(records, program_of, distinct, out)

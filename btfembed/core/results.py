@@ -13,14 +13,16 @@ designate.
 
 from __future__ import annotations
 
-from typing import Callable, NamedTuple, Sequence
+from array import array
+from typing import Callable, Iterator, NamedTuple, Sequence, overload
 
 from btfembed.core.kinds import KIND_LABELS, RelocKind
-from btfembed.core.resolve import RelocResult
-from btfembed.core.spec import describe_access
+from btfembed.core.records import CoreRecord
+from btfembed.core.resolve import RelocResult, Resolution
+from btfembed.core.spec import Spec, describe_access
 from btfembed.core.status import Status
 
-__all__ = ["Summary", "Difference", "summarize", "describe", "compare"]
+__all__ = ["Summary", "Difference", "SummaryTable", "summarize", "summarize_all", "describe", "compare"]
 
 
 class Summary(NamedTuple):
@@ -61,24 +63,73 @@ class Difference(NamedTuple):
                 f"{self.access}: full BTF {self.full}, minimized {self.minimized}")
 
 
-def summarize(r: RelocResult, locate: Callable[[object], int] | None = None) -> Summary:
-    """``locate(btf)`` gives the index of a target BTF (kernel 0, modules 1..)."""
-    o, rec = r.outcome, r.record
-    v = o.values
+def _result_fields(kind: int, local: Spec, o: "object", locate: Callable[[object], int] | None) -> tuple:
+    """Summary fields from ``kind`` on: what depends on the outcome only."""
+    v = o.values  # type: ignore[attr-defined]
     target = ident = None
-    if rec.kind == RelocKind.TYPE_ID_TARGET and o.status == "resolved" and o.target is not None:
-        btf = o.target.btf
-        tid = o.target.root_type_id
+    if kind == RelocKind.TYPE_ID_TARGET and o.status == "resolved" and o.target is not None:  # type: ignore[attr-defined]
+        btf = o.target.btf  # type: ignore[attr-defined]
+        tid = o.target.root_type_id  # type: ignore[attr-defined]
         t = btf.type(tid)
         target = (locate(btf) if locate else 0, tid)
         ident = (t.kind, t.name, t.size_type if t.kind in (1, 4, 5, 6, 16, 19) else 0)
-    common = dict(program=r.program, section=rec.section, index=rec.index, insn=rec.insn_off // 8,
-                  kind=RelocKind(rec.kind), access=describe_access(r.local), status=o.status, code=o.code,
-                  message=o.message, target=target, target_ident=ident)
+    head = (RelocKind(kind), describe_access(local), o.status, o.code, o.message)  # type: ignore[attr-defined]
     if v is None:
-        return Summary(**common)
-    return Summary(**common, poison=v.poison, orig_val=v.orig_val, new_val=v.new_val, orig_sz=v.orig_sz,
-                   new_sz=v.new_sz, fail_memsz_adjust=v.fail_memsz_adjust)
+        return head + (False, 0, 0, 0, 0, False, target, ident)
+    return head + (v.poison, v.orig_val, v.new_val, v.orig_sz, v.new_sz, v.fail_memsz_adjust, target, ident)
+
+
+def summarize(r: RelocResult, locate: Callable[[object], int] | None = None) -> Summary:
+    """``locate(btf)`` gives the index of a target BTF (kernel 0, modules 1..)."""
+    rec = r.record
+    return Summary(r.program, rec.section, rec.index, rec.insn_off // 8,
+                   *_result_fields(rec.kind, r.local, r.outcome, locate))
+
+
+class SummaryTable(Sequence[Summary]):
+    """Summaries of a ``Resolution``, made on demand: the result fields once
+    per distinct outcome, the record's place (program, section, index,
+    instruction) per record."""
+
+    def __init__(self, records: Sequence[CoreRecord], program_of: Callable[[CoreRecord], str],
+                 parts: list[tuple], which: array):
+        self.records = records
+        self.program_of = program_of
+        self.parts = parts
+        self.which = which
+
+    def __len__(self) -> int:
+        return len(self.which)
+
+    def _make(self, rec: CoreRecord, p: int) -> Summary:
+        return Summary(self.program_of(rec), rec.section, rec.index, rec.insn_off // 8, *self.parts[p])
+
+    @overload
+    def __getitem__(self, i: int) -> Summary: ...
+    @overload
+    def __getitem__(self, i: slice) -> tuple[Summary, ...]: ...
+
+    def __getitem__(self, i):  # type: ignore[no-untyped-def]
+        if isinstance(i, slice):
+            return tuple(self[k] for k in range(*i.indices(len(self))))
+        return self._make(self.records[i], self.which[i])
+
+    def __iter__(self) -> Iterator[Summary]:
+        for rec, p in zip(self.records, self.which):
+            yield self._make(rec, p)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Sequence) or isinstance(other, (str, bytes)):
+            return NotImplemented
+        return len(self) == len(other) and all(a == b for a, b in zip(self, other))
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+def summarize_all(res: Resolution, locate: Callable[[object], int] | None = None) -> SummaryTable:
+    """``summarize`` for every result of ``res``, computed once per distinct outcome."""
+    parts = [_result_fields(spec.kind, spec, o, locate) for spec, o in res.distinct]
+    return SummaryTable(res.records, res.program, parts, res.which)
 
 
 def describe(s: Summary) -> str:
@@ -126,6 +177,9 @@ def compare(full: Sequence[Summary], mini: Sequence[Summary], *,
     after minimizing).  Without it, TYPE_ID_TARGET results designating types
     of the same kind and name are returned with ``type_id_only`` set.
     """
+    if (isinstance(full, SummaryTable) and isinstance(mini, SummaryTable) and full.records is mini.records
+            and len(full) == len(mini)):
+        return _compare_tables(full, mini, id_map)
     out = []
     for a, b in zip(full, mini):
         ok, id_only = _same(a, b, id_map)
@@ -133,4 +187,25 @@ def compare(full: Sequence[Summary], mini: Sequence[Summary], *,
             continue
         out.append(Difference(a.program, a.section, a.index, a.insn, a.kind, a.access,
                               describe(a), describe(b), id_only))
+    return out
+
+
+def _compare_tables(full: SummaryTable, mini: SummaryTable, id_map: dict[int, tuple] | None) -> list[Difference]:
+    """``compare`` judging each distinct pair of results once."""
+    bad = set()
+    for pa, pb in dict.fromkeys(zip(full.which, mini.which)):
+        a = Summary("", "", 0, 0, *full.parts[pa])
+        b = Summary("", "", 0, 0, *mini.parts[pb])
+        ok, id_only = _same(a, b, id_map)
+        if not ok or id_only:
+            bad.add((pa, pb))
+    if not bad:
+        return []
+    out = []
+    for i, pair in enumerate(zip(full.which, mini.which)):
+        if pair in bad:
+            a, b = full[i], mini[i]
+            ok, id_only = _same(a, b, id_map)
+            out.append(Difference(a.program, a.section, a.index, a.insn, a.kind, a.access,
+                                  describe(a), describe(b), id_only))
     return out

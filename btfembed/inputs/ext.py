@@ -17,11 +17,13 @@ byte order is accepted.
 from __future__ import annotations
 
 import struct
-from typing import NamedTuple
+import sys
+from array import array
+from typing import Iterator, NamedTuple
 
 from btfembed.errors import BTFFormatError, ExtFormatError
 from btfembed.btf.strings import StringTable
-from btfembed.core.records import CoreRecord
+from btfembed.core.records import CoreRecord, RecordTable
 
 __all__ = ["ExtInfo", "FuncInfo", "LineInfo", "CoreRecord", "parse_ext"]
 
@@ -42,17 +44,52 @@ class LineInfo(NamedTuple):
     line_col: int      # line << 10 | column
 
 
-class ExtInfo(NamedTuple):
-    byte_order: str
-    func_info: tuple[FuncInfo, ...]
-    line_info: tuple[LineInfo, ...]
-    core_relos: tuple[CoreRecord, ...]
-    has_core_section: bool
+class ExtInfo:
+    """A parsed ``.BTF.ext``.  Its structure is checked when parsed; the
+    func_info and line_info records (which minimizing does not need) are
+    decoded on first access."""
+
+    def __init__(self, byte_order: str, func_blocks: list, line_blocks: list, core_relos: RecordTable,
+                 has_core_section: bool, data: bytes = b""):
+        self.byte_order = byte_order
+        self.core_relos = core_relos
+        self.has_core_section = has_core_section
+        self._data = data
+        self._func_blocks = func_blocks    # (section, first record offset, count, record size)
+        self._line_blocks = line_blocks
+        self._func: tuple[FuncInfo, ...] | None = None
+        self._line: tuple[LineInfo, ...] | None = None
+
+    def _decode(self, blocks: list, fmt: str, make: type) -> tuple:
+        out = []
+        data = self._data
+        for sec, first, num, rec_size in blocks:
+            out.extend(make(sec, *struct.unpack_from(fmt, data, p))
+                       for p in range(first, first + num * rec_size, rec_size))
+        return tuple(out)
+
+    @property
+    def func_info(self) -> tuple[FuncInfo, ...]:
+        if self._func is None:
+            fmt = ("<" if self.byte_order == "little" else ">") + "II"
+            self._func = self._decode(self._func_blocks, fmt, FuncInfo)
+        return self._func
+
+    @property
+    def line_info(self) -> tuple[LineInfo, ...]:
+        if self._line is None:
+            fmt = ("<" if self.byte_order == "little" else ">") + "IIII"
+            self._line = self._decode(self._line_blocks, fmt, LineInfo)
+        return self._line
+
+    def __repr__(self) -> str:
+        return f"<ExtInfo {self.byte_order} {len(self.core_relos)} CO-RE records>"
 
 
-def _blocks(data: bytes, fmt: str, hdr_len: int, off: int, length: int, min_rec: int, what: str):
-    """Yield (block offset, sec_name_off, [(record offset, known record bytes)])
-    for one subsection."""
+def _block_spans(data: bytes, fmt: str, hdr_len: int, off: int, length: int, min_rec: int,
+                 what: str) -> Iterator[tuple[int, int, int, int, int]]:
+    """Yield (block offset, sec_name_off, first record offset, record count,
+    record size) for one subsection."""
     if not length:
         return
     if off % 4:
@@ -79,7 +116,7 @@ def _blocks(data: bytes, fmt: str, hdr_len: int, off: int, length: int, min_rec:
         total = 8 + num * rec_size
         if total > end - pos:
             raise ExtFormatError(f"{what} subsection: block of {num} records runs past its end", offset=pos)
-        yield pos, name_off, [(p, data[p:p + min_rec]) for p in range(pos + 8, pos + total, rec_size)]
+        yield pos, name_off, pos + 8, num, rec_size
         pos += total
 
 
@@ -113,23 +150,32 @@ def parse_ext(data: bytes, strings: StringTable) -> ExtInfo:
         except BTFFormatError as exc:
             raise ExtFormatError(f"section name: {exc.message}", offset=where) from None
 
-    funcs: list[FuncInfo] = []
-    for pos, name_off, recs in _blocks(data, fmt, hdr_len, fi_off, fi_len, _MIN_FUNC, "func_info"):
+    funcs = [(name(name_off, pos), first, num, size)
+             for pos, name_off, first, num, size in _block_spans(data, fmt, hdr_len, fi_off, fi_len, _MIN_FUNC,
+                                                                 "func_info")]
+    lines = [(name(name_off, pos), first, num, size)
+             for pos, name_off, first, num, size in _block_spans(data, fmt, hdr_len, li_off, li_len, _MIN_LINE,
+                                                                 "line_info")]
+    relos = RecordTable()
+    swap = (order != sys.byteorder)
+    for pos, name_off, first, num, rec_size in _block_spans(data, fmt, hdr_len, core_off, core_len, _MIN_CORE,
+                                                             "core_relo"):
         sec = name(name_off, pos)
-        funcs.extend(FuncInfo(sec, *struct.unpack(fmt + "II", r)) for _, r in recs)
-    lines: list[LineInfo] = []
-    for pos, name_off, recs in _blocks(data, fmt, hdr_len, li_off, li_len, _MIN_LINE, "line_info"):
-        sec = name(name_off, pos)
-        lines.extend(LineInfo(sec, *struct.unpack(fmt + "IIII", r)) for _, r in recs)
-    relos: list[CoreRecord] = []
-    for pos, name_off, recs in _blocks(data, fmt, hdr_len, core_off, core_len, _MIN_CORE, "core_relo"):
-        sec = name(name_off, pos)
-        for i, (where, r) in enumerate(recs):
-            insn_off, type_id, access_off, kind = struct.unpack(fmt + "IIII", r)
+        words = array("I")
+        words.frombytes(data[first:first + num * rec_size])
+        if swap:
+            words.byteswap()
+        step = rec_size // 4
+        offs = words[2::step]
+        ids: dict[int, int] = {}
+        for access_off in dict.fromkeys(offs):
             try:
                 access = strings.get(access_off)
             except BTFFormatError as exc:
+                i = offs.index(access_off)
                 raise ExtFormatError(f"CO-RE record #{i} in {sec!r}: access string: {exc.message}",
-                                     offset=where) from None
-            relos.append(CoreRecord(sec, i, insn_off, type_id, access, kind))
-    return ExtInfo(order, tuple(funcs), tuple(lines), tuple(relos), has_core)
+                                     offset=first + i * rec_size) from None
+            ids[access_off] = relos.access_index(access)
+        relos.add_block(sec, words[0::step], words[1::step], array("I", map(ids.__getitem__, offs)),
+                        words[3::step])
+    return ExtInfo(order, funcs, lines, relos, has_core, data)

@@ -8,7 +8,7 @@ such an object has no CO-RE relocations (``has_ext`` is False).
 from __future__ import annotations
 
 import bisect
-from typing import NamedTuple
+from typing import NamedTuple, Sequence
 
 from btfembed.btf.reader import BTF
 from btfembed.inputs.elf import ElfFile
@@ -56,9 +56,10 @@ class BpfObject:
                 self.ext = parse_ext(ext_raw, self.btf.strings)
             except BTFError as exc:
                 raise exc.with_source(f"{source}:.BTF.ext" if source else ".BTF.ext")
-        self.relocations: tuple[CoreRecord, ...] = self.ext.core_relos if self.ext else ()
+        self.relocations: "Sequence[CoreRecord]" = self.ext.core_relos if self.ext else ()
         self._programs = self._find_programs(elf)
-        self._specs: list | None = None
+        self._spec_table = None
+        self._starts: dict[str, list[int]] = {}
 
     @staticmethod
     def _find_programs(elf: ElfFile) -> dict[str, list[Program]]:
@@ -76,20 +77,29 @@ class BpfObject:
         return by_section
 
     @property
-    def specs(self) -> list:
-        """The relocations' local specs (``core.resolve.parse_local_specs``),
+    def spec_table(self):  # -> btfembed.core.resolve.SpecTable
+        """The relocations' distinct local specs (``core.resolve.local_spec_table``),
         parsed once: they do not depend on the kernel.  Raises
         ``CoreSpecError`` for records libbpf would refuse."""
-        if self._specs is None:
-            from btfembed.core.resolve import parse_local_specs
-            self._specs = parse_local_specs(self.btf, self.relocations)
-        return self._specs
+        if self._spec_table is None:
+            from btfembed.core.resolve import local_spec_table
+            self._spec_table = local_spec_table(self.btf, self.relocations)
+        return self._spec_table
+
+    @property
+    def specs(self) -> list:
+        """Every relocation's local spec (records repeating one share it)."""
+        table = self.spec_table
+        return [table.specs[g] for g in table.which]
 
     def program_at(self, section: str, insn_off: int) -> str:
         """Name of the function holding the instruction at ``insn_off`` bytes
         into ``section`` (the section name if no symbol covers it)."""
         progs = self._programs.get(section, [])
-        k = bisect.bisect_right([p.offset for p in progs], insn_off) - 1
+        starts = self._starts.get(section)
+        if starts is None:
+            starts = self._starts[section] = [p.offset for p in progs]
+        k = bisect.bisect_right(starts, insn_off) - 1
         if k >= 0 and insn_off < progs[k].offset + max(progs[k].size, 1):
             return progs[k].name
         return section

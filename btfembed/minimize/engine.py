@@ -39,7 +39,7 @@ from btfembed.core.candidates import find_candidates
 from btfembed.core.kinds import RelocKind
 from btfembed.core.match import MatchError, spec_match
 from btfembed.core.resolve import (
-    RelocResult, Target, prefetch, resolve_relocations, root_names,
+    Resolution, Target, prefetch, resolve_relocations, root_names,
 )
 from btfembed.minimize.blob import Emitted, Key, emit
 from btfembed.minimize.levels import Level
@@ -47,7 +47,7 @@ from btfembed.errors import BTFEmbedError, MinimizeError
 from btfembed.minimize.marks import Marks, UnsupportedMarkError
 from btfembed.core.objects import CoreObject
 from btfembed.btf.types import Type
-from btfembed.core.results import Difference, Summary, compare, summarize
+from btfembed.core.results import Difference, Summary, compare, summarize_all
 
 __all__ = ["minimize", "Minimized", "MinimizeError", "resolve_object", "summarize_object",
            "ObjectAnalysis", "analyze", "assemble", "NeedsKernel", "check_compat_input"]
@@ -64,7 +64,7 @@ class NeedsKernel(MinimizeError):
 class ObjectAnalysis(NamedTuple):
     """What one object needs from one target; plain data (cacheable)."""
 
-    summaries: tuple[Summary, ...]
+    summaries: Sequence[Summary]                   # per record (a SummaryTable when computed here)
     marks: dict[Key, frozenset[int]]               # bpftool's marks
     wide_marks: dict[Key, frozenset[int]] | None   # every candidate that matches on its own
                                                    # (None: not computed, see analyze(wide=))
@@ -74,14 +74,17 @@ class ObjectAnalysis(NamedTuple):
 class Minimized(NamedTuple):
     data: bytes
     emitted: Emitted
-    summaries: list[tuple[Summary, ...]]    # per object, against the full target
+    summaries: list[Sequence[Summary]]      # per object, against the full target
     level: Level                            # widening level used (COMPAT in compat mode)
 
 
-def resolve_object(obj: CoreObject, target: Target) -> list[RelocResult]:
-    specs = obj.specs
+def resolve_object(obj: CoreObject, target: Target) -> Resolution:
+    # Objects that keep their specs deduplicated (BpfObject.spec_table) give
+    # them as they are; others give one spec per record.
+    table = getattr(obj, "spec_table", None)
     return resolve_relocations(obj.btf, obj.relocations, target, big_endian=obj.byte_order == "big",
-                               program_of=lambda rec: obj.program_at(rec.section, rec.insn_off), specs=specs)
+                               program_of=lambda rec: obj.program_at(rec.section, rec.insn_off),
+                               specs=None if table is not None else obj.specs, spec_table=table)
 
 
 def _locator(target: Target):
@@ -95,9 +98,8 @@ def _locator(target: Target):
     return locate
 
 
-def summarize_object(obj: CoreObject, target: Target) -> tuple[Summary, ...]:
-    locate = _locator(target)
-    return tuple(summarize(r, locate) for r in resolve_object(obj, target))
+def summarize_object(obj: CoreObject, target: Target) -> Sequence[Summary]:
+    return summarize_all(resolve_object(obj, target), _locator(target))
 
 
 def check_compat_input(obj: CoreObject) -> None:
@@ -113,32 +115,33 @@ def analyze(obj: CoreObject, target: Target, *, compat: bool = False, wide: bool
     if compat:
         check_compat_input(obj)
     results = resolve_object(obj, target)
-    locate = _locator(target)
-    summaries = tuple(summarize(r, locate) for r in results)
+    summaries = summarize_all(results, _locator(target))
     marks = Marks(btfs, compat=compat)
-    for r in results:
-        o = r.outcome
+    # Each distinct outcome is marked once, in order of first use (repeats
+    # would mark nothing new); errors name its first record.
+    for p, (_local, o) in enumerate(results.distinct):
         try:
             if o.failed:
                 if compat:
+                    r = results[results.first_record(p)]
                     raise MinimizeError(f"{obj.source}: {r.program}: relo #{r.record.index}: {o.message or o.status}")
                 for _cand, spec in o.matched:
                     marks.record(spec)
             elif o.target is not None:
                 marks.record(o.target)
         except UnsupportedMarkError as exc:
+            r = results[results.first_record(p)]
             raise MinimizeError(f"{obj.source}: {r.program}: relo #{r.record.index}: {exc}") from None
     wide_marks = Marks(btfs)
     if wide and not compat:
         cache: dict[int, list] = {}
-        for r in results:
-            rec = r.record
-            if rec.kind == RelocKind.TYPE_ID_LOCAL:
+        for local, o in results.distinct:
+            if local.kind == RelocKind.TYPE_ID_LOCAL:
                 continue
-            cands = cache.get(rec.type_id)
+            root = local.root_type_id
+            cands = cache.get(root)
             if cands is None:
-                cands = cache[rec.type_id] = find_candidates(obj.btf, rec.type_id, target.kernel, target.modules)
-            o = r.outcome
+                cands = cache[root] = find_candidates(obj.btf, root, target.kernel, target.modules)
             if not o.failed and len(o.considered) == len(cands):
                 # The relocation saw every candidate (nothing pruned yet):
                 # its matches are already all the matches.
@@ -147,7 +150,7 @@ def analyze(obj: CoreObject, target: Target, *, compat: bool = False, wide: bool
                 continue
             for cand in cands:
                 try:
-                    spec = spec_match(r.local, cand.btf, cand.id)
+                    spec = spec_match(local, cand.btf, cand.id)
                 except MatchError:
                     continue
                 if spec is not None:
