@@ -10,15 +10,18 @@ relocations with the same local root type, so order matters.
 
 from __future__ import annotations
 
+from typing import Iterator, Sequence
+
 from btfembed.btf.reader import BTF
 from btfembed.core.kinds import RelocKind, is_enumval_based, is_field_based, is_type_based
 from btfembed.core.match import MatchError, spec_match
+from btfembed.core.shapes import shape_of
 from btfembed.core.spec import Spec
 from btfembed.core.status import Status
 from btfembed.errors import BTFFormatError, CalcError, TypeIdError
 from btfembed.btf.wire import ENUM, ENUM64, INT, PTR
 
-__all__ = ["Values", "Outcome", "Candidate", "calc_values", "resolve", "POISON_HELPER_ID"]
+__all__ = ["Values", "Outcome", "Candidate", "Matched", "calc_values", "resolve", "POISON_HELPER_ID", "GROUP_MIN"]
 
 POISON_HELPER_ID = 195896080  # 0xbad2310, "bad relo"
 
@@ -244,16 +247,87 @@ class Outcome:
         return f"Outcome({self.status}, {self.values!r}{', ' + self.message if self.message else ''})"
 
 
+class Matched(Sequence):
+    """``Outcome.matched``: (candidate, target spec) for each matching
+    candidate.  A candidate grouped with an earlier one of the same shape
+    (see ``core.shapes``) gets its spec made when asked for (the same as
+    matching it directly would give), so an outcome on a kernel with
+    hundreds of identical candidates stays small."""
+
+    __slots__ = ("local", "_items")
+
+    def __init__(self, local: Spec):
+        self.local = local
+        self._items: list[tuple[Candidate, Spec | None]] = []
+
+    def append(self, item: tuple[Candidate, Spec | None]) -> None:
+        self._items.append(item)
+
+    def candidates(self) -> list[Candidate]:
+        return [c for c, _ in self._items]
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def _full(self, item: tuple[Candidate, Spec | None]) -> tuple[Candidate, Spec]:
+        cand, spec = item
+        if spec is None:
+            spec = spec_match(self.local, cand.btf, cand.id)
+            assert spec is not None  # same shape as a candidate that matched
+        return cand, spec
+
+    def __getitem__(self, i):  # type: ignore[no-untyped-def]
+        if isinstance(i, slice):
+            return [self._full(x) for x in self._items[i]]
+        return self._full(self._items[i])
+
+    def __iter__(self) -> Iterator[tuple[Candidate, Spec]]:
+        for item in self._items:
+            yield self._full(item)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, (list, tuple, Matched)):
+            return list(self) == list(other)
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"Matched({[c for c, _ in self._items]!r})"
+
+
+# Candidate lists at least this long are grouped by shape (shorter ones are
+# matched directly: computing shapes would cost more than it saves).
+GROUP_MIN = 4
+_UNSEEN = object()
+
+
 def resolve(local: Spec, cands: list[Candidate], *, big_endian: bool = False) -> tuple[Outcome, list[Candidate]]:
     """Run the candidate loop.  Returns the outcome and the candidate list to
     use for the next relocation with the same root (pruned when something
-    matched)."""
+    matched; the same list when every candidate matched).
+
+    Long lists are grouped: a candidate of the same shape as an earlier one
+    gives the same match, spec offsets and values (except TYPE_ID_TARGET,
+    whose value is the candidate's id), so it matches, and passes the
+    ambiguity checks, exactly when the earlier one did."""
     considered = cands  # never modified: pruning makes a new list
-    matched: list[tuple[Candidate, Spec]] = []
+    matched = Matched(local)
     first: tuple[Spec, Values] | None = None
+    group = len(cands) >= GROUP_MIN and local.kind != RelocKind.TYPE_ID_TARGET
+    seen: dict[tuple[int, int], bool] = {}   # (BTF identity, shape) -> matched
     try:
         for cand in cands:
+            if group:
+                sk = (id(cand.btf), shape_of(cand.btf, cand.id))
+                before = seen.get(sk, _UNSEEN)
+                if before is not _UNSEEN:
+                    if before:
+                        matched.append((cand, None))
+                    continue
             spec = spec_match(local, cand.btf, cand.id)
+            if group:
+                seen[sk] = spec is not None
             if spec is None:
                 continue
             matched.append((cand, spec))
@@ -274,7 +348,7 @@ def resolve(local: Spec, cands: list[Candidate], *, big_endian: bool = False) ->
             tspec, tres = first
             # Every candidate matched: the same list (callers may take its
             # identity for its contents).
-            pruned = cands if len(matched) == len(cands) else [c for c, _ in matched]
+            pruned = cands if len(matched) == len(cands) else matched.candidates()
             return Outcome("resolved", tres, tspec, matched, considered), pruned
         res = calc_values(local, None, big_endian)
     except (MatchError, CalcError) as exc:
@@ -283,4 +357,4 @@ def resolve(local: Spec, cands: list[Candidate], *, big_endian: bool = False) ->
         raise  # a missing type id or a reference cycle: the BTF is corrupt
     except BTFFormatError as exc:
         return Outcome("error", None, first[0] if first else None, matched, considered, exc.message, "EINVAL"), cands
-    return Outcome("poisoned" if res.poison else "missing", res, None, [], considered), cands
+    return Outcome("poisoned" if res.poison else "missing", res, None, Matched(local), considered), cands
