@@ -54,6 +54,12 @@ class RecordTable(Sequence[CoreRecord]):
                   access_id: Sequence[int], kind: Sequence[int]) -> None:
         self.sections.append(section)
         self.starts.append(len(self.insn_off))
+        if not self.insn_off and all(isinstance(a, array) and a.typecode == "I"
+                                     for a in (insn_off, type_id, access_id, kind)):
+            # The first block: take the arrays as they are (no copy).
+            self.insn_off, self.type_id = insn_off, type_id  # type: ignore[assignment]
+            self.access_id, self.kind = access_id, kind  # type: ignore[assignment]
+            return
         self.insn_off.extend(insn_off)
         self.type_id.extend(type_id)
         self.access_id.extend(access_id)

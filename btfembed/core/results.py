@@ -125,6 +125,10 @@ class SummaryTable(Sequence[Summary]):
 
     __hash__ = None  # type: ignore[assignment]
 
+    def __reduce__(self) -> tuple:
+        # Sent to other processes (and cached) as the plain tuple of summaries.
+        return (tuple, (tuple(self),))
+
 
 def summarize_all(res: Resolution, locate: Callable[[object], int] | None = None) -> SummaryTable:
     """``summarize`` for every result of ``res``, computed once per distinct outcome."""

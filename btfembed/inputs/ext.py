@@ -161,12 +161,16 @@ def parse_ext(data: bytes, strings: StringTable) -> ExtInfo:
     for pos, name_off, first, num, rec_size in _block_spans(data, fmt, hdr_len, core_off, core_len, _MIN_CORE,
                                                              "core_relo"):
         sec = name(name_off, pos)
-        words = array("I")
-        words.frombytes(data[first:first + num * rec_size])
-        if swap:
-            words.byteswap()
         step = rec_size // 4
-        offs = words[2::step]
+        raw = memoryview(data)[first:first + num * rec_size].cast("B")
+        columns = []
+        for k in range(4):  # insn_off, type_id, access_str_off, kind: copied column by column
+            col = array("I")
+            col.frombytes(raw.cast("I")[k::step].tobytes() if len(raw) else b"")
+            if swap:
+                col.byteswap()
+            columns.append(col)
+        words_insn, words_type, offs, words_kind = columns
         ids: dict[int, int] = {}
         for access_off in dict.fromkeys(offs):
             try:
@@ -176,6 +180,5 @@ def parse_ext(data: bytes, strings: StringTable) -> ExtInfo:
                 raise ExtFormatError(f"CO-RE record #{i} in {sec!r}: access string: {exc.message}",
                                      offset=first + i * rec_size) from None
             ids[access_off] = relos.access_index(access)
-        relos.add_block(sec, words[0::step], words[1::step], array("I", map(ids.__getitem__, offs)),
-                        words[3::step])
-    return ExtInfo(order, funcs, lines, relos, has_core, data)
+        relos.add_block(sec, words_insn, words_type, array("I", map(ids.__getitem__, offs)), words_kind)
+    return ExtInfo(order, funcs, lines, relos, has_core, data if funcs or lines else b"")
