@@ -114,3 +114,34 @@ def test_merge_refuses_bad_sets(tmp_path: Path) -> None:
         assert proc.stderr.count("\n") == 1 and message in proc.stderr, proc.stderr
         assert not out.exists()
     ok(cli("merge", str(p2), str(p1), "--out-dir", str(tmp_path / "good"), "-q"))
+
+
+def test_readme_matrix_example_runs(tmp_path: Path) -> None:
+    """The README's GitHub Actions matrix: its shard and merge commands,
+    with the in-repo kernels and objects, give an unsharded build's outputs."""
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    block = readme.split("A GitHub Actions matrix")[1].split("```yaml")[1].split("```")[0]
+    runs = [line.split("- run: ", 1)[1] for line in block.splitlines() if "- run: btfembed" in line]
+    assert len(runs) == 2 and "--shard ${{ matrix.shard }}/4" in runs[0] and runs[1].startswith("btfembed merge")
+    objs = tmp_path / "build"
+    objs.mkdir()
+    for o in (OBJ_A, OBJ_B):
+        (objs / Path(o).name.replace(".el.o", ".bpf.o")).write_bytes(Path(o).read_bytes())
+    (tmp_path / "btfhub-archive").symlink_to(REPO_KERNELS)
+    import glob
+    import shlex
+
+    def argv(command: str) -> list[str]:
+        words = shlex.split(command)
+        assert words[0] == "btfembed"
+        out: list[str] = []
+        for w in words[1:]:
+            out += sorted(glob.glob(str(tmp_path / w))) if "*" in w else [w]
+        return out
+
+    for shard in (1, 2, 3, 4):
+        ok(cli(*argv(runs[0].replace("${{ matrix.shard }}", str(shard))), "--no-cache", cwd=tmp_path))
+    ok(cli(*argv(runs[1]), cwd=tmp_path))
+    ok(cli("build", *sorted(map(str, objs.iterdir())), "--kernels", "btfhub-archive", "--out-dir", "whole",
+           "--report", "whole/report.json", "--no-cache", cwd=tmp_path))
+    assert tree_bytes(tmp_path / "out") == tree_bytes(tmp_path / "whole")
