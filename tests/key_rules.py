@@ -54,27 +54,56 @@ def case_param_ids() -> list[str]:
 
 def simple(case: dict[str, Any]) -> bool:
     """A case with no environment of its own, run both ways."""
-    return not ({"via", "env", "no_env"} & set(case))
+    return not ({"via", "env", "no_env", "host_root"} & set(case))
+
+
+def host_root(tmp: Path, case: dict[str, Any]) -> str | None:
+    """For a case with ``host_root`` ({"etc": text, "usr_lib": text}, null
+    for a missing file): the directory holding them, else None."""
+    spec = case.get("host_root")
+    if spec is None:
+        return None
+    root = tmp / "host"
+    for where, rel in (("etc", "etc/os-release"), ("usr_lib", "usr/lib/os-release")):
+        if spec.get(where) is not None:
+            (root / rel).parent.mkdir(parents=True, exist_ok=True)
+            (root / rel).write_bytes(spec[where].encode("utf-8"))
+    root.mkdir(exist_ok=True)
+    return str(root)
 
 
 def inputs(tmp: Path, case: dict[str, Any]) -> dict[str, Any]:
     """Files for the case in ``tmp``; returns the options: os_release (a path,
-    missing when the case's os-release is null), release, machine, force and
-    sysfs_btf (an existing file when the kernel has BTF)."""
-    osr_path = tmp / f"{case['name']}.os-release"
-    if case["os_release"] is not None:
+    missing when the case's os-release is null; None when the case reads a
+    host root instead), release, machine, force and sysfs_btf (an existing
+    file when the kernel has BTF)."""
+    osr_path: Path | None = tmp / f"{case['name']}.os-release"
+    if "host_root" in case:
+        osr_path = None
+    elif case["os_release"] is not None:
         osr_path.write_bytes(case["os_release"].encode("utf-8"))
     sysfs = tmp / "vmlinux-present"
     sysfs.write_bytes(b"x")
-    return {"os_release": str(osr_path), "release": case["release"], "machine": case["machine"],
-            "force": bool(case.get("force", False)),
+    return {"os_release": str(osr_path) if osr_path else None, "release": case["release"],
+            "machine": case["machine"], "force": bool(case.get("force", False)),
             "sysfs_btf": str(sysfs) if case.get("kernel_btf", False) else str(tmp / "no-such-vmlinux")}
+
+
+def case_env(tmp: Path, case: dict[str, Any]) -> dict[str, str]:
+    """The environment a case sets whichever way its inputs are given."""
+    env = dict(case.get("env", {}))
+    root = host_root(tmp, case)
+    if root is not None:
+        env["BTFEMBED_HOST_ROOT"] = root
+    return env
 
 
 def option_env(inp: dict[str, Any]) -> dict[str, str]:
     """The options as BTFEMBED_* environment variables."""
-    env = {"BTFEMBED_OS_RELEASE": inp["os_release"], "BTFEMBED_RELEASE": inp["release"],
-           "BTFEMBED_MACHINE": inp["machine"], "BTFEMBED_SYSFS_BTF": inp["sysfs_btf"]}
+    env = {"BTFEMBED_RELEASE": inp["release"], "BTFEMBED_MACHINE": inp["machine"],
+           "BTFEMBED_SYSFS_BTF": inp["sysfs_btf"]}
+    if inp["os_release"] is not None:
+        env["BTFEMBED_OS_RELEASE"] = inp["os_release"]
     if inp["force"]:
         env["BTFEMBED_FORCE"] = "1"
     return env
@@ -83,10 +112,11 @@ def option_env(inp: dict[str, Any]) -> dict[str, str]:
 def harness_args(tmp: Path, case: dict[str, Any], via: str) -> tuple[list[str], dict[str, str]]:
     """Command-line arguments and environment for a harness run of ``case``."""
     inp = inputs(tmp, case)
-    env = dict(case.get("env", {}))
+    env = case_env(tmp, case)
     if via == "options":
-        args = ["--os-release", inp["os_release"], "--release", inp["release"], "--machine", inp["machine"],
-                "--sysfs", inp["sysfs_btf"]] + (["--force"] if inp["force"] else [])
+        args = (["--os-release", inp["os_release"]] if inp["os_release"] is not None else []) + [
+            "--release", inp["release"], "--machine", inp["machine"],
+            "--sysfs", inp["sysfs_btf"]] + (["--force"] if inp["force"] else [])
     else:
         args = []
         env.update(option_env(inp))

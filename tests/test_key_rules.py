@@ -53,10 +53,14 @@ class ExeRunner(Runner):
     def run(self, args: list[str], env: dict[str, str]) -> dict[str, str]:
         proc = subprocess.run(self.cmd + args, env=clean_env(**env), capture_output=True, text=True, timeout=60)
         assert proc.returncode == 0, f"{self.name}: {proc.stderr}"
-        return parse_output(proc.stdout)
+        out = parse_output(proc.stdout)
+        lines = [line for line in proc.stderr.splitlines() if line.startswith("btfembed: key=")]
+        out["explain"] = lines[-1] if lines else ""
+        return out
 
     def decide(self, case, via, tmp):
         args, env = key_rules.harness_args(tmp, case, via)
+        env.setdefault("BTFEMBED_DEBUG", "1")
         dump = tmp / "dump.btf"
         dump.unlink(missing_ok=True)
         out = self.run(args + ["--dump", str(dump)], env)
@@ -67,7 +71,7 @@ class ExeRunner(Runner):
             assert out["released"] == "1" and out["fds_leaked"] == "0", out
         return {"status": status, "match": match, "exact": out["exact"] == "1",
                 "key": (out["arch"], out["distro"], out["version"], out["release"]),
-                "blob": dump.read_bytes() if dump.exists() else None}
+                "blob": dump.read_bytes() if dump.exists() else None, "explain": out["explain"]}
 
     def key(self, args, tmp):
         return self.run(["--key-only", *args], {})
@@ -81,8 +85,8 @@ class PythonRunner(Runner):
 
     def decide(self, case, via, tmp):
         inp = key_rules.inputs(tmp, case)
-        env = dict(case.get("env", {}))
-        opts = dict(inp)
+        env = key_rules.case_env(tmp, case)
+        opts = {k: v for k, v in inp.items() if v is not None}
         if via == "env":
             env.update(key_rules.option_env(inp))
             opts = {}
@@ -94,7 +98,8 @@ class PythonRunner(Runner):
             for k, v in env.items():
                 mp.setenv(k, v)
             res = runtime.lookup(self.pack, **opts)
-        return {"status": res.status, "match": res.match, "exact": res.exact, "key": res.key, "blob": res.blob}
+        return {"status": res.status, "match": res.match, "exact": res.exact, "key": res.key, "blob": res.blob,
+                "explain": runtime.explain(res)}
 
     def key(self, args, tmp):
         opts: dict[str, Any] = {"use_env": False}
@@ -224,3 +229,21 @@ def test_table_is_well_formed() -> None:
     assert {(runtime.EMBEDDED, True), (runtime.EMBEDDED, False), (runtime.AMBIGUOUS, False),
             (runtime.NO_MATCH, False), (runtime.KERNEL_BTF, False)} <= seen
     assert len(set(key_rules.case_ids())) == len(key_rules.cases())
+
+
+@pytest.mark.parametrize("case,via", [p for p in key_rules.case_params() if not p[0].get("no_env")],
+                         ids=[i for p, i in zip(key_rules.case_params(), key_rules.case_param_ids())
+                              if not p[0].get("no_env")])
+def test_explanations_agree(runners, tmp_path_factory, case: dict, via: str, tmp_path: Path) -> None:
+    """BTFEMBED_DEBUG=1: every runtime explains its decision in the same
+    line as the C runtime (key, where it came from, how it matched, the
+    entry and its blob's SHA-256, the status)."""
+    lines = {}
+    for name in RUNTIMES:
+        try:
+            r = _get(runners, name, tmp_path_factory)
+        except pytest.skip.Exception:
+            continue
+        lines[name] = r.decide(case, via, tmp_path)["explain"]
+    assert lines["c"].startswith("btfembed: key="), lines
+    assert {name: line for name, line in lines.items() if line != lines["c"]} == {}, lines["c"]

@@ -266,7 +266,8 @@ def parse_key(text: str) -> "tuple | None":
 
 def _key_info(os_release: "str | None", release: "str | None", machine: "str | None",
               host_root: "str | None", key: "str | None", use_env: bool) -> "tuple[tuple, str, bool]":
-    """(key, what it was computed from, explicit) -- as the C runtime does."""
+    """(key, what it was computed from, explicit) -- as the C runtime does,
+    which also empties a field it cannot hold (see ``_usable_key``)."""
     explicit = _env("BTFEMBED_KEY", use_env)
     source = "BTFEMBED_KEY"
     if explicit is None and key:
@@ -299,6 +300,19 @@ def _key_info(os_release: "str | None", release: "str | None", machine: "str | N
         break
     key_tuple = (normalize_arch(machine), osr.get("ID", ""), osr.get("VERSION_ID", ""), release)
     return key_tuple, f"{osr_source}, {'override' if overridden else 'uname'}", False
+
+
+def _usable(field: str) -> bool:
+    return "\0" not in field and len(field.encode("utf-8", "surrogatepass")) <= FIELD_MAX
+
+
+def _usable_key(key: tuple) -> "tuple[tuple, bool, bool]":
+    """The key as the C runtime holds it: a field longer than FIELD_MAX bytes
+    or holding a NUL is empty; (key, arch and release usable, distro and
+    version usable).  An unusable part matches nothing: no entry without
+    usable arch and release, no exact match without usable distro fields."""
+    ok = [_usable(f) for f in key]
+    return tuple(f if good else "" for f, good in zip(key, ok)), ok[0] and ok[3], ok[1] and ok[2]
 
 
 def running_key(*, os_release: "str | None" = None, release: "str | None" = None,
@@ -595,9 +609,12 @@ def kernels(source: Any = None) -> list:
 # Lookup
 
 
-def _find(table: _Table, key: tuple, explicit: bool = False) -> "tuple[str, tuple | None, bool, int | None]":
+def _find(table: _Table, key: tuple, explicit: bool = False, uname_ok: bool = True,
+          os_ok: bool = True) -> "tuple[str, tuple | None, bool, int | None]":
+    if not uname_ok:
+        return NO_MATCH, None, False, None
     for k, i in table.entries:
-        if k == key:
+        if os_ok and k == key:
             return EMBEDDED, k, True, i
     if explicit:
         return NO_MATCH, None, False, None
@@ -652,12 +669,13 @@ def _lookup(table: _Table, force: bool, os_release: "str | None", release: "str 
             machine: "str | None", sysfs_btf: "str | None", host_root: "str | None", key: "str | None",
             use_env: bool) -> Lookup:
     kernel, from_, explicit = _key_info(os_release, release, machine, host_root, key, use_env)
+    kernel, uname_ok, os_ok = _usable_key(kernel)
     force = force or _env_true("BTFEMBED_FORCE", use_env)
     if not force:
         sysfs = _env("BTFEMBED_SYSFS_BTF", use_env) or sysfs_btf or SYSFS_BTF
         if os.access(sysfs, os.R_OK):
             return Lookup(KERNEL_BTF, kernel, None, False, None, "kernel-btf", None, from_)
-    status, match, exact, blob_id = _find(table, kernel, explicit)
+    status, match, exact, blob_id = _find(table, kernel, explicit, uname_ok, os_ok)
     if status != EMBEDDED:
         how = "ambiguous" if status == AMBIGUOUS else "none"
         return Lookup(status, kernel, None, False, None, how, None, from_)
