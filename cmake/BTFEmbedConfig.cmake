@@ -11,6 +11,8 @@
 # Provides (see BTFEmbedFunctions.cmake for the function's documentation):
 #
 #   btfembed_add_library(<target> OBJECTS ... KERNELS ... [COMPRESS] ...)
+#   btfembed_add_bpf_object(<name> SOURCES ... [VMLINUX_H sysfs|FILE] [SKELETON] [ARCH ...])
+#                            (BTFEmbedBPF.cmake: clang -target bpf, vmlinux.h, skeletons)
 #   BTFEmbed::runtime        INTERFACE IMPORTED target: the C runtime's
 #                            include directory (btfembed.h, btfembed.c)
 #   BTFEmbed_COMMAND         how the tool is run (a list, e.g.
@@ -196,6 +198,7 @@ if(NOT TARGET BTFEmbed::runtime)
 endif()
 
 include("${CMAKE_CURRENT_LIST_DIR}/BTFEmbedFunctions.cmake")
+include("${CMAKE_CURRENT_LIST_DIR}/BTFEmbedBPF.cmake")
 
 if(NOT BTFEmbed_FIND_QUIETLY)
   list(JOIN BTFEmbed_COMMAND " " _btfembed_shown)

@@ -2,8 +2,9 @@
 real CMake (Debian's and the newest from PyPI), Ninja and Unix Makefiles.
 
 examples/cmake-libbpf is configured with -DBTFEmbed_ROOT=$(btfembed
---cmakedir), built, and rebuilt: a second build does nothing, touching the
-BPF object or a kernel file reruns the generator (and the compile/link that
+--cmakedir), built (the BPF object with btfembed_add_bpf_object, then the
+BTF library), and rebuilt: a second build does nothing, touching the BPF
+source or a kernel file reruns the generator (and the compile/link that
 depend on it) and nothing else, then nothing again.  As root the loader
 runs with BTFEMBED_FORCE=1 and must read this machine's nodename and
 release through CO-RE relocations resolved against the embedded BTF.
@@ -66,7 +67,7 @@ def mtimes(paths: list[Path]) -> list[int]:
 @pytest.mark.parametrize("which", ["debian", "pypi-newest"])
 def test_cmake_example(which: str, generator: str, request, tmp_path: Path) -> None:
     cmake = request.getfixturevalue("debian_cmake" if which == "debian" else "pypi_cmake")
-    tools = need_tools("cc", "ninja" if generator == "Ninja" else "make")
+    tools = need_tools("cc", "clang", "ninja" if generator == "Ninja" else "make")
     need_libbpf()
     need_sysfs_btf()
     src = stage(tmp_path, "cmake-libbpf")
@@ -103,11 +104,14 @@ def test_cmake_example(which: str, generator: str, request, tmp_path: Path) -> N
     stamps = mtimes(watched)
     unchanged(stamps)                                # 2nd build: nothing
 
-    bump_mtime(src / "uts_report.bpf.o")             # an object changed
+    obj = bdir / "bpf" / "uts_report" / "uts_report.bpf.o"   # btfembed_add_bpf_object's output
+    obj_stamp = obj.stat().st_mtime_ns
+    bump_mtime(src / "uts_report.bpf.c")             # the BPF source changed: object, then BTF
     if generator == "Ninja":
         explain = run([tools["ninja"], "-C", bdir, "-n", "-d", "explain"]).stdout
-        assert "uts_report.bpf.o" in explain, explain
+        assert "uts_report.bpf.c" in explain, explain
     stamps = reruns_generator()
+    assert obj.stat().st_mtime_ns > obj_stamp
     unchanged(stamps)
 
     bump_mtime(kernel)                               # a kernel file (known only from the depfile)

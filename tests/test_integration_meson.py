@@ -34,7 +34,7 @@ GENERATED = {False: "Generating rlimit_btf with a custom command", True: "Genera
 
 @pytest.mark.parametrize("helper", [False, True], ids=["custom_target", "subproject"])
 def test_meson_example(helper: bool, tmp_path: Path) -> None:
-    tools = need_tools("meson", "ninja", "cc")
+    tools = need_tools("meson", "ninja", "cc", "clang")
     need_libbpf()
     need_sysfs_btf()
     src = stage(tmp_path, "meson-libbpf", ignore=("subprojects",))
@@ -43,7 +43,11 @@ def test_meson_example(helper: bool, tmp_path: Path) -> None:
         copied = run([sys.executable, "-m", "btfembed.meson", src / "subprojects" / "btfembed"]).stdout.split()
         assert sorted(Path(p).name for p in copied) == ["README.md", "meson.build"]
     bdir = tmp_path / "build"
-    cfg = run([tools["meson"], "setup", bdir, src, f"-Dhelper={str(helper).lower()}"])
+    # The test's interpreter (the one that imports this btfembed and its
+    # dependencies), not whichever Python Meson runs on.
+    native = tmp_path / "native.ini"
+    native.write_text(f"[binaries]\npython = '{sys.executable}'\n")
+    cfg = run([tools["meson"], "setup", bdir, src, f"-Dhelper={str(helper).lower()}", f"--native-file={native}"])
     assert "modules: btfembed" in cfg.stdout, cfg.stdout
     step = GENERATED[helper]
     exe = bdir / "rlimit-loader"
@@ -66,8 +70,11 @@ def test_meson_example(helper: bool, tmp_path: Path) -> None:
     first = compile_()
     assert first.count(step) == 1, first
     idle()                                 # 2nd build: nothing
-    bump_mtime(src / "rlimit_report.bpf.o")
+    obj = bdir / "rlimit_report.bpf.o"     # compiled by the example's recipe
+    obj_stamp = obj.stat().st_mtime_ns
+    bump_mtime(src / "rlimit_report.bpf.c")  # the BPF source: object, then BTF
     regenerates()
+    assert obj.stat().st_mtime_ns > obj_stamp
     idle()
     bump_mtime(kernel)                     # known only from the depfile
     regenerates()

@@ -106,7 +106,8 @@ def test_pyproject_ships_cmake_and_meson_inside_the_package() -> None:
     eps = data["project"]["entry-points"]
     assert eps["cmake.root"] == {"BTFEmbed": "btfembed.cmake"}
     assert eps["setuptools.finalize_distribution_options"] == {"btfembed": "btfembed.integrations.setuptools:finalize"}
-    for name in ("BTFEmbedConfig.cmake", "BTFEmbedConfigVersion.cmake", "BTFEmbedFunctions.cmake", "__init__.py"):
+    for name in ("BTFEmbedConfig.cmake", "BTFEmbedConfigVersion.cmake", "BTFEmbedFunctions.cmake",
+                 "BTFEmbedBPF.cmake", "__init__.py"):
         assert (REPO / "cmake" / name).is_file()
     for name in ("meson.build", "README.md", "__init__.py"):
         assert (REPO / "meson" / name).is_file()

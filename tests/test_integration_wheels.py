@@ -133,7 +133,7 @@ def test_btfembed_wheel_ships_the_integrations(wheelhouse: Path, venv: Path) -> 
     z = zipfile.ZipFile(whl)
     names = set(z.namelist())
     for name in ("cmake/__init__.py", "cmake/BTFEmbedConfig.cmake", "cmake/BTFEmbedConfigVersion.cmake",
-                 "cmake/BTFEmbedFunctions.cmake", "meson/__init__.py", "meson/meson.build",
+                 "cmake/BTFEmbedFunctions.cmake", "cmake/BTFEmbedBPF.cmake", "meson/__init__.py", "meson/meson.build",
                  "embed/include/btfembed.h", "embed/include/btfembed.c", "integrations/setuptools.py"):
         assert f"btfembed/{name}" in names, name
     data = f"btfembed-{__version__}.data/data/share/cmake/BTFEmbed"

@@ -54,7 +54,8 @@ def build(settings: Settings, *, progress: Progress | None = None,
     s = settings
     s.validate()
     if not s.objects:
-        raise ConfigError("no BPF objects: give them as arguments or set 'objects' in btfembed.toml")
+        raise ConfigError("no BPF objects: give them as arguments (btfembed build prog.bpf.o --kernels sysfs) "
+                          "or set 'objects' in btfembed.toml")
     if not s.kernels:
         raise ConfigError("no kernels: give --kernels SRC or set 'kernels' in btfembed.toml")
     objects = load_object_inputs(expand_objects(s.objects))

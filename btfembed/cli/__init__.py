@@ -58,14 +58,12 @@ def _cmake_dir() -> str:
     """Where BTFEmbedConfig.cmake is: the ``btfembed.cmake`` package (the
     repository's top-level ``cmake/``, mapped into the package by
     pyproject.toml).  Run from a source checkout without installing, the
-    package is not importable: use ``<checkout>/cmake``."""
-    try:
-        return _resource_dir("btfembed.cmake")
-    except ModuleNotFoundError:
-        checkout = os.path.join(os.path.dirname(_resource_dir("btfembed")), "cmake")
-        if os.path.isfile(os.path.join(checkout, "BTFEmbedConfig.cmake")):
-            return checkout
-        raise
+    package is not importable, or is another checkout's (an editable
+    install elsewhere): use ``<checkout>/cmake``, next to this btfembed."""
+    checkout = os.path.join(os.path.dirname(_resource_dir("btfembed")), "cmake")
+    if os.path.isfile(os.path.join(checkout, "BTFEmbedConfig.cmake")):
+        return checkout
+    return _resource_dir("btfembed.cmake")
 
 
 def build_parser() -> argparse.ArgumentParser:
