@@ -72,6 +72,15 @@ def offline_pip_env(wheelhouse: Path) -> dict[str, str]:
     return e
 
 
+def runtime_deps() -> list[str]:
+    """btfembed's own dependencies, as pyproject.toml lists them."""
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover
+        import tomli as tomllib
+    return list(tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["dependencies"])
+
+
 def copy_source(dest: Path) -> Path:
     """The parts of this checkout that make btfembed's sdist and wheel."""
     for part in SOURCE_PARTS:
@@ -89,7 +98,7 @@ def wheelhouse(tmp_path_factory) -> Path:
     of this checkout (with isolation, from the wheelhouse alone)."""
     house = tmp_path_factory.mktemp("wheelhouse")
     got = run([sys.executable, "-m", "pip", "download", "--quiet", "--disable-pip-version-check",
-               "--only-binary=:all:", "-d", house, *BUILD_DEPS], check=False)
+               "--only-binary=:all:", "-d", house, *BUILD_DEPS, *runtime_deps()], check=False)
     if got.returncode:
         pytest.skip(f"cannot fill the wheelhouse from PyPI (no network?): {got.stdout[-500:]}")
     src = copy_source(tmp_path_factory.mktemp("btfembed-src"))
