@@ -413,3 +413,53 @@ def test_rust_inflate_decodes_every_kind_of_zlib_block(tmp_path: Path, monkeypat
     pack = build_pack([(DEB, blob), (("arm64", "kylin", "V10", "4.19"), minimized(str(KYLIN)))])
     exe, _ = _build_rust(tmp_path, pack, codec="zlib")
     check_harness(exe, tmp_path, blob)
+
+
+@pytest.mark.parametrize("lang", ["go", "rust"])
+def test_key_host_root_and_debug_as_options(tmp_path: Path, lang: str) -> None:
+    """Options.Key / HostRoot / Debug (Go) and key / host_root / debug
+    (Rust) act like their variables (which the shared table covers)."""
+    from btfembed.embed.pack import build_pack
+
+    (toolchains.go if lang == "go" else toolchains.rustc)()
+    from test_runtime_rules import CILIUM, DEBIAN, minimized
+
+    deb, other = minimized(str(DEBIAN)), minimized(str(CILIUM))
+    pack = build_pack([(DEB, deb), (("x86_64", "rhel", "7", DEB[3]), other)])
+    exe, _ = BUILDERS[lang][0](tmp_path, pack, codec="zlib")
+    common = ["--force", "--release", DEB[3], "--machine", "x86_64", "--dump", str(tmp_path / "d")]
+
+    def run(*args: str) -> tuple[dict[str, str], str]:
+        proc = subprocess.run([str(exe), *common, *args], env=clean_env(), capture_output=True, text=True)
+        assert proc.returncode == 0, proc.stderr
+        return parse_output(proc.stdout), proc.stderr
+
+    out, err = run("--key", f"rhel/7/amd64/{DEB[3]}")
+    assert (out["distro"], out["exact"], err) == ("rhel", "1", "")
+    assert (tmp_path / "d").read_bytes() == other
+    root = tmp_path / "host"
+    (root / "usr" / "lib").mkdir(parents=True)
+    (root / "usr" / "lib" / "os-release").write_text("ID=debian\nVERSION_ID=12\n")
+    out, err = run("--host-root", str(root), "--debug")
+    assert (out["distro"], out["exact"]) == ("debian", "1") and (tmp_path / "d").read_bytes() == deb
+    assert err.startswith(f"btfembed: key=debian/12/x86_64/{DEB[3]} from={root}/usr/lib/os-release, override "
+                          f"match=exact entry=debian/12/x86_64/{DEB[3]} sha256="), err
+    assert err.rstrip().endswith(" status=embedded")
+
+
+@pytest.mark.parametrize("lang,codec,ok", [("go", "none", True), ("go", "xz", False), ("rust", "none", True),
+                                           ("rust", "zstd", False), ("rust", "zlib", True)])
+def test_generate_codec_option(tmp_path: Path, lang: str, codec: str, ok: bool) -> None:
+    proc = cli("build", OBJ, "--kernels", str(REPO_KERNELS / "debian_12_x86_64_6.1.0-50-amd64.btf.xz"),
+               "--out-dir", str(tmp_path / "out"), "-q")
+    assert proc.returncode == 0, proc.stderr
+    out = tmp_path / "gen" / ("pkg" if lang == "go" else "btf.rs")
+    proc = cli("generate", str(tmp_path / "out" / "btfembed.pack"), "--lang", lang, "--codec", codec,
+               "--output", str(out))
+    if ok:
+        assert proc.returncode == 0, proc.stderr
+        data = (out / "btfembed.btfpack" if lang == "go" else out.with_suffix(".btfpack")).read_bytes()
+        assert data[16] == F.CODEC_IDS[codec]
+    else:
+        assert proc.returncode != 0 and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+        assert "cannot be read by the" in proc.stderr and not (tmp_path / "gen").exists()

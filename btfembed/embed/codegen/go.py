@@ -102,7 +102,9 @@ def generate_go(pack: Pack, *, package: str, import_path: str | None = None, cod
         "//\topts := ebpf.CollectionOptions{Programs: ebpf.ProgramOptions{KernelTypes: spec}}",
         "//",
         "// Overrides: Options{Force: true} or BTFEMBED_FORCE=1 (ignore /sys/kernel/btf/vmlinux),",
-        "// BTFEMBED_OS_RELEASE, BTFEMBED_RELEASE, BTFEMBED_MACHINE, BTFEMBED_SYSFS_BTF.",
+        "// BTFEMBED_KEY=distro/version/arch/release (exactly this entry), BTFEMBED_HOST_ROOT (the host's",
+        "// os-release seen from a container), BTFEMBED_OS_RELEASE, BTFEMBED_RELEASE, BTFEMBED_MACHINE,",
+        "// BTFEMBED_SYSFS_BTF; BTFEMBED_DEBUG=1 prints the decision (Decision.Explain) on stderr.",
     ]
     pack_go = (
         _banner("the embedded pack")

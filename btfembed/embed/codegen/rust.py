@@ -68,7 +68,9 @@ def generate_rust(pack: Pack, *, data_file: str, codec: str = "zlib",
         "//     let (decision, file) = btf::btf_path(&btf::Options::default())?; // libbpf: btf_custom_path",
         "//",
         "// Overrides: Options { force: true, .. } or BTFEMBED_FORCE=1 (ignore /sys/kernel/btf/vmlinux),",
-        "// BTFEMBED_OS_RELEASE, BTFEMBED_RELEASE, BTFEMBED_MACHINE, BTFEMBED_SYSFS_BTF, BTFEMBED_NO_MEMFD.",
+        "// BTFEMBED_KEY=distro/version/arch/release (exactly this entry), BTFEMBED_HOST_ROOT (the host's",
+        "// os-release seen from a container), BTFEMBED_OS_RELEASE, BTFEMBED_RELEASE, BTFEMBED_MACHINE,",
+        "// BTFEMBED_SYSFS_BTF, BTFEMBED_NO_MEMFD; BTFEMBED_DEBUG=1 prints the decision (Decision::explain).",
         "",
     ]
     foot = [
