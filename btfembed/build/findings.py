@@ -87,7 +87,7 @@ def arch_mismatches(build: BuildResult) -> list[ArchMismatch]:
     types that do not resolve there."""
     out = []
     for oi, o in enumerate(build.objects):
-        bad: dict[str, dict[int, set]] = {}     # arch -> kernel index -> relocation ids
+        bad: dict[str, dict[int, set[tuple[str, int]]]] = {}     # arch -> kernel index -> relocation ids
         types: dict[str, set[str]] = {}
         clean: set[str] = set()                 # arches with kernels where all of them resolve
         for ki, k in enumerate(build.ok):

@@ -24,11 +24,11 @@ from __future__ import annotations
 import html
 import os
 from collections import Counter
-from typing import Sequence
+from typing import Callable, Sequence
 
 from btfembed import __version__
 from btfembed.build.findings import arch_mismatches
-from btfembed.build.pipeline import BuildResult
+from btfembed.build.pipeline import BuildResult, KernelResult
 from btfembed.core.kinds import EXISTENCE_KINDS, KIND_LABELS
 from btfembed.core.results import Summary, describe
 
@@ -157,7 +157,7 @@ def _guarded(sums: Sequence[Summary]) -> set[int]:
     return {i for i, s in enumerate(sums) if s.status == "poisoned" and (s.program, s.access) in checks}
 
 
-def _chips(counter: Counter, order: Sequence[str], labels: dict[str, str]) -> str:
+def _chips(counter: Counter[str], order: Sequence[str], labels: dict[str, str]) -> str:
     return "".join(f"<span class='chip {c}'>{counter[c]} {labels.get(c, c)}</span>" for c in order if counter[c])
 
 
@@ -171,7 +171,7 @@ def to_html(build: BuildResult) -> str:
     n_programs = 0
     summary_rows: list[str] = []
     groups: list[str] = []
-    totals: Counter = Counter()
+    totals: Counter[str] = Counter()
 
     # Objects are shown relative to the directory they share (full path on hover).
     dirs = [os.path.dirname(o.path) for o in build.objects]
@@ -183,11 +183,12 @@ def to_html(build: BuildResult) -> str:
         programs = list(dict.fromkeys(s.program for s in ref))
         n_programs += len(programs)
         # Kernels in classes of identical results for this object.
-        classes: dict[tuple, list] = {}
-        per_kernel: Counter = Counter()
+        classes: dict[tuple[object, ...], list[KernelResult]] = {}
+        class_of: dict[tuple[object, ...], str] = {}
+        per_kernel: Counter[str] = Counter()
         for k in build.kernels:
             if k.error is not None:
-                key: tuple = ("failed", k.error)
+                key: tuple[object, ...] = ("failed", k.error)
                 cls = "failed"
             else:
                 sums = k.summaries[oi]
@@ -195,6 +196,7 @@ def to_html(build: BuildResult) -> str:
                 cls = classify(sums)
             per_kernel[cls] += 1
             classes.setdefault(key, []).append(k)
+            class_of[key] = cls
         totals.update(per_kernel)
         worst = max((c for c in CLASSES if per_kernel[c]), key=_RANK.__getitem__, default="resolved")
         bad = sum(per_kernel[c] for c in CLASSES if c != "resolved")
@@ -209,12 +211,12 @@ def to_html(build: BuildResult) -> str:
             f"<td class='n'>{len(programs)}</td><td class='n'>{len(o.obj.relocations)}</td>{cells}</tr>")
 
         rows = []
-        ordered = sorted(classes.items(), key=lambda kv: (-_RANK[_class_of(kv)], str(kv[1][0].kernel.key)))
+        ordered = sorted(classes.items(), key=lambda kv: (-_RANK[class_of[kv[0]]], str(kv[1][0].kernel.key)))
         for key, kernels in ordered:
-            cls = _class_of((key, kernels))
+            cls = class_of[key]
             names = ", ".join(esc(str(k.kernel.key)) for k in kernels)
             if cls == "failed":
-                detail = f"<span class='err'>{esc(key[1])}</span>"
+                detail = f"<span class='err'>{esc(str(kernels[0].error))}</span>"
                 counts_html = ""
             else:
                 sums = kernels[0].summaries[oi]
@@ -277,19 +279,7 @@ def to_html(build: BuildResult) -> str:
     return "\n".join(parts)
 
 
-def _class_of(item: tuple) -> str:
-    key, kernels = item
-    if key[0] == "failed":
-        return "failed"
-    worst = "resolved"
-    for status, _ in key[1:]:
-        c = _STATUS_CLASS.get(status, "ambiguous")
-        if _RANK[c] > _RANK[worst]:
-            worst = c
-    return worst
-
-
-def _program(esc, name: str, relos: list[tuple[int, Summary]], guarded: set[int]) -> str:
+def _program(esc: Callable[[str], str], name: str, relos: list[tuple[int, Summary]], guarded: set[int]) -> str:
     c = Counter(_STATUS_CLASS.get(s.status, "ambiguous") for _, s in relos)
     worst = max((x for x in c), key=_RANK.__getitem__, default="resolved")
     body = []
