@@ -56,6 +56,6 @@ def run(args: argparse.Namespace) -> int:
     from btfembed.minimize.api import explain
 
     objects = load_objects(args.objects)
-    target = load_target(args.kernel, args.module, objects)
+    target = load_target(args.kernel, args.module, objects, args.userspace, args.userspace_collisions)
     print_report(objects, explain(objects, target), sys.stdout, as_json=args.json)
     return 0

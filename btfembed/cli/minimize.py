@@ -80,7 +80,7 @@ def run(args: argparse.Namespace) -> int:
     from btfembed.inputs.files import atomic_write
     from btfembed.minimize.api import minimize
     objects = load_objects(args.objects)
-    target = load_target(args.kernel, args.module, objects)
+    target = load_target(args.kernel, args.module, objects, args.userspace, args.userspace_collisions)
     order = {"kernel": None, "native": sys.byteorder}.get(args.byte_order, args.byte_order)
     if args.compat and order is None:
         order = sys.byteorder

@@ -40,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
     from btfembed.minimize.api import verify
 
     objects = load_objects(args.objects)
-    full = load_target(args.kernel, args.module, objects)
+    full = load_target(args.kernel, args.module, objects, args.userspace, args.userspace_collisions)
     mini = load_btf(args.minimized)
     result = verify(objects, full, mini)
     for obj, d in result.differences:
