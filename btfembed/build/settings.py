@@ -32,8 +32,10 @@ from __future__ import annotations
 import dataclasses
 import os
 import sys
+import types
+import typing
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Mapping
 
 from btfembed.errors import ConfigError
 from btfembed.inputs.files import read_bytes
@@ -43,7 +45,8 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-__all__ = ["Settings", "KernelSpec", "load_settings", "find_settings_file", "settings_help"]
+__all__ = ["Settings", "KernelSpec", "load_settings", "merge_settings", "find_settings_file", "settings_help",
+           "settings_schema"]
 
 FAIL_ON = ("never", "ambiguous", "poisoned")
 EMIT = ("c", "python", "go", "rust")
@@ -54,7 +57,7 @@ def _doc(text: str, **kw: Any) -> Any:
     return field(metadata={"doc": text}, **kw)
 
 
-@dataclass
+@dataclass(frozen=True)
 class KernelSpec:
     """One kernel source.  ``path`` alone is auto-detected (see
     ``btfembed.build.kernels``); the key fields give a single file its key."""
@@ -68,7 +71,7 @@ class KernelSpec:
     modules: list[str] | None = None
 
 
-@dataclass
+@dataclass(frozen=True)
 class Settings:
     objects: list[str] = _doc(
         "BPF objects (paths or glob patterns; ** spans directories) whose CO-RE relocations the BTF must serve",
@@ -177,17 +180,66 @@ def settings_help() -> str:
     return "\n".join(lines)
 
 
+_CHOICES: dict[str, tuple[Any, ...]] = {"fail_on": FAIL_ON, "emit": EMIT, "codec": CODECS, "header_size": (24, 32)}
+
+
+def _schema_of(hint: Any) -> dict[str, Any]:
+    hint = _optional(hint)
+    if hint is bool:
+        return {"type": "boolean"}
+    if hint is int:
+        return {"type": "integer"}
+    if hint is str:
+        return {"type": "string"}
+    if typing.get_origin(hint) is list:
+        return {"type": "array", "items": _schema_of(typing.get_args(hint)[0])}
+    if hint is KernelSpec:
+        props = {f.name: _schema_of(t) for f, t in zip(dataclasses.fields(KernelSpec),
+                                                         typing.get_type_hints(KernelSpec).values())}
+        return {"anyOf": [
+            {"type": "string", "description": "a directory, a manifest (.tsv/.toml), a BTF file, or 'sysfs'"},
+            {"type": "object", "properties": props, "required": ["path"], "additionalProperties": False},
+        ]}
+    raise AssertionError(f"no schema for {hint}")  # pragma: no cover
+
+
+def settings_schema() -> dict[str, Any]:
+    """A JSON Schema (draft 2020-12) of btfembed.toml and pyproject.toml's
+    [tool.btfembed], generated from ``Settings`` (docs/settings.schema.json
+    is this, kept current by a test)."""
+    hints = _hints()
+    props: dict[str, Any] = {}
+    for f in dataclasses.fields(Settings):
+        if f.metadata.get("internal"):
+            continue
+        prop = {"description": f.metadata["doc"], **_schema_of(hints[f.name])}
+        if f.name in _CHOICES:
+            prop["enum"] = list(_CHOICES[f.name])
+        if f.default_factory is not dataclasses.MISSING:
+            prop["default"] = f.default_factory()
+        elif f.default is not None:
+            prop["default"] = f.default
+        props[f.name] = prop
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": "btfembed settings (btfembed.toml, or [tool.btfembed] in pyproject.toml)",
+        "type": "object",
+        "properties": props,
+        "additionalProperties": False,
+    }
+
+
 def _type_error(name: str, want: str, value: Any, where: str) -> ConfigError:
     return ConfigError(f"{where}: setting '{name}' must be {want}, not {type(value).__name__} {value!r}")
 
 
-def _rel(path: str, base: str) -> str:
-    if path == "sysfs" or os.path.isabs(path):
+def _rel(path: str, base: str | None) -> str:
+    if base is None or path == "sysfs" or os.path.isabs(path):
         return path
     return os.path.normpath(os.path.join(base, path))
 
 
-def _kernel_specs(value: Any, base: str, where: str) -> list[KernelSpec]:
+def _kernel_specs(value: Any, base: str | None, where: str) -> list[KernelSpec]:
     if not isinstance(value, list):
         raise _type_error("kernels", "a list", value, where)
     out = []
@@ -217,42 +269,142 @@ def _kernel_specs(value: Any, base: str, where: str) -> list[KernelSpec]:
 
 
 _PATH_SETTINGS = {"out_dir", "cache_dir", "report", "html", "output", "depfile"}
+# Settings that the environment does not give: BTFEMBED_RELEASE is the
+# runtimes' override of the running kernel's release, not a build filter.
+_NOT_FROM_ENV = {"release"}
+ENV_PREFIX = "BTFEMBED_"
+
+
+def _hints() -> dict[str, Any]:
+    hints: dict[str, Any] = typing.get_type_hints(Settings)
+    return hints
+
+
+def _optional(hint: Any) -> Any:
+    """``X | None`` -> ``X`` (other hints unchanged)."""
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(hint) if a is not type(None)]
+        if len(args) == 1:
+            return args[0]
+    return hint
+
+
+def _from_env_text(name: str, hint: Any, text: str, where: str) -> Any:
+    """An environment variable's text as the type ``hint`` takes (lists are
+    comma-separated; booleans 1/0, true/false, yes/no, on/off)."""
+    if hint is bool:
+        low = text.strip().lower()
+        if low in ("1", "true", "yes", "on"):
+            return True
+        if low in ("0", "false", "no", "off", ""):
+            return False
+        raise _type_error(name, "true or false", text, where)
+    if hint is int:
+        try:
+            return int(text.strip())
+        except ValueError:
+            raise _type_error(name, "an integer", text, where) from None
+    if typing.get_origin(hint) is list:
+        return [part.strip() for part in text.split(",") if part.strip()]
+    return text
+
+
+def _convert(name: str, value: Any, base: str | None, where: str) -> Any:
+    """``value`` (from TOML, the environment after ``_from_env_text``, or the
+    command line) checked against the type hint of setting ``name``; paths
+    made relative to ``base`` (None: kept as given)."""
+    hint = _optional(_hints()[name])
+    if name == "kernels":
+        return _kernel_specs(value, base, where)
+    if typing.get_origin(hint) is list:
+        (elem,) = typing.get_args(hint)
+        if elem is KernelSpec:  # pragma: no cover - only 'kernels'
+            return _kernel_specs(value, base, where)
+        if not isinstance(value, list) or not all(isinstance(v, elem) for v in value):
+            raise _type_error(name, "a list of strings", value, where)
+        return [_rel(v, base) for v in value] if name == "objects" and base is not None else list(value)
+    if hint is bool:
+        if not isinstance(value, bool):
+            raise _type_error(name, "true or false", value, where)
+        return value
+    if hint is int:
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise _type_error(name, "an integer", value, where)
+        return value
+    if hint is str:
+        if not isinstance(value, str):
+            raise _type_error(name, "a string", value, where)
+        return _rel(value, base) if name in _PATH_SETTINGS and base is not None else value
+    raise AssertionError(f"setting {name}: no conversion for {hint}")  # pragma: no cover
+
+
+def _setting_names() -> list[str]:
+    return [f.name for f in dataclasses.fields(Settings) if not f.metadata.get("internal")]
+
+
+def _file_values(data: dict[str, Any], base: str, where: str) -> dict[str, Any]:
+    names = set(_setting_names())
+    unknown = sorted(set(data) - names)
+    if unknown:
+        raise ConfigError(f"{where}: unknown setting(s): {', '.join(unknown)} (see 'btfembed build --help-settings')")
+    return {name: _convert(name, value, base, where) for name, value in data.items()}
+
+
+def _env_values(env: Mapping[str, str]) -> dict[str, Any]:
+    hints = _hints()
+    out: dict[str, Any] = {}
+    for name in _setting_names():
+        var = ENV_PREFIX + name.upper()
+        if name in _NOT_FROM_ENV or var not in env:
+            continue
+        where = f"environment variable {var}"
+        hint = _optional(hints[name])
+        value: Any = _from_env_text(name, hint, env[var], where)
+        if name == "kernels":
+            from btfembed.build.kernels import parse_source_arg
+            out[name] = [parse_source_arg(k) for k in value]
+            continue
+        out[name] = _convert(name, value, None, where)
+    return out
+
+
+def _validated(values: dict[str, Any], where: str | None, source: str | None = None) -> Settings:
+    settings = Settings(**values, source=source)
+    try:
+        settings.validate()
+    except ConfigError as exc:
+        raise ConfigError(f"{where}: {exc}" if where else str(exc)) from None
+    return settings
 
 
 def from_mapping(data: dict[str, Any], base: str, where: str) -> Settings:
     """Settings from a parsed TOML table; paths are made relative to ``base``."""
-    fields = {f.name: f for f in dataclasses.fields(Settings) if not f.metadata.get("internal")}
-    unknown = sorted(set(data) - set(fields))
-    if unknown:
-        raise ConfigError(f"{where}: unknown setting(s): {', '.join(unknown)} (see 'btfembed build --help-settings')")
+    return _validated(_file_values(data, base, where), where)
+
+
+def merge_settings(file: str | None = None, env: Mapping[str, str] | None = None,
+                   cli: Mapping[str, Any] | None = None) -> Settings:
+    """The one place settings are merged: the settings ``file``
+    (btfembed.toml or pyproject.toml's [tool.btfembed]) < the environment
+    (``BTFEMBED_<NAME>``, e.g. ``BTFEMBED_JOBS=4``; lists comma-separated;
+    not ``release``, which is the runtimes' variable) < ``cli`` (settings
+    given on the command line, already typed; ``kernels`` as
+    ``KernelSpec``).  Each value is checked against the setting's type hint;
+    the result is validated once.  ``source`` is ``file``.
+    """
     values: dict[str, Any] = {}
-    for name, value in data.items():
-        if name == "kernels":
-            values[name] = _kernel_specs(value, base, where)
-            continue
-        ann = fields[name].type
-        if ann == "list[str]":
-            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-                raise _type_error(name, "a list of strings", value, where)
-            values[name] = [_rel(v, base) for v in value] if name == "objects" else value
-        elif ann == "bool":
-            if not isinstance(value, bool):
-                raise _type_error(name, "true or false", value, where)
-            values[name] = value
-        elif ann == "int":
-            if not isinstance(value, int) or isinstance(value, bool):
-                raise _type_error(name, "an integer", value, where)
-            values[name] = value
-        else:  # str or str | None
-            if not isinstance(value, str):
-                raise _type_error(name, "a string", value, where)
-            values[name] = _rel(value, base) if name in _PATH_SETTINGS else value
-    settings = Settings(**values)
-    try:
-        settings.validate()
-    except ConfigError as exc:
-        raise ConfigError(f"{where}: {exc}") from None
-    return settings
+    if file:
+        data, base, where = _read_table(file)
+        from_file = _file_values(data, base, where)
+        _validated(from_file, where)  # a bad file is named, whatever overrides it
+        values.update(from_file)
+    if env:
+        values.update(_env_values(env))
+    for name, value in (cli or {}).items():
+        if name not in _hints() or name == "source":
+            raise ConfigError(f"unknown setting {name!r}")
+        values[name] = value if name == "kernels" else _convert(name, value, None, f"option for {name}")
+    return _validated(values, None, source=file)
 
 
 def find_settings_file(directory: str = ".") -> str | None:
@@ -271,8 +423,9 @@ def find_settings_file(directory: str = ".") -> str | None:
     return None
 
 
-def load_settings(path: str) -> Settings:
-    """Read settings from ``path`` (btfembed.toml, or pyproject.toml's table)."""
+def _read_table(path: str) -> tuple[dict[str, Any], str, str]:
+    """The settings table of ``path``, the directory its paths are
+    relative to, and how messages name it."""
     raw = read_bytes(path)
     try:
         data = tomllib.loads(raw.decode("utf-8"))
@@ -281,10 +434,19 @@ def load_settings(path: str) -> Settings:
     where = path
     if os.path.basename(path) == "pyproject.toml":
         tool = data.get("tool", {})
-        data = tool.get("btfembed") if isinstance(tool, dict) else None
+        table = tool.get("btfembed") if isinstance(tool, dict) else None
         where = f"{path} [tool.btfembed]"
-        if data is None:
+        if table is None:
             raise ConfigError(f"{path}: no [tool.btfembed] table")
-        if not isinstance(data, dict):
+        if not isinstance(table, dict):
             raise ConfigError(f"{where}: must be a table")
-    return from_mapping(data, os.path.dirname(os.path.abspath(path)), where)
+        data = table
+    return data, os.path.dirname(os.path.abspath(path)), where
+
+
+def load_settings(path: str) -> Settings:
+    """Read settings from ``path`` (btfembed.toml, or pyproject.toml's
+    table); the environment and command line are not consulted (see
+    ``merge_settings``)."""
+    data, base, where = _read_table(path)
+    return _validated(_file_values(data, base, where), where, source=path)

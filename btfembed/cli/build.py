@@ -38,8 +38,10 @@ Python sources (or use --emit here).  Nothing is written unless every kernel
 succeeds (see --keep-going).
 
 Settings may also come from btfembed.toml or [tool.btfembed] in
-pyproject.toml in the current directory (or --config); options given here
-win.  'btfembed build --help-settings' lists them.
+pyproject.toml in the current directory (or --config), then from
+BTFEMBED_<SETTING> environment variables (e.g. BTFEMBED_JOBS=4,
+BTFEMBED_OUT_DIR=out; lists comma-separated); options given here win.
+'btfembed build --help-settings' lists them.
 
 Sharding (a CI matrix): 'build --shard K/N' on N machines writes one partial
 file each; 'btfembed merge' combines them into the outputs above.
@@ -112,31 +114,32 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
 
 
 def _settings(args: argparse.Namespace) -> "Settings":
+    """The settings: file < environment (BTFEMBED_*) < these options."""
+    import os
+
     from btfembed.build.kernels import parse_source_arg
-    from btfembed.build.settings import Settings, find_settings_file, load_settings
+    from btfembed.build.settings import find_settings_file, merge_settings
 
     path = args.config or find_settings_file(".")
-    s = load_settings(path) if path else Settings()
-    s.source = path
+    cli: dict[str, object] = {}
     if args.objects:
-        s.objects = list(args.objects)
+        cli["objects"] = list(args.objects)
     if args.kernels:
-        s.kernels = [parse_source_arg(k) for k in args.kernels]
+        cli["kernels"] = [parse_source_arg(k) for k in args.kernels]
     for name in ("out_dir", "jobs", "report", "html", "cache_dir", "fail_on", "keep_going", "header_size", "loader",
                  "compress", "codec", "emit", "output", "prefix", "depfile", "kernel_store_max", "executor",
                  "go_package", "go_import_path"):
         value = getattr(args, name)
         if value is not None:
-            setattr(s, name, value)
+            cli[name] = value
     for name in ("arch", "distro", "release"):
         if getattr(args, name):
-            setattr(s, name, getattr(args, name))
+            cli[name] = getattr(args, name)
     if args.compat:
-        s.compat = True
+        cli["compat"] = True
     if args.no_cache:
-        s.cache = False
-    s.validate()
-    return s
+        cli["cache"] = False
+    return merge_settings(path, os.environ, cli)
 
 
 def _write_partial(s: "Settings", result: "BuildResult", quiet: bool) -> int:

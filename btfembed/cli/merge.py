@@ -53,21 +53,23 @@ def run(args: argparse.Namespace) -> int:
     from btfembed.build.findings import arch_mismatches
     from btfembed.build.outputs import check_complete, write_outputs
     from btfembed.build.report import fails, write_table
-    from btfembed.build.settings import Settings, find_settings_file, load_settings
+    import dataclasses
+    import os
+
+    from btfembed.build.settings import find_settings_file, merge_settings
     from btfembed.build.shards import merge_partials
 
     path = args.config or find_settings_file(".")
-    s = load_settings(path) if path else Settings()
-    s.source = path
+    cli: dict[str, object] = {}
     for name in ("out_dir", "report", "html", "fail_on", "keep_going", "compress", "emit", "output", "prefix"):
         value = getattr(args, name)
         if value is not None:
-            setattr(s, name, value)
-    s.kernels = []          # the kernels are the partials'
-    s.depfile = None        # a depfile names the build's inputs: write it from 'build'
-    s.validate()
+            cli[name] = value
+    # The kernels are the partials'; a depfile names the build's inputs:
+    # write it from 'build'.
+    s = dataclasses.replace(merge_settings(path, os.environ, cli), kernels=[], depfile=None)
     result, options = merge_partials(args.partials)
-    s.compat, s.header_size = options.compat, options.header_size
+    s = dataclasses.replace(s, compat=options.compat, header_size=options.header_size)
     check_complete(result, s)
     for k in result.failed:
         warn(f"{k.kernel.key}: {k.error}")
