@@ -299,7 +299,9 @@ def test_bad_prefixes(prefix: str) -> None:
 
 
 def test_default_prefix_and_paths() -> None:
-    assert default_prefix("gen/my-tool_btf.c") == "my_tool_btf"
+    assert default_prefix("gen/my-tool_btf.c") == "my_tool"
+    assert default_prefix("gen/foo_btf") == "foo" and default_prefix("btf") == "btf"
+    assert default_prefix("_btf") == "_btf" and default_prefix("out/btfembed_btf") == "gen_btfembed"
     assert default_prefix("9lives") == "_9lives"
     assert default_prefix("out/btfembed") == "gen_btfembed"
     assert c_output_paths("a/b.h") == ("a/b.c", "a/b.h") == c_output_paths("a/b")

@@ -242,6 +242,9 @@ def _from_manifest(path: str) -> list[KernelInput]:
     return out
 
 
+_BTFHUB_ARCHES = ("x86_64", "arm64", "aarch64", "amd64")
+
+
 def _from_directory(root: str) -> list[KernelInput]:
     for name in _MANIFEST_NAMES:
         cand = os.path.join(root, name)
@@ -261,6 +264,12 @@ def _from_directory(root: str) -> list[KernelInput]:
             debug = _debug_key(full)
             if debug is not None:
                 release = debug[0]
+            if len(parts) < 4:
+                # A part of a BTFHub tree (btfhub-archive/ubuntu): the key's
+                # upper levels are the source directory's own path.
+                whole = os.path.abspath(full).split(os.sep)
+                if len(whole) >= 5 and whole[-2] in _BTFHUB_ARCHES:
+                    parts = whole
             if len(parts) >= 4:
                 distro, version, arch = parts[-4], parts[-3], parts[-2]
                 key = KernelKey(normalize_arch(arch), distro, version, release)
@@ -288,7 +297,7 @@ def _single(spec: KernelSpec) -> KernelInput:
     if debug is not None:
         release = debug[0]
     parts = os.path.abspath(path).split(os.sep)
-    if len(parts) >= 5 and parts[-2] in ("x86_64", "arm64", "aarch64", "amd64"):
+    if len(parts) >= 5 and parts[-2] in _BTFHUB_ARCHES:
         key = KernelKey(normalize_arch(parts[-2]), parts[-4], parts[-3], release)
     else:
         key = KernelKey(debug[1] if debug and debug[1] else _arch_from_release(release), "", "", release)

@@ -9,8 +9,10 @@ atomically:
 * ``<out_dir>/btfembed.pack`` (every key mapped to a deduplicated blob);
 * ``settings.report`` (JSON) and ``settings.html`` (the kernel x program
   matrix), when set;
-* with ``settings.emit``: the generated C or Python sources, then
-  ``settings.depfile``.
+* with ``settings.emit``: the generated sources (``settings.output``, by
+  default inside ``out_dir``: see ``Settings.emit_output``), then
+  ``settings.depfile`` -- written first, so that a generation that fails
+  leaves nothing behind.
 
 Nothing is written when a kernel failed, unless ``settings.keep_going``.
 """
@@ -49,7 +51,6 @@ def write_outputs(result: "BuildResult", settings: "Settings") -> list[str]:
 
     check_complete(result, settings)
     s = settings
-    ensure_dir(s.out_dir)
     paths = {}
     files: list[tuple[str, bytes]] = []
     for k in result.ok:
@@ -64,25 +65,27 @@ def write_outputs(result: "BuildResult", settings: "Settings") -> list[str]:
         files.append((s.report, dump_json(to_json(result, paths)).encode()))
     if s.html:
         files.append((s.html, to_html(result).encode()))
+    # Generated sources first: when generating fails (a bad prefix, a key a
+    # runtime cannot represent), nothing else has been written.
+    written = _emit(s, pack, result) if s.emit else []
+    ensure_dir(s.out_dir)
     for path, data in files:
         ensure_dir(os.path.dirname(os.path.abspath(path)))
         atomic_write(path, data)
-    written = [path for path, _ in files]
-    if s.emit:
-        written += _emit(s, pack, result)
-    return written
+    return [path for path, _ in files] + written
 
 
 def _emit(s: "Settings", pack: "Pack", result: "BuildResult") -> list[str]:
     from btfembed.embed.generate import generate
 
-    assert s.emit is not None and s.output is not None
+    output = s.emit_output()
+    assert s.emit is not None and output is not None
     # Everything that can change the output: objects, kernel files, the
     # source directories (new kernels change their mtime), settings.
     deps = [o.path for o in result.objects] + [k.kernel.path for k in result.kernels]
     deps += [k.path for k in s.kernels if os.path.isdir(k.path)]
     if s.source:
         deps.append(s.source)
-    return generate(pack, s.output, lang=s.emit, prefix=s.prefix, codec=s.codec or ("zlib" if s.compress else None),
+    return generate(pack, output, lang=s.emit, prefix=s.prefix, codec=s.codec or ("zlib" if s.compress else None),
                     depfile=s.depfile, deps=sorted(set(deps)), go_package=s.go_package,
                     go_import_path=s.go_import_path)

@@ -51,6 +51,8 @@ __all__ = ["Settings", "KernelSpec", "load_settings", "merge_settings", "find_se
 FAIL_ON = ("never", "ambiguous", "poisoned")
 EMIT = ("c", "python", "go", "rust")
 CODECS = ("zlib", "xz", "zstd", "none")
+# emit without output: these names inside out_dir (Settings.emit_output).
+DEFAULT_OUTPUTS = {"c": "kernel_btf", "python": "kernel_btf.py", "go": "kbtf", "rust": "kernel_btf.rs"}
 
 
 def _doc(text: str, **kw: Any) -> Any:
@@ -110,14 +112,24 @@ class Settings:
     emit: str | None = _doc("also generate sources embedding the pack: 'c', 'python', 'go' or 'rust'",
                             default=None)
     output: str | None = _doc("generated sources: NAME for NAME.c/NAME.h, the .py module path, the Go "
-                              "package directory, or the .rs module path", default=None)
-    prefix: str = _doc("symbol prefix of generated C sources", default="btfembed")
+                              "package directory, or the .rs module path (unset: in out_dir, kernel_btf.c/.h, kernel_btf.py, "
+                              "kbtf/ or kernel_btf.rs)", default=None)
+    prefix: str | None = _doc("symbol prefix of generated C sources (unset: output's file name without a "
+                              "trailing _btf, so output gen/probe_btf gives probe_btf_path())", default=None)
     depfile: str | None = _doc("write a Makefile-syntax depfile for the generated sources", default=None)
     go_package: str | None = _doc("package name of generated Go (unset: the output directory's name)",
                                   default=None)
     go_import_path: str | None = _doc("import path of generated Go, written as its import comment", default=None)
     # Where these settings were read from (not a setting).
     source: str | None = field(default=None, metadata={"internal": True})
+
+    def emit_output(self) -> str | None:
+        """Where ``emit`` writes: ``output``, else inside ``out_dir``:
+        ``kernel_btf.c``/``.h`` (prefix ``kernel``), ``kernel_btf.py``,
+        ``kbtf/`` (Go) or ``kernel_btf.rs``."""
+        if not self.emit:
+            return None
+        return self.output or os.path.join(self.out_dir, DEFAULT_OUTPUTS[self.emit])
 
     def pack_codec(self) -> str:
         """The codec of btfembed.pack: ``codec``, else zlib (``compress`` is
@@ -129,10 +141,11 @@ class Settings:
             raise ConfigError(f"fail_on must be one of {', '.join(FAIL_ON)}, not {self.fail_on!r}")
         if self.emit is not None and self.emit not in EMIT:
             raise ConfigError(f"emit must be one of {', '.join(EMIT)}, not {self.emit!r}")
-        if self.emit and not self.output:
-            raise ConfigError("emit needs output (the generated file name)")
         if (self.go_package is not None or self.go_import_path is not None) and self.emit != "go":
             raise ConfigError("go_package and go_import_path apply to emit = 'go' only")
+        if self.prefix is not None:
+            from btfembed.embed.codegen import check_prefix
+            check_prefix(self.prefix)
         if self.codec is not None and self.codec not in CODECS:
             raise ConfigError(f"codec must be one of {', '.join(CODECS)}, not {self.codec!r}")
         from btfembed.minimize.loader import get_loader

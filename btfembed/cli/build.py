@@ -98,10 +98,13 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
     p.add_argument("--emit", choices=["c", "python", "go", "rust"], help="also generate sources embedding the pack")
     p.add_argument("--output", metavar="NAME",
                    help="with --emit: NAME.c/NAME.h, the .py module path, the Go package directory, "
-                        "or the .rs module path")
+                        "or the .rs module path (default: in --out-dir, kernel_btf.c/.h, kernel_btf.py, "
+                        "kbtf/, kernel_btf.rs)")
     p.add_argument("--go-package", metavar="NAME", help="with --emit go: package name")
     p.add_argument("--go-import-path", metavar="PATH", help="with --emit go: import path (import comment)")
-    p.add_argument("--prefix", metavar="P", help="with --emit c: symbol prefix")
+    p.add_argument("--prefix", metavar="P",
+                   help="with --emit c: symbol prefix (default: NAME's file name without a trailing _btf: "
+                        "--output gen/probe_btf gives probe_btf_path())")
     p.add_argument("--depfile", metavar="FILE", help="with --emit: write a Makefile-syntax depfile")
     p.add_argument("--shard", metavar="K/N",
                    help="build only shard K of N of the kernel list (each kernel in one shard, by a hash of its "

@@ -60,9 +60,14 @@ def python_output_paths(output: str) -> tuple[str, str]:
 
 
 def default_prefix(output: str) -> str:
-    """A C prefix from an output name: ``gen/my-tool_btf.c`` -> ``my_tool_btf``."""
+    """A C prefix from an output name, without a trailing ``_btf`` (the
+    functions add it): ``gen/my-tool_btf.c`` -> ``my_tool`` (so
+    ``my_tool_btf_path()``), ``gen/probe`` -> ``probe``.  CMake's
+    ``btfembed_add_library`` derives its default the same way."""
     stem = os.path.basename(c_output_paths(output)[0])[:-2]
     prefix = re.sub(r"[^A-Za-z0-9_]", "_", stem) or "btf"
+    if prefix.endswith("_btf") and len(prefix) > 4:
+        prefix = prefix[:-4]
     if prefix[0].isdigit():
         prefix = "_" + prefix
     if prefix == "btfembed" or prefix.startswith("btfembed__"):
