@@ -1,11 +1,20 @@
-"""User-space BTF for uprobe programs (``--userspace APP``): application
-types merged with the kernel's into one flat BTF, minimized together;
-collisions between kernel and application type names reported."""
+"""User-space BTF (``--userspace APP``): relocations on an application's own
+types, resolved together with the kernel's, minimized into one flat BTF.
+
+The application (examples/uprobe-app/app.c) is compiled by gcc in two
+versions with different layouts of ``struct app_req``; its BTF comes from
+its DWARF through pahole.  The truth for offsets is ``offsetof`` printed by
+a C program compiled from the same source.  As root, libbpf relocates the
+uprobe program identically with the unminimized merged BTF (kernel +
+application) and with the blob, and the example's loader reads the right
+values from each application version through its embedded blob (and wrong
+ones through the other version's).
+"""
 
 from __future__ import annotations
 
-import lzma
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -13,151 +22,251 @@ from pathlib import Path
 
 import pytest
 
-import oracle
 from btfembed.btf.merge import merge_flat
 from btfembed.btf.reader import BTF
+from btfembed.core.collisions import find_collisions
 from btfembed.inputs.containers import load_btf
-from btfembed.inputs.userspace import app_btf, build_id
+from btfembed.inputs.kernel import open_kernel
+from btfembed.inputs.objects import load_object
+from btfembed.minimize.api import explain, minimize, verify
+from btfembed.minimize.engine import resolve_object
 
 from conftest import REPO, REPO_KERNELS
 
+EXAMPLE = REPO / "examples" / "uprobe-app"
 KERNEL = REPO_KERNELS / "debian_12_x86_64_6.1.0-50-amd64.btf.xz"
 
-APP_V1 = """struct data { int id; long value; char name[16]; };
-struct list_head { struct list_head *next, *prev; int app_only; };
-struct data global_data = { .id = 1, .value = 42 };
-struct list_head app_list;
-int main(void) { return global_data.id + app_list.app_only; }
-"""
-APP_V2 = APP_V1.replace("struct data { int id; long value; char name[16]; }",
-                        "struct data { char name[16]; long value; short flags; int id; }")
-PROBE = """#include <linux/bpf.h>
-#include <bpf/bpf_helpers.h>
-#include <bpf/bpf_core_read.h>
-struct data { int id; long value; } __attribute__((preserve_access_index));
-unsigned long out[4];
-SEC("uprobe")
-int probe_data(struct data *d)
-{
-	out[0] = bpf_core_field_offset(struct data, value);
-	out[1] = bpf_core_field_offset(struct data, id);
-	out[2] = bpf_core_type_size(struct data);
-	return 0;
-}
-char LICENSE[] SEC("license") = "GPL";
-"""
-COLLIDE = """#include <linux/bpf.h>
-#include <bpf/bpf_helpers.h>
-#include <bpf/bpf_core_read.h>
-struct list_head { struct list_head *next; int app_only; } __attribute__((preserve_access_index));
-struct data { long value; } __attribute__((preserve_access_index));
-unsigned long out[2];
-SEC("uprobe")
-int probe_list(struct list_head *l)
-{
-	out[0] = bpf_core_field_exists(l->app_only);
-	return 0;
-}
-SEC("uprobe")
-int probe_data(struct data *d)
-{
-	out[1] = bpf_core_field_offset(d->value);
-	return 0;
-}
-char LICENSE[] SEC("license") = "GPL";
-"""
-
 pytestmark = pytest.mark.skipif(not (shutil.which("gcc") and shutil.which("clang") and shutil.which("pahole")),
-                                reason="needs gcc, clang and pahole")
+                                reason="needs gcc, clang and pahole (dwarves)")
 
 
-def run_cli(*args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    return subprocess.run([sys.executable, "-m", "btfembed", *args], capture_output=True, text=True, env=env)
+def run(cmd: list, **kw) -> subprocess.CompletedProcess:
+    return subprocess.run([str(c) for c in cmd], capture_output=True, text=True, **kw)
 
 
-def bpf_object(tmp: Path, name: str, source: str) -> Path:
-    src = tmp / f"{name}.bpf.c"
-    src.write_text(source)
-    out = tmp / f"{name}.bpf.o"
-    multiarch = subprocess.run(["gcc", "-print-multiarch"], capture_output=True, text=True).stdout.strip()
-    subprocess.run(["clang", "-target", "bpf", "-O2", "-g", f"-I/usr/include/{multiarch}", "-c", str(src),
-                    "-o", str(out)], check=True)
-    return out
+def cli(*args, **kw) -> subprocess.CompletedProcess:
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    return run([sys.executable, "-m", "btfembed", *args], env=env, **kw)
+
+
+def multiarch() -> str:
+    return run(["gcc", "-print-multiarch"]).stdout.strip() or f"{os.uname().machine}-linux-gnu"
 
 
 @pytest.fixture(scope="module")
-def work(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    tmp = tmp_path_factory.mktemp("uprobe")
-    for name, source in (("app1", APP_V1), ("app2", APP_V2)):
-        (tmp / f"{name}.c").write_text(source)
-        subprocess.run(["gcc", "-g", "-O0", str(tmp / f"{name}.c"), "-o", str(tmp / name)], check=True)
-    bpf_object(tmp, "probe", PROBE)
-    bpf_object(tmp, "collide", COLLIDE)
-    (tmp / "kernel.btf").write_bytes(lzma.decompress(KERNEL.read_bytes()))
-    return tmp
-
-
-def test_merge_keeps_kernel_ids_and_shifts_the_application(work: Path) -> None:
-    kernel = load_btf(str(work / "kernel.btf"))
-    app = app_btf(str(work / "app1"))        # DWARF, through pahole
-    data, (start,) = merge_flat(kernel, [app])
-    merged = BTF(data)
-    assert start == kernel.type_cnt and merged.type_cnt == kernel.type_cnt + app.type_cnt - 1
-    for tid in (1, 100, kernel.type_cnt - 1):
-        assert merged.type(tid) == kernel.type(tid)
-    (app_data,) = app.find_by_name("data")
-    assert merged.type(app_data + start - 1).name == "data"
-    assert len(build_id(str(work / "app1")) or "") >= 16
-
-
-@pytest.mark.parametrize("app,expect", [("app1", ["8", "0", "32"]), ("app2", ["16", "28", "32"])])
-def test_relocations_follow_the_application_layout(work: Path, app: str, expect: list[str]) -> None:
-    r = run_cli("explain", str(work / "kernel.btf"), str(work / "probe.bpf.o"), "--userspace", str(work / app))
+def built(tmp_path_factory) -> dict[str, Path]:
+    """app-v1, app-v2 (gcc -g), their offsetof truth, and the uprobe object."""
+    d = tmp_path_factory.mktemp("uprobe")
+    out: dict[str, Path] = {"dir": d}
+    for v, flags in (("v1", []), ("v2", ["-DAPP_V2"])):
+        app = d / f"app-{v}"
+        r = run(["gcc", "-g", "-O1", *flags, "-o", app, EXAMPLE / "app.c"])
+        assert r.returncode == 0, r.stderr
+        out[f"app-{v}"] = app
+        probe = d / f"offsets-{v}.c"
+        probe.write_text(f'#include <stddef.h>\n#include <stdio.h>\n#define main app_main\n'
+                         f'#include "{EXAMPLE / "app.c"}"\n#undef main\n'
+                         'int main(void) { printf("%zu %zu\\n", offsetof(struct app_req, id), '
+                         'offsetof(struct app_req, value)); return 0; }\n')
+        exe = d / f"offsets-{v}"
+        r = run(["gcc", *flags, "-o", exe, probe])
+        assert r.returncode == 0, r.stderr
+        out[f"offsets-{v}"] = exe
+    arch = {"x86_64": "x86", "aarch64": "arm64"}.get(os.uname().machine, os.uname().machine)
+    obj = d / "req_probe.bpf.o"
+    r = run(["clang", "-g", "-O2", "-target", "bpf", f"-D__TARGET_ARCH_{arch}", f"-I/usr/include/{multiarch()}",
+             "-c", EXAMPLE / "req_probe.bpf.c", "-o", obj])
     assert r.returncode == 0, r.stderr
-    assert [line.rsplit(": ", 1)[1] for line in r.stdout.splitlines()] == expect
-    out = work / f"{app}.min.btf"
-    r = run_cli("minimize", str(work / "kernel.btf"), str(out), str(work / "probe.bpf.o"), "--userspace", str(work / app))
-    assert r.returncode == 0, r.stderr
-    assert BTF(out.read_bytes()).find_by_name("data")
-    r = run_cli("verify", str(work / "kernel.btf"), str(out), str(work / "probe.bpf.o"), "--userspace", str(work / app))
-    assert r.returncode == 0, r.stdout + r.stderr
-    # Without the application the type is missing: the kernel has no struct data.
-    r = run_cli("explain", str(work / "kernel.btf"), str(work / "probe.bpf.o"))
-    assert "poisoned" in r.stdout
+    out["obj"] = obj
+    return out
 
 
-def test_collisions_are_reported(work: Path) -> None:
-    args = [str(work / "kernel.btf"), str(work / "c.btf"), str(work / "collide.bpf.o"), "--userspace",
-            str(work / "app1")]
-    r = run_cli("minimize", *args)
+def truth(built, v: str) -> tuple[int, int]:
+    ident, value = run([built[f"offsets-{v}"]]).stdout.split()
+    return int(ident), int(value)
+
+
+@pytest.mark.parametrize("v", ["v1", "v2"])
+def test_relocations_resolve_against_application_types(built, v: str) -> None:
+    obj = load_object(str(built["obj"]))
+    target = open_kernel(str(KERNEL), userspace=[str(built[f"app-{v}"])])
+    (sums,) = explain(obj, target)
+    got = {s.access: s.new_val for s in sums}
+    assert (got["struct app_req.id"], got["struct app_req.value"]) == truth(built, v)
+    # the kernel type in the same object resolves against the kernel
+    kernel_only = {s.access: s for s in explain(obj, open_kernel(str(KERNEL)))[0]}
+    assert got["struct pt_regs.di"] == kernel_only["struct pt_regs.di"].new_val
+    assert kernel_only["struct app_req.id"].status == "poisoned"   # no such type in the kernel
+
+
+@pytest.mark.parametrize("v", ["v1", "v2"])
+def test_blob_holds_both_and_is_relocation_equivalent(built, v: str, tmp_path: Path) -> None:
+    obj = load_object(str(built["obj"]))
+    target = open_kernel(str(KERNEL), userspace=[str(built[f"app-{v}"])])
+    m = minimize(obj, target)
+    blob = BTF(m.data)
+    names = {blob.type(i).name for i in range(1, blob.type_cnt)}
+    assert {"pt_regs", "app_req"} <= names
+    assert verify(obj, target, m.data).differences == []
+    # ... and the same through the CLI, with the same bytes
+    out = tmp_path / "min.btf"
+    r = cli("minimize", KERNEL, out, built["obj"], "--userspace", built[f"app-{v}"])
     assert r.returncode == 0, r.stderr
-    lines = [ln for ln in r.stderr.splitlines() if "collision" in ln]
-    assert len(lines) == 1 and "probe_list" in lines[0] and "list_head.app_only" in lines[0]
-    assert "probe_data" not in r.stderr          # struct data: the application's only
-    r = run_cli("minimize", *args, "--userspace-collisions", "error")
-    assert r.returncode == 1 and "both the kernel and an application" in r.stderr
-    r = run_cli("minimize", *args, "--module", str(REPO_KERNELS / "debian_12_x86_64_6.1.0-50-amd64__nf_conntrack.btf.xz"))
-    assert r.returncode == 2 and "--module" in r.stderr
+    assert out.read_bytes() == m.data
+    r = cli("verify", KERNEL, out, built["obj"], "--userspace", built[f"app-{v}"])
+    assert r.returncode == 0 and " 0 different" in r.stdout, r.stdout + r.stderr
+    # without the application, the blob is not equivalent (the check can fail)
+    r = cli("verify", KERNEL, out, built["obj"])
+    assert r.returncode == 1
+
+
+def test_application_btf_forms_agree(built, tmp_path: Path) -> None:
+    """DWARF (pahole), raw BTF and an ELF with .BTF give the same result."""
+    app = built["app-v2"]
+    raw = tmp_path / "app.btf"
+    r = run(["pahole", f"--btf_encode_detached={raw}", app])
+    assert r.returncode == 0, r.stderr
+    with_btf = tmp_path / "app-with-btf"
+    shutil.copy(app, with_btf)
+    r = run(["pahole", "-J", with_btf])
+    assert r.returncode == 0, r.stderr
+    obj = load_object(str(built["obj"]))
+    outs = {minimize(obj, open_kernel(str(KERNEL), userspace=[str(p)])).data for p in (app, raw, with_btf)}
+    assert len(outs) == 1
+
+
+def test_collision_with_a_kernel_type_is_reported(built, tmp_path: Path) -> None:
+    """An application defining a type named like a kernel type (list_head):
+    the relocation's candidates come from both sides."""
+    app_src = tmp_path / "app.c"
+    app_src.write_text("struct list_head { struct list_head *next, *prev; };\n"
+                       "struct holder { int x; struct list_head node; };\n"
+                       "__attribute__((used)) int use(struct holder *h) { return h->x + (h->node.next != 0); }\n"
+                       "int main(void) { struct holder h = {0}; return use(&h); }\n")
+    app = tmp_path / "app"
+    assert run(["gcc", "-g", "-o", app, app_src]).returncode == 0
+    prog = tmp_path / "p.bpf.c"
+    prog.write_text("#include <linux/bpf.h>\n#include <bpf/bpf_helpers.h>\n#include <bpf/bpf_core_read.h>\n"
+                    "struct list_head { struct list_head *next; } __attribute__((preserve_access_index));\n"
+                    "struct holder { int x; } __attribute__((preserve_access_index));\n"
+                    "long out;\n"
+                    'SEC("uprobe") int p(void *ctx) { struct list_head *l = (void *)ctx; struct holder *h = (void *)ctx;\n'
+                    "  out = (long)BPF_CORE_READ_USER(l, next) + BPF_CORE_READ_USER(h, x); return 0; }\n"
+                    'char LICENSE[] SEC("license") = "GPL";\n')
+    obj_path = tmp_path / "p.bpf.o"
+    r = run(["clang", "-g", "-O2", "-target", "bpf", f"-I/usr/include/{multiarch()}", "-c", prog, "-o", obj_path])
+    assert r.returncode == 0, r.stderr
+    obj = load_object(str(obj_path))
+    target = open_kernel(str(KERNEL), userspace=[str(app)])
+    found = find_collisions(obj.btf, resolve_object(obj, target), target)
+    assert [c.access for c in found] == ["struct list_head.next"]
+    (c,) = found
+    assert c.kernel_types and c.kernel_types[0].startswith("struct list_head (id ")
+    assert c.user_types and str(app) in c.user_types[0]
+    assert c.matched == "both"
+    # warn (default): one line, output written; error: exit 1, nothing written
+    out = tmp_path / "min.btf"
+    r = cli("minimize", KERNEL, out, obj_path, "-u", app)
+    assert r.returncode == 0 and out.exists()
+    warnings = [ln for ln in r.stderr.splitlines() if "collision:" in ln]
+    assert len(warnings) == 1 and "list_head.next" in warnings[0] and "matched: both" in warnings[0], r.stderr
+    out.unlink()
+    r = cli("minimize", KERNEL, out, obj_path, "-u", app, "--userspace-collisions", "error")
+    assert r.returncode == 1 and not out.exists()
+    assert r.stderr.strip().splitlines()[-1].startswith("btfembed: error: 1 relocation(s) with candidates")
+    # the example's own names do not collide
+    t2 = open_kernel(str(KERNEL), userspace=[str(built["app-v1"])])
+    o2 = load_object(str(built["obj"]))
+    assert find_collisions(o2.btf, resolve_object(o2, t2), t2) == []
+    # build: the kernel fails with 'error', and warns by default
+    r = cli("build", obj_path, "--kernels", KERNEL, "-u", app, "--out-dir", tmp_path / "o",
+            "--cache-dir", tmp_path / "c", "-q")
+    assert r.returncode == 0 and "list_head.next" in r.stderr, r.stderr
+    r = cli("build", obj_path, "--kernels", KERNEL, "-u", app, "--out-dir", tmp_path / "o2",
+            "--cache-dir", tmp_path / "c", "-q", "--userspace-collisions", "error")
+    assert r.returncode != 0 and not (tmp_path / "o2" / "btfembed.pack").exists()
+
+
+def test_build_with_userspace_and_cache(built, tmp_path: Path) -> None:
+    """build --userspace: each version gets its own blob (the cache tells
+    them apart), and the blobs equal minimize's."""
+    obj = load_object(str(built["obj"]))
+    blobs = {}
+    for v in ("v1", "v2"):
+        out = tmp_path / f"out-{v}"
+        r = cli("build", built["obj"], "--kernels", KERNEL, "-u", built[f"app-{v}"], "--out-dir", out,
+                "--cache-dir", tmp_path / "cache", "-q")
+        assert r.returncode == 0, r.stderr
+        (blob_file,) = out.glob("**/*.btf")
+        blobs[v] = blob_file.read_bytes()
+        assert blobs[v] == minimize(obj, open_kernel(str(KERNEL), userspace=[str(built[f"app-{v}"])])).data
+    assert blobs["v1"] != blobs["v2"]
+    # settings file: userspace paths relative to it
+    (tmp_path / "btfembed.toml").write_text(
+        f'objects = ["{built["obj"]}"]\nkernels = ["{KERNEL}"]\nuserspace = ["{built["app-v1"].name}"]\n'
+        'out_dir = "from-toml"\n')
+    shutil.copy(built["app-v1"], tmp_path / built["app-v1"].name)
+    r = cli("build", "--cache-dir", tmp_path / "cache", "-q", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    (blob_file,) = (tmp_path / "from-toml").glob("**/*.btf")
+    assert blob_file.read_bytes() == blobs["v1"]
+
+
+def test_missing_pahole_is_one_line(built, tmp_path: Path) -> None:
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    env = dict(os.environ, PYTHONPATH=str(REPO), PATH=str(bindir))
+    r = run([sys.executable, "-m", "btfembed", "explain", KERNEL, built["obj"], "-u", built["app-v1"]], env=env)
+    assert r.returncode != 0
+    assert len(r.stderr.strip().splitlines()) == 1 and "dwarves" in r.stderr, r.stderr
+
+
+# --- libbpf (root) ------------------------------------------------------------
+
+@pytest.mark.oracle
+@pytest.mark.parametrize("v", ["v1", "v2"])
+def test_libbpf_relocates_identically_with_merged_and_minimized(built, v: str, tmp_path: Path) -> None:
+    import oracle
+
+    reason = oracle.oracle_available()
+    if reason or not os.path.exists("/sys/kernel/btf/vmlinux"):
+        pytest.skip(reason or "needs /sys/kernel/btf/vmlinux")
+    kernel = load_btf("/sys/kernel/btf/vmlinux")
+    app = load_btf(str(built[f"app-{v}"]))
+    merged = tmp_path / "merged.btf"
+    merged.write_bytes(merge_flat(kernel, [app])[0])
+    obj = load_object(str(built["obj"]))
+    mini = tmp_path / "mini.btf"
+    mini.write_bytes(minimize(obj, open_kernel("/sys/kernel/btf/vmlinux", userspace=[str(built[f"app-{v}"])])).data)
+    full = oracle.relocate(built["obj"], merged)
+    small = oracle.relocate(built["obj"], mini)
+    assert full.error is None and small.error is None, (full.error, small.error)
+    assert oracle.diff_programs(full, small) == []
+    ident, value = truth(built, v)
+    assert re.search(rf"relo #\d+: patched insn #\d+ .* -> {ident}\b", full.log)
 
 
 @pytest.mark.oracle
-def test_libbpf_relocates_the_blob_like_the_merged_btf(work: Path) -> None:
-    reason = oracle.oracle_available()
-    if reason:
-        pytest.skip(reason)
-    kernel = load_btf(str(work / "kernel.btf"))
-    for app in ("app1", "app2"):
-        merged = work / f"{app}.merged.btf"
-        merged.write_bytes(merge_flat(kernel, [app_btf(str(work / app))])[0])
-        small = work / f"{app}.small.btf"
-        r = run_cli("minimize", str(work / "kernel.btf"), str(small), str(work / "probe.bpf.o"), "--userspace",
-                    str(work / app))
-        assert r.returncode == 0, r.stderr
-        a, b = oracle.relocate(work / "probe.bpf.o", merged), oracle.relocate(work / "probe.bpf.o", small)
-        assert a.ok and b.ok, (a.error, b.error)
-        assert a.programs and oracle.diff_programs(a, b) == []
-    # The two versions' blobs relocate differently.
-    one = oracle.relocate(work / "probe.bpf.o", work / "app1.small.btf")
-    two = oracle.relocate(work / "probe.bpf.o", work / "app2.small.btf")
-    assert oracle.diff_programs(one, two)
+def test_example_loader_reads_each_version_through_its_blob(built, tmp_path: Path) -> None:
+    """examples/uprobe-app built with its Makefile against the running
+    kernel: right values with the matching version's blob, wrong ones with
+    the other's."""
+    if os.geteuid() != 0 or not os.path.exists("/sys/kernel/btf/vmlinux") or os.uname().machine != "x86_64":
+        pytest.skip("needs root, /sys/kernel/btf/vmlinux and x86_64 (the program reads pt_regs.di)")
+    work = tmp_path / "uprobe-app"
+    shutil.copytree(EXAMPLE, work)
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    (bindir / "btfembed").write_text(f"#!/bin/sh\nPYTHONPATH={REPO} exec {sys.executable} -m btfembed \"$@\"\n")
+    (bindir / "btfembed").chmod(0o755)
+    env = dict(os.environ, PATH=f"{bindir}:{os.environ['PATH']}")
+    r = run(["make", "-C", work], env=env)
+    assert r.returncode == 0, r.stdout + r.stderr
+    for app in ("v1", "v2"):
+        for table in ("v1", "v2"):
+            r = run([work / "loader", "--table", table, work / f"app-{app}", "7", "1234"], cwd=work)
+            assert r.returncode == 0, r.stdout + r.stderr
+            seen = re.search(r"seen: id=(-?\d+) value=(-?\d+) hits=1", r.stdout)
+            assert seen, r.stdout
+            right = (int(seen.group(1)), int(seen.group(2))) == (7, 1234)
+            assert right == (app == table), (app, table, r.stdout)

@@ -68,10 +68,18 @@ class Options(NamedTuple):
     compat: bool = False
     header_size: int = 24
     loader: str = "libbpf"      # see btfembed.minimize.loader
+    # Applications' BTF (path, raw bytes), searched with every kernel's types.
+    userspace: tuple[tuple[str, bytes], ...] = ()
+    userspace_collisions: str = "warn"   # warn, error or ignore
 
     def cache_key(self) -> list[object]:
         key: list[object] = [__version__, self.compat, self.header_size]
-        return key if self.loader == "libbpf" else [*key, self.loader]
+        if self.loader != "libbpf":
+            key.append(self.loader)
+        if self.userspace:
+            key.append(["userspace", self.userspace_collisions,
+                        *(hashlib.sha256(raw).hexdigest() for _p, raw in self.userspace)])
+        return key
 
 
 class KernelResult(NamedTuple):
@@ -240,13 +248,28 @@ def _open_kernel(kernel: KernelInput, kernel_digest: str, prefetch: set[str]) ->
         if btf.base is None:
             _STORE.put(kernel_digest, btf.raw, btf.type_offsets())
     target = sources.with_modules(btf, kernel.modules, prefetch)
+    if _OPTIONS.userspace:
+        target = target._replace(userspace=_userspace_btfs(prefetch))
     if kernel.modules:
         _CACHE.put("start-ids", kernel_digest, _start_ids_of(target))
     return target, decoded
 
 
+_USERSPACE: dict[tuple[str, ...], tuple[BTF, ...]] = {}
+
+
+def _userspace_btfs(prefetch: set[str]) -> tuple[BTF, ...]:
+    """The applications' BTFs (parsed once per process and option set)."""
+    key = tuple(hashlib.sha256(raw).hexdigest() for _p, raw in _OPTIONS.userspace)
+    btfs = _USERSPACE.get(key)
+    if btfs is None:
+        btfs = _USERSPACE[key] = tuple(BTF(raw, source=p, prefetch=sorted(prefetch))
+                                       for p, raw in _OPTIONS.userspace)
+    return btfs
+
+
 def _start_ids_of(target: Target) -> list[int]:
-    return [1] + [m.start_id for m in target.modules]
+    return [1] + [m.start_id for m in target.modules] + [1] * len(target.userspace)
 
 
 def _start_ids(kernel: KernelInput, kernel_digest: str, target: Target | None) -> list[int] | None:
@@ -254,10 +277,12 @@ def _start_ids(kernel: KernelInput, kernel_digest: str, target: Target | None) -
     without opening the kernel)."""
     if target is not None:
         return _start_ids_of(target)
+    apps = [1] * len(_OPTIONS.userspace)
     if not kernel.modules:
-        return [1]
+        return [1, *apps]
     entry = _CACHE.get("start-ids", kernel_digest)
-    if isinstance(entry, list) and len(entry) == len(kernel.modules) + 1 and all(isinstance(i, int) for i in entry):
+    if isinstance(entry, list) and len(entry) == len(kernel.modules) + 1 + len(apps) and all(
+            isinstance(i, int) for i in entry):
         return entry
     return None
 
@@ -309,6 +334,10 @@ def _process_kernel(kernel: KernelInput, kernel_digest: str) -> KernelResult:
                          hdr_len=_OPTIONS.header_size, analyses=analyses)
             emitted, level = m.emitted, m.level
         blob, notes = _for_loader(objects, analyses, emitted)
+        if _OPTIONS.userspace and _OPTIONS.userspace_collisions != "ignore":
+            if target is None:
+                target, decoded = _open_kernel(kernel, kernel_digest, _ROOT_NAMES)
+            notes = (*_collisions(target), *notes)
     except BTFEmbedError as exc:
         return KernelResult(kernel, kernel_digest, None, (), 0, error=str(exc), loaded=target is not None,
                             analyzed=analyzed, seconds=time.perf_counter() - start, decoded=decoded)
@@ -330,6 +359,21 @@ def _for_loader(objects: Sequence[BpfObject], analyses: Sequence[ObjectAnalysis]
     out = for_loader(objects, [a.summaries for a in analyses], emitted.data, emitted.old_ids, loader,
                      hdr_len=_OPTIONS.header_size)
     return out.data, loader_notes(out, loader, [o.path for o in _OBJECTS])
+
+
+def _collisions(target: Target) -> tuple[str, ...]:
+    """Warning lines for kernel/application name collisions; raises
+    ``CheckFailed`` with ``userspace_collisions = "error"``."""
+    from btfembed.core.collisions import find_collisions
+    from btfembed.errors import CheckFailed
+    from btfembed.minimize.engine import resolve_object
+
+    lines = tuple(f"collision: {o.path}: {c.line()}" for o in _OBJECTS
+                  for c in find_collisions(o.obj.btf, resolve_object(o.obj, target), target))
+    if lines and _OPTIONS.userspace_collisions == "error":
+        raise CheckFailed(f"{len(lines)} relocation(s) with candidates in both the kernel and an application "
+                          f"(userspace_collisions = 'error'; first: {lines[0]})")
+    return lines
 
 
 def _process_args(args: tuple[KernelInput, str]) -> KernelResult:
@@ -421,7 +465,7 @@ class _WorkerContext(NamedTuple):
 
     def key(self) -> str:
         return digest("context", [[p, hashlib.sha256(d).hexdigest()] for p, d in self.objects],
-                      list(self.options), self.cache_root, self.store_max)
+                      self.options.cache_key(), self.cache_root, self.store_max)
 
 
 _CONTEXT_KEY: str | None = None

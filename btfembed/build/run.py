@@ -32,6 +32,14 @@ def expand_objects(patterns: list[str]) -> list[str]:
     return out
 
 
+def load_userspace(paths: list[str]) -> tuple[tuple[str, bytes], ...]:
+    """(path, raw BTF) of each application (``settings.userspace``): read,
+    or converted from DWARF with pahole, once per build."""
+    from btfembed.inputs.userspace import app_btf
+
+    return tuple((p, app_btf(p).raw) for p in paths)
+
+
 def build(settings: Settings, *, progress: Progress | None = None,
           warn: Callable[[str], None] | None = None, shard: tuple[int, int] | None = None) -> BuildResult:
     """Minimize kernel BTF for ``settings.objects`` on every kernel of
@@ -71,7 +79,9 @@ def build(settings: Settings, *, progress: Progress | None = None,
         from btfembed.build.shards import select_shard
         kernels, info = select_shard(kernels, *shard)
     cache = Cache((s.cache_dir or default_cache_dir()) if s.cache else None)
-    result = run_build(objects, kernels, options=Options(s.compat, s.header_size, s.loader), cache=cache,
+    userspace = load_userspace(s.userspace)
+    result = run_build(objects, kernels, options=Options(s.compat, s.header_size, s.loader, userspace,
+                                                         s.userspace_collisions), cache=cache,
                        jobs=s.jobs, progress=progress, store_max=parse_size(s.kernel_store_max),
                        executor=s.executor)
     if info is not None:

@@ -101,6 +101,13 @@ class Settings:
     arch: list[str] = _doc("only kernels of these architectures (x86_64, arm64, ...)", default_factory=list)
     distro: list[str] = _doc("only kernels of these distributions (os-release ID)", default_factory=list)
     release: list[str] = _doc("only kernel releases matching these glob patterns", default_factory=list)
+    userspace: list[str] = _doc(
+        "applications whose own types the objects' relocations target (uprobe programs): ELF with .BTF, ELF "
+        "with DWARF (converted with pahole) or raw BTF; their types are searched together with each kernel's "
+        "and the used ones kept in every blob", default_factory=list)
+    userspace_collisions: str = _doc(
+        "relocations whose candidates come from both a kernel and an application: 'warn' (one line per "
+        "kernel and relocation), 'error' (the kernel fails) or 'ignore'", default="warn")
     compat: bool = _doc("minimize exactly as bpftool 7.1 does (see 'btfembed minimize --help')", default=False)
     header_size: int = _doc("BTF header length of the outputs: 24 or 32", default=24)
     loader: str = _doc("write BTF kinds this loader parses: libbpf (>= 1.0), libbpf-0.6, libbpf-0.4, "
@@ -150,6 +157,9 @@ class Settings:
             raise ConfigError(f"codec must be one of {', '.join(CODECS)}, not {self.codec!r}")
         from btfembed.minimize.loader import get_loader
         get_loader(self.loader)
+        if self.userspace_collisions not in ("warn", "error", "ignore"):
+            raise ConfigError("userspace_collisions must be one of warn, error, ignore, "
+                              f"not {self.userspace_collisions!r}")
         if self.header_size not in (24, 32):
             raise ConfigError(f"header_size must be 24 or 32, not {self.header_size}")
         if self.jobs < 0:
@@ -335,7 +345,7 @@ def _convert(name: str, value: Any, base: str | None, where: str) -> Any:
             return _kernel_specs(value, base, where)
         if not isinstance(value, list) or not all(isinstance(v, elem) for v in value):
             raise _type_error(name, "a list of strings", value, where)
-        return [_rel(v, base) for v in value] if name == "objects" and base is not None else list(value)
+        return [_rel(v, base) for v in value] if name in ("objects", "userspace") and base is not None else list(value)
     if hint is bool:
         if not isinstance(value, bool):
             raise _type_error(name, "true or false", value, where)

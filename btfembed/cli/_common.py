@@ -12,7 +12,7 @@ if TYPE_CHECKING:  # heavy modules are imported when a command runs
     from btfembed.core.resolve import Target
     from btfembed.inputs.objects import BpfObject
 
-__all__ = ["add_target_args", "load_target", "load_objects", "warn"]
+__all__ = ["add_target_args", "load_target", "load_objects", "warn", "check_collisions"]
 
 
 def warn(message: str) -> None:
@@ -27,37 +27,43 @@ def add_target_args(p: argparse.ArgumentParser) -> None:
                         "or a raw file); repeatable.  Module types are searched only for types the kernel "
                         "itself lacks, as libbpf does")
     p.add_argument("--userspace", "-u", metavar="APP", action="append", default=[],
-                   help="application BTF for uprobe programs (an ELF with .BTF or DWARF, via pahole, or raw "
-                        "BTF); repeatable.  Its types are merged with KERNEL's into one flat BTF, as libbpf "
-                        "sees the merged file given as btf_custom_path")
-    p.add_argument("--userspace-collisions", choices=["warn", "error"], default="warn",
-                   help="a relocation with candidates in both the kernel and an application: warn (default) "
-                        "or fail (exit 1)")
+                   help="an application whose own types relocations target (uprobe programs): an ELF "
+                        "with .BTF, an ELF with DWARF (converted with pahole, package dwarves), or raw "
+                        "BTF; repeatable.  Its types are searched together with the kernel's, as libbpf "
+                        "searches one BTF merging both; the output holds the types used from both")
+    p.add_argument("--userspace-collisions", choices=["warn", "error", "ignore"], default="warn",
+                   help="relocations whose candidates come both from the kernel and from an application "
+                        "(a type named like a kernel type): one warning line each (default), an error "
+                        "(exit 1, nothing written), or nothing")
 
 
 def load_target(kernel: str, modules: Sequence[str] = (), objects: "Sequence[BpfObject]" = (),
-                userspace: Sequence[str] = (), collisions: str = "warn") -> "Target":
-    """The kernel (and modules) BTF; the root type names of ``objects`` are
-    looked up while indexing.  With ``userspace`` applications, the kernel
-    and their types merged into one flat BTF (collisions reported)."""
+                userspace: Sequence[str] = ()) -> "Target":
+    """The kernel (and modules, and applications') BTF; the root type names
+    of ``objects`` are looked up while indexing."""
     from btfembed.inputs.kernel import open_kernel
 
-    target = open_kernel(kernel, modules, objects=objects)
-    if not userspace:
-        return target
-    from btfembed.errors import CheckFailed, ConfigError
-    from btfembed.inputs.userspace import open_with_apps
-    from btfembed.minimize.collisions import find_collisions
+    return open_kernel(kernel, modules, objects=objects, userspace=userspace)
 
-    if modules:
-        raise ConfigError("--userspace cannot be combined with --module (a merged BTF has no module part)")
-    merged = open_with_apps(target.kernel, userspace)
-    found = find_collisions(objects, merged.target, merged.kernel_types)
-    for c in found:
-        warn(f"collision: {c.line()}")
-    if found and collisions == "error":
-        raise CheckFailed(f"{len(found)} relocation(s) have candidates in both the kernel and an application")
-    return merged.target
+
+def check_collisions(objects: "Sequence[BpfObject]", target: "Target", mode: str) -> None:
+    """Report kernel/application name collisions (``--userspace-collisions``):
+    a warning line each, or ``CheckFailed`` after listing them."""
+    if mode == "ignore" or not target.userspace:
+        return
+    from btfembed.errors import CheckFailed
+    from btfembed.minimize.api import collisions
+
+    found = collisions(objects, target)
+    for obj, c in found:
+        line = f"collision: {obj.source}: {c.line()}"
+        if mode == "error":
+            print(f"btfembed: error: {line}", file=sys.stderr)
+        else:
+            warn(line)
+    if found and mode == "error":
+        raise CheckFailed(f"{len(found)} relocation(s) with candidates in both the kernel and an application "
+                          "(--userspace-collisions error)")
 
 
 def load_objects(paths: Sequence[str], *, warn_no_ext: bool = True) -> "list[BpfObject]":

@@ -86,6 +86,12 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
     p.add_argument("--arch", action="append", help="only these architectures (repeatable)")
     p.add_argument("--distro", action="append", help="only these distributions (repeatable)")
     p.add_argument("--release", action="append", metavar="GLOB", help="only matching releases (repeatable)")
+    p.add_argument("--userspace", "-u", metavar="APP", action="append",
+                   help="an application whose own types the objects' relocations target (uprobe programs): "
+                        "ELF with .BTF, ELF with DWARF (pahole) or raw BTF; repeatable")
+    p.add_argument("--userspace-collisions", choices=["warn", "error", "ignore"],
+                   help="relocations with candidates in both a kernel and an application: warn (default), "
+                        "error (the kernel fails) or ignore")
     p.add_argument("--compat", choices=["bpftool"], help="minimize exactly as bpftool 7.1 does")
     p.add_argument("--header-size", type=int, choices=[24, 32], help="BTF header length of the outputs")
     p.add_argument("--loader", choices=_loader_names(),
@@ -131,11 +137,11 @@ def _settings(args: argparse.Namespace) -> "Settings":
         cli["kernels"] = [parse_source_arg(k) for k in args.kernels]
     for name in ("out_dir", "jobs", "report", "html", "cache_dir", "fail_on", "keep_going", "header_size", "loader",
                  "compress", "codec", "emit", "output", "prefix", "depfile", "kernel_store_max", "executor",
-                 "go_package", "go_import_path"):
+                 "go_package", "go_import_path", "userspace_collisions"):
         value = getattr(args, name)
         if value is not None:
             cli[name] = value
-    for name in ("arch", "distro", "release"):
+    for name in ("arch", "distro", "release", "userspace"):
         if getattr(args, name):
             cli[name] = getattr(args, name)
     if args.compat:

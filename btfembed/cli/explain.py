@@ -9,7 +9,7 @@ from typing import Sequence, TextIO
 
 from typing import TYPE_CHECKING
 
-from btfembed.cli._common import add_target_args, load_objects, load_target
+from btfembed.cli._common import add_target_args, check_collisions, load_objects, load_target
 
 if TYPE_CHECKING:
     from btfembed.inputs.objects import BpfObject
@@ -56,6 +56,7 @@ def run(args: argparse.Namespace) -> int:
     from btfembed.minimize.api import explain
 
     objects = load_objects(args.objects)
-    target = load_target(args.kernel, args.module, objects, args.userspace, args.userspace_collisions)
+    target = load_target(args.kernel, args.module, objects, args.userspace)
+    check_collisions(objects, target, args.userspace_collisions)
     print_report(objects, explain(objects, target), sys.stdout, as_json=args.json)
     return 0

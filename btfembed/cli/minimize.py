@@ -75,12 +75,13 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
 
 
 def run(args: argparse.Namespace) -> int:
-    from btfembed.cli._common import load_objects, load_target
+    from btfembed.cli._common import check_collisions, load_objects, load_target
     from btfembed.cli.explain import print_report
     from btfembed.inputs.files import atomic_write
     from btfembed.minimize.api import minimize
     objects = load_objects(args.objects)
-    target = load_target(args.kernel, args.module, objects, args.userspace, args.userspace_collisions)
+    target = load_target(args.kernel, args.module, objects, args.userspace)
+    check_collisions(objects, target, args.userspace_collisions)
     order = {"kernel": None, "native": sys.byteorder}.get(args.byte_order, args.byte_order)
     if args.compat and order is None:
         order = sys.byteorder

@@ -34,13 +34,14 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
 
 
 def run(args: argparse.Namespace) -> int:
-    from btfembed.cli._common import load_objects, load_target
+    from btfembed.cli._common import check_collisions, load_objects, load_target
     from btfembed.errors import CheckFailed
     from btfembed.inputs.containers import load_btf
     from btfembed.minimize.api import verify
 
     objects = load_objects(args.objects)
-    full = load_target(args.kernel, args.module, objects, args.userspace, args.userspace_collisions)
+    full = load_target(args.kernel, args.module, objects, args.userspace)
+    check_collisions(objects, full, args.userspace_collisions)
     mini = load_btf(args.minimized)
     result = verify(objects, full, mini)
     for obj, d in result.differences:

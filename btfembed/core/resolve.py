@@ -33,12 +33,20 @@ _TYPE_ID_LOCAL = int(RelocKind.TYPE_ID_LOCAL)
 
 
 class Target(NamedTuple):
-    """What relocations resolve against: a kernel BTF and optional module
-    BTFs (split on top of it), searched only when the kernel has no
-    candidate."""
+    """What relocations resolve against: a kernel BTF, optional module BTFs
+    (split on top of it, searched only when the kernel has no candidate)
+    and optional user-space BTFs (standalone BTF of applications, searched
+    together with the kernel's types as in one merged BTF file)."""
 
     kernel: BTF
     modules: tuple[BTF, ...] = ()
+    userspace: tuple[BTF, ...] = ()
+
+    @property
+    def btfs(self) -> tuple[BTF, ...]:
+        """Every BTF in index order (the index in marks and type keys): the
+        kernel (0), the modules, then the user-space BTFs."""
+        return (self.kernel, *self.modules, *self.userspace)
 
 
 class RelocResult(NamedTuple):
@@ -71,7 +79,7 @@ def root_names(local: BTF, records: Sequence[CoreRecord]) -> set[str]:
 def prefetch(target: Target, names: set[str]) -> None:
     """Look all candidate names up in one pass per BTF (see
     ``BTF.prefetch_essential_names``); a speed-up only."""
-    for btf in (target.kernel, *target.modules):
+    for btf in target.btfs:
         btf.prefetch_essential_names(sorted(names))
 
 
@@ -203,7 +211,7 @@ def resolve_relocations(local: BTF, records: Sequence[CoreRecord], target: Targe
         state = lists.get(tid)
         if state is None:
             version += 1
-            state = lists[tid] = (find_candidates(local, tid, target.kernel, target.modules), version)
+            state = lists[tid] = (find_candidates(local, tid, target.kernel, target.modules, target.userspace), version)
         key = (g, state[1])
         p = memo.get(key)
         if p is None:

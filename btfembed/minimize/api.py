@@ -10,13 +10,14 @@ from typing import NamedTuple, Sequence, Union
 
 from btfembed.btf import wire
 from btfembed.btf.reader import BTF
+from btfembed.core.collisions import Collision, find_collisions
 from btfembed.core.objects import CoreObject
 from btfembed.core.resolve import Target
 from btfembed.core.results import Difference, Summary, compare
-from btfembed.minimize.engine import Minimized, summarize_object
+from btfembed.minimize.engine import Minimized, resolve_object, summarize_object
 from btfembed.minimize.engine import minimize as _minimize
 
-__all__ = ["minimize", "explain", "verify", "Verification"]
+__all__ = ["minimize", "explain", "verify", "Verification", "collisions"]
 
 Objects = Union[CoreObject, Sequence[CoreObject]]
 Kernel = Union[Target, BTF]
@@ -87,3 +88,14 @@ def verify(objects: Objects, kernel: Kernel, minimized: Union[BTF, bytes]) -> Ve
         total += len(a)
         diffs += [(obj, d) for d in compare(a, b)]
     return Verification(total, diffs)
+
+
+def collisions(objects: Objects, kernel: Kernel) -> list[tuple[CoreObject, Collision]]:
+    """Relocations of ``objects`` whose candidates on ``kernel`` (a
+    ``Target`` with user-space BTF) come both from the kernel and from an
+    application (see ``btfembed.core.collisions``); empty without
+    user-space BTF."""
+    target = _target(kernel)
+    if not target.userspace:
+        return []
+    return [(o, c) for o in _objects(objects) for c in find_collisions(o.btf, resolve_object(o, target), target)]

@@ -88,7 +88,7 @@ def resolve_object(obj: CoreObject, target: Target) -> Resolution:
 
 
 def _locator(target: Target):
-    btfs = [target.kernel, *target.modules]
+    btfs = list(target.btfs)
 
     def locate(btf: object) -> int:
         for i, b in enumerate(btfs):
@@ -111,7 +111,7 @@ def analyze(obj: CoreObject, target: Target, *, compat: bool = False, wide: bool
     """Resolve ``obj`` against ``target`` and record what it needs.  With
     ``wide``, also the marks of every matching candidate (widening level 2,
     needed only when bpftool's marks are not enough)."""
-    btfs = [target.kernel, *target.modules]
+    btfs = list(target.btfs)
     if compat:
         check_compat_input(obj)
     results = resolve_object(obj, target)
@@ -141,7 +141,7 @@ def analyze(obj: CoreObject, target: Target, *, compat: bool = False, wide: bool
             root = local.root_type_id
             cands = cache.get(root)
             if cands is None:
-                cands = cache[root] = find_candidates(obj.btf, root, target.kernel, target.modules)
+                cands = cache[root] = find_candidates(obj.btf, root, target.kernel, target.modules, target.userspace)
             if not o.failed and len(o.considered) == len(cands):
                 # The relocation saw every candidate (nothing pruned yet):
                 # its matches are already all the matches.
@@ -218,7 +218,7 @@ def minimize(objects: Sequence[CoreObject], target: Target, *, compat: bool = Fa
         prefetch(target, set().union(*(root_names(o.btf, o.relocations) for o in objects)))
         analyses = [analyze(obj, target, compat=compat) for obj in objects]
     order = byte_order or ("little" if compat else target.kernel.byte_order)
-    btfs = [target.kernel, *target.modules]
+    btfs = list(target.btfs)
     start_ids = [b.start_id for b in btfs]
     summaries = [a.summaries for a in analyses]
     try:
@@ -239,7 +239,7 @@ def minimize(objects: Sequence[CoreObject], target: Target, *, compat: bool = Fa
         marks.add(a.marks)
         marks.add(a.wide_marks)
     for i, d in diffs:
-        for cand in find_candidates(objects[i].btf, _root_of(objects[i], d), target.kernel, target.modules):
+        for cand in find_candidates(objects[i].btf, _root_of(objects[i], d), target.kernel, target.modules, target.userspace):
             marks.mark_root(cand.btf, cand.id, True)
             marks.mark_type_match(marks.index_of(cand.btf), cand.id, False)
     emitted = emit(marks.as_dict(), lambda k: btfs[k[0]].type(k[1]), start_ids, byte_order=order, hdr_len=hdr_len)
