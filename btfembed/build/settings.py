@@ -51,6 +51,7 @@ __all__ = ["Settings", "KernelSpec", "load_settings", "merge_settings", "find_se
 FAIL_ON = ("never", "ambiguous", "poisoned")
 EMIT = ("c", "python", "go", "rust")
 CODECS = ("zlib", "xz", "zstd", "none")
+COLLISIONS = ("warn", "error", "ignore")
 # emit without output: these names inside out_dir (Settings.emit_output).
 DEFAULT_OUTPUTS = {"c": "kernel_btf", "python": "kernel_btf.py", "go": "kbtf", "rust": "kernel_btf.rs"}
 
@@ -157,8 +158,8 @@ class Settings:
             raise ConfigError(f"codec must be one of {', '.join(CODECS)}, not {self.codec!r}")
         from btfembed.minimize.loader import get_loader
         get_loader(self.loader)
-        if self.userspace_collisions not in ("warn", "error", "ignore"):
-            raise ConfigError("userspace_collisions must be one of warn, error, ignore, "
+        if self.userspace_collisions not in COLLISIONS:
+            raise ConfigError(f"userspace_collisions must be one of {', '.join(COLLISIONS)}, "
                               f"not {self.userspace_collisions!r}")
         if self.header_size not in (24, 32):
             raise ConfigError(f"header_size must be 24 or 32, not {self.header_size}")
@@ -203,7 +204,8 @@ def settings_help() -> str:
     return "\n".join(lines)
 
 
-_CHOICES: dict[str, tuple[Any, ...]] = {"fail_on": FAIL_ON, "emit": EMIT, "codec": CODECS, "header_size": (24, 32)}
+_CHOICES: dict[str, tuple[Any, ...]] = {"fail_on": FAIL_ON, "emit": EMIT, "codec": CODECS, "header_size": (24, 32),
+                                        "userspace_collisions": COLLISIONS}
 
 
 def _schema_of(hint: Any) -> dict[str, Any]:

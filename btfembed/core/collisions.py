@@ -38,7 +38,7 @@ class Collision(NamedTuple):
 
     program: str
     section: str
-    index: int               # relocation number within its section
+    relo: int                # relocation number within its section (libbpf's "relo #N")
     kind: int
     access: str              # the local access, e.g. "struct data.a"
     kernel_types: tuple[str, ...]     # e.g. ("struct data (id 1234)",)
@@ -47,7 +47,7 @@ class Collision(NamedTuple):
 
     def line(self) -> str:
         kind = KIND_LABELS.get(RelocKind(self.kind), str(self.kind))
-        return (f"{self.program} relo #{self.index} {kind} {self.access}: candidates in the kernel "
+        return (f"{self.program} relo #{self.relo} {kind} {self.access}: candidates in the kernel "
                 f"({', '.join(self.kernel_types)}) and in user space ({', '.join(self.user_types)}); "
                 f"matched: {self.matched}")
 
