@@ -137,7 +137,7 @@ def main() -> int:
             cache = work / f"cache-{mode}"
             objects[0].write_bytes(original)
 
-            def run() -> tuple[float, int]:
+            def run() -> tuple[float, int, float]:
                 return measured([PYTHON, "-m", "btfembed", "build", *map(str, objects), "--kernels",
                                  str(work / "archive"), "--out-dir", str(work / f"out-{mode}"), "--cache-dir",
                                  str(cache), "-q", *extra], env)
@@ -145,22 +145,26 @@ def main() -> int:
             for name in ("cold", "object changed", "no-op"):
                 if name == "object changed":
                     shutil.copy(change, objects[0])
-                wall, rss = run()
+                wall, rss, cpu = run()
                 if cluster is not None:
                     from distributed import Client
                     with Client(cluster) as client:
                         peaks = client.run(_peak_mb)
                     worker_peak = f" (workers {max(peaks.values())})"
                 size = store_size(cache)
-                results[f"{mode}/{name}"] = round(wall, 2)
+                results[f"{mode}/{name}"] = [round(wall, 2), round(cpu, 2)]
                 rows.append([f"{'dask, 2 workers' if mode == 'dask' else mode + ' job(s)'}", name, f"{wall:.1f}",
-                             f"{1000 * wall / len(archives):.1f}", f"{rss}{worker_peak}", f"{size / 1e9:.2f}"])
+                             f"{1000 * wall / len(archives):.1f}", "-" if mode == "dask" else f"{cpu:.1f}",
+                             "-" if mode == "dask" else f"{1000 * cpu / len(archives):.1f}",
+                             f"{rss}{worker_peak}", f"{size / 1e9:.2f}"])
             if cluster is not None:
                 cluster.close()
                 cluster = None
         print(f"{len(archives)} distinct kernels (derived from {len(x86_kernels())} shared x86_64 kernels, "
               f"set up in {setup:.0f} s), {len(objects)} objects\n")
-        print(table(rows, ["executor", "run", "wall s", "ms/kernel", "peak MB", "store GB"]))
+        print(table(rows, ["executor", "run", "wall s", "ms/kernel", "CPU s", "CPU ms/kernel", "peak MB",
+                           "store GB"]))
+        print("CPU: user + system of the build and its worker processes (not measured for Dask workers)")
         print(json.dumps({"kernels": len(archives), **results}))
     finally:
         if cluster is not None:
