@@ -123,9 +123,10 @@ def test_store_entry_roundtrip_and_verification(tmp_path: Path) -> None:
     store = KernelStore(str(tmp_path))
     raw = bytes(range(256)) * 40
     offs = array("I", [0, 5, 9, 400])
-    store.put("ab" * 32, raw, offs)
+    store.put("ab" * 32, raw, offs, array("I", [1, 0, 7, 7]), array("I", [2]))
     got = store.get("ab" * 32)
     assert got is not None and got.raw == raw and list(got.offsets) == list(offs)
+    assert list(got.name_offs) == [1, 0, 7, 7] and list(got.odd) == [2]
     assert store.get("cd" * 32) is None
     path = store.entries()[0][2]
     with open(path, "r+b") as f:  # damage the header's digest
@@ -139,7 +140,7 @@ def test_eviction_keeps_the_most_recently_used(tmp_path: Path) -> None:
     store = KernelStore(str(tmp_path))
     keys = [f"{i:02x}" * 32 for i in range(4)]
     for n, key in enumerate(keys):
-        store.put(key, os.urandom(20000), array("I", [0]))
+        store.put(key, os.urandom(20000), array("I", [0]), array("I", [0]), array("I"))
         t = time.time() - 1000 + n  # distinct, increasing recency
         os.utime(store._path(key), (t, t))
     assert store.get(keys[0]) is not None  # the oldest, now the most recent
@@ -227,3 +228,26 @@ def test_cli_store_option_errors(tmp_path: Path) -> None:
                           capture_output=True, text=True)
     assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and "kernel_store_max" in proc.stderr
     assert not (tmp_path / "o").exists()
+
+
+def test_stored_name_index_answers_like_a_fresh_open() -> None:
+    """Lookups through a stored name index equal those of a fresh open, for
+    every kernel and a spread of names (flavored ones too)."""
+    import lzma
+    import random
+
+    from btfembed.btf.reader import BTF
+
+    for path in sorted(REPO_KERNELS.glob("*.btf.xz")):
+        if "__" in path.name:
+            continue
+        raw = lzma.decompress(path.read_bytes())
+        names = sorted({s.decode() for s in raw.split(b"\0") if s.isascii() and s.decode().isidentifier()})
+        sample = random.Random(3).sample(names, 300) + ["task_struct", "task_struct___old", "sk_buff___x"]
+        fresh = BTF(raw, prefetch=sample[:50])
+        index = fresh.name_index()
+        assert index is not None and len(index[0]) == len(fresh.type_offsets())
+        stored = BTF(raw, offsets=fresh.type_offsets(), checked=True, name_index=index, prefetch=sample[:50])
+        plain = BTF(raw)
+        for n in sample:
+            assert stored.find_by_essential_name(n) == plain.find_by_essential_name(n), n

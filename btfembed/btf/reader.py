@@ -14,6 +14,8 @@ lookups of lower ids and offsets go to the base.
 
 from __future__ import annotations
 
+import itertools
+import operator
 import struct
 import sys
 from array import array
@@ -123,13 +125,6 @@ def _role_table(k_name: int, k_type: int) -> bytes:
     table = bytearray(256)
     table[_NAME], table[_TYPE] = k_name, k_type
     return bytes(table)
-
-
-def _starts(lengths: list[int]) -> "Iterator[int]":
-    pos = 0
-    for n in lengths:
-        yield pos
-        pos += n
 
 
 class Header(NamedTuple):
@@ -242,19 +237,28 @@ class BTF:
     """
 
     def __init__(self, data: bytes, *, base: "BTF | None" = None, source: str | None = None,
-                 prefetch: Sequence[str] = (), offsets: "array[int] | None" = None):
+                 prefetch: Sequence[str] = (), offsets: "array[int] | None" = None, checked: bool = False,
+                 name_index: "tuple[array[int], array[int]] | None" = None):
         """``prefetch``: essential names to look up while indexing (see
         ``prefetch_essential_names``), which costs less than a later pass.
         ``offsets``: the type index of this very data as ``type_offsets()``
         returned it (e.g. kept in a verified store), so the type section
-        is not walked again."""
+        is not walked again.  ``checked`` (with ``offsets``): this data and
+        index already passed this version's checks (the kernel store keeps
+        only such data, verified by digest and keyed by version), so the
+        sanity check is not run again; ``name_index`` (with ``checked``)
+        is what ``name_index()`` returned for it, which makes name lookups
+        C-speed passes."""
         self.source = source
+        self._name_idx = name_index if checked and offsets is not None else None
+        self._all_odd: "list[int] | None" = None
         try:
-            self._init(data, base, prefetch, offsets)
+            self._init(data, base, prefetch, offsets, checked)
         except BTFFormatError as exc:
             raise exc.with_source(source) if source else exc
 
-    def _init(self, data: bytes, base: "BTF | None", prefetch: Sequence[str], offsets: "array[int] | None") -> None:
+    def _init(self, data: bytes, base: "BTF | None", prefetch: Sequence[str], offsets: "array[int] | None",
+              checked: bool = False) -> None:
         if isinstance(data, memoryview):
             data = data.tobytes()
         self.raw = data
@@ -291,16 +295,18 @@ class BTF:
                 raise BTFFormatError("type index does not fit the type section")
             self._offs = offsets if isinstance(offsets, array) and offsets.typecode == "I" else array("I", offsets)
             self.type_cnt: int = self.start_id + len(self._offs)
-            steps = self._steps()
-            words = self._words
-            infos = array("I", map(words.__getitem__, map((1).__add__, self._offs)))
-            try:
-                lengths = list(map(steps.__getitem__, infos))
-            except _UnknownKind:
-                raise BTFFormatError("type index does not fit the type section") from None
-            if sum(lengths) != len(words) or any(o != e for o, e in zip(self._offs, _starts(lengths))):
-                raise BTFFormatError("type index does not fit the type section")
-            self._check_records(infos, steps)
+            if not checked:
+                steps = self._steps()
+                words = self._words
+                infos = array("I", map(words.__getitem__, map((1).__add__, self._offs)))
+                try:
+                    lengths = list(map(steps.__getitem__, infos))
+                except _UnknownKind:
+                    raise BTFFormatError("type index does not fit the type section") from None
+                starts = list(itertools.accumulate(lengths, initial=0))
+                if starts.pop() != len(words) or starts != self._offs.tolist():
+                    raise BTFFormatError("type index does not fit the type section")
+                self._check_records(infos, steps)
             if names:
                 self.prefetch_essential_names(names)
         elif names:
@@ -308,6 +314,7 @@ class BTF:
             by_offset = {off: n for n, offs in found.items() for off in offs}
             self._offs, hits, odd = self._scan(by_offset)
             self.type_cnt = self.start_id + len(self._offs)
+            self._all_odd = odd  # the walk found every mid-string name
             self._store_prefetch(names, hits, odd, by_offset)
         else:
             self._offs = self._scan()[0]
@@ -644,6 +651,11 @@ class BTF:
             return
         found = self.strings.essential_offsets_many(todo)
         by_offset = {off: n for n, offs in found.items() for off in offs}
+        if self._name_idx is not None:
+            name_offs, odd_positions = self._name_idx
+            hits = list(itertools.compress(itertools.count(), map(by_offset.__contains__, name_offs)))
+            self._store_prefetch(todo, hits, odd_positions, by_offset)
+            return
         table = self.strings
         data, start = table.data, table.start
         end = start + len(data)
@@ -657,6 +669,21 @@ class BTF:
             elif start < x < end and data[x - start - 1]:
                 odd.append(k)  # a name starting mid-string
         self._store_prefetch(todo, hits, odd, by_offset)
+
+    def name_index(self) -> "tuple[array[int], array[int]] | None":
+        """(name offset of every type here, positions of the types whose name
+        starts mid-string), computed by C-speed passes, for a store to keep
+        beside the type index; ``None`` for split BTF."""
+        if self.strings.start != 0:
+            return None
+        words = self._words
+        name_offs = array("I", map(words.__getitem__, self._offs))
+        if self._all_odd is not None:
+            return name_offs, array("I", self._all_odd)
+        parts = self.strings.data.split(b"\0")
+        starts = set(itertools.accumulate(map(operator.add, map(len, parts), itertools.repeat(1)), initial=0))
+        odd = array("I", itertools.compress(itertools.count(), map(operator.not_, map(starts.__contains__, name_offs))))
+        return name_offs, odd
 
     def _store_prefetch(self, names: Sequence[str], hits: Sequence[int], odd: Sequence[int],
                         by_offset: dict[int, str]) -> None:

@@ -234,19 +234,23 @@ def _cached_result(kernel: KernelInput, kernel_digest: str) -> KernelResult | No
 def _open_kernel(kernel: KernelInput, kernel_digest: str, prefetch: set[str]) -> tuple[Target, bool]:
     """The kernel's BTF (from the store when it is there) and its modules;
     (target, decoded)."""
-    stored = _STORE.get(kernel_digest)
+    # Keyed by version too: an entry holds only data this version checked.
+    store_key = digest("kernel-store", __version__, kernel_digest)
+    stored = _STORE.get(store_key)
     btf: BTF | None = None
     decoded = False
     if stored is not None:
         try:
-            btf = BTF(stored.raw, source=kernel.path, prefetch=sorted(prefetch), offsets=stored.offsets)
+            btf = BTF(stored.raw, source=kernel.path, prefetch=sorted(prefetch), offsets=stored.offsets,
+                      checked=True, name_index=(stored.name_offs, stored.odd))
         except BTFEmbedError:
             pass  # verified but unusable (another btfembed's entry): decode the file
     if btf is None:
         btf = sources.load_kernel(kernel.path, kernel_digest, _CACHE, prefetch=prefetch)
         decoded = True
-        if btf.base is None:
-            _STORE.put(kernel_digest, btf.raw, btf.type_offsets())
+        index = btf.name_index() if btf.base is None and _STORE.enabled else None
+        if index is not None:
+            _STORE.put(store_key, btf.raw, btf.type_offsets(), *index)
     target = sources.with_modules(btf, kernel.modules, prefetch)
     if _OPTIONS.userspace:
         target = target._replace(userspace=_userspace_btfs(prefetch))

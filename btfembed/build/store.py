@@ -4,19 +4,24 @@ Decoding a BTFHub archive (``.btf.tar.xz``) and indexing its types is most
 of the cost of a kernel in ``btfembed build``.  The first time a kernel is
 decoded, its raw BTF and its type index (the word offset of every type
 record, what ``BTF`` computes by walking the type section) are stored here,
-keyed by the SHA-256 of the kernel *file*.  A later build that must analyse
+with its name index (the name offset of every type, and which names start
+mid-string: lookups by name are then C-speed passes), keyed by the SHA-256
+of the kernel *file* and the btfembed version (an entry holds only data
+this version has checked).  A later build that must analyse
 an object against that kernel (an object changed or was added) opens the
 stored entry instead: no archive is read and no type section is walked.
 
 Entry layout (``<root>/v1/kernels/<xx>/<file digest>``), little-endian::
 
-    magic    8 bytes   b"BTFEKS1\\0"
+    magic    8 bytes   b"BTFEKS2\\0"
     codec    1 byte    0: payload stored as is, 1: zstd
     pad      3 bytes
     raw_len  u32       bytes of raw BTF
-    n_offs   u32       entries of the type index
+    n_offs   u32       entries of the type index (= types)
+    n_odd    u32       types whose name starts mid-string
     sha256   32 bytes  of the uncompressed payload
-    payload            raw BTF, then n_offs u32 word offsets
+    payload            raw BTF, n_offs u32 word offsets, n_offs u32 name
+                       offsets, n_odd u32 type positions
 
 Measured on a 4.3 MB kernel (6.1): xz + tar decode 62 ms, walking the type
 section 17 ms; reopening a zstd entry (level 1, 1.5 MB on disk) 8 ms plus
@@ -50,8 +55,8 @@ except ImportError:  # pragma: no cover - zstandard is a dependency
 
 __all__ = ["KernelStore", "StoredKernel", "parse_size", "DEFAULT_MAX", "format_size"]
 
-MAGIC = b"BTFEKS1\0"
-_HEADER = struct.Struct("<8sB3xII32s")
+MAGIC = b"BTFEKS2\0"
+_HEADER = struct.Struct("<8sB3xIII32s")
 CODEC_NONE, CODEC_ZSTD = 0, 1
 ZSTD_LEVEL = 1
 # BTFHub holds about 4,000 kernels; at about 1.5 MB per zstd entry they take
@@ -84,6 +89,8 @@ def format_size(n: int) -> str:
 class StoredKernel(NamedTuple):
     raw: bytes          # raw BTF
     offsets: array      # word offset of every type record (array('I'))
+    name_offs: array    # name offset of every type (array('I'))
+    odd: array          # positions of the types whose name starts mid-string
 
 
 class KernelStore:
@@ -134,37 +141,48 @@ class KernelStore:
     def _decode(data: bytes) -> StoredKernel | None:
         if len(data) < _HEADER.size:
             return None
-        magic, codec, raw_len, n_offs, want = _HEADER.unpack_from(data)
+        magic, codec, raw_len, n_offs, n_odd, want = _HEADER.unpack_from(data)
         if magic != MAGIC:
             return None
+        size = raw_len + 4 * (2 * n_offs + n_odd)
         body = memoryview(data)[_HEADER.size:]
         if codec == CODEC_ZSTD:
             if _zstd is None:
                 return None
             try:
-                payload = _zstd.ZstdDecompressor().decompress(body, max_output_size=raw_len + 4 * n_offs)
+                payload = _zstd.ZstdDecompressor().decompress(body, max_output_size=size)
             except _zstd.ZstdError:
                 return None
         elif codec == CODEC_NONE:
             payload = body
         else:
             return None
-        if len(payload) != raw_len + 4 * n_offs or hashlib.sha256(payload).digest() != want:
+        if len(payload) != size or hashlib.sha256(payload).digest() != want:
             return None
         view = memoryview(payload)
-        offsets = array("I")
-        offsets.frombytes(view[raw_len:])
-        if sys.byteorder != "little":  # pragma: no cover
-            offsets.byteswap()
-        return StoredKernel(bytes(view[:raw_len]), offsets)
+        arrays = []
+        pos = raw_len
+        for n in (n_offs, n_offs, n_odd):
+            a = array("I")
+            a.frombytes(view[pos:pos + 4 * n])
+            if sys.byteorder != "little":  # pragma: no cover
+                a.byteswap()
+            arrays.append(a)
+            pos += 4 * n
+        return StoredKernel(bytes(view[:raw_len]), *arrays)
 
-    def put(self, key: str, raw: bytes, offsets: array) -> None:
+    def put(self, key: str, raw: bytes, offsets: array, name_offs: array, odd: array) -> None:
         if self.root is None:
             return
-        offs = array("I", offsets)
-        if sys.byteorder != "little":  # pragma: no cover
-            offs.byteswap()
-        payload = bytes(raw) + offs.tobytes()
+        if len(name_offs) != len(offsets):
+            raise ValueError("one name offset per type")
+        parts = [bytes(raw)]
+        for a in (offsets, name_offs, odd):
+            a = array("I", a)
+            if sys.byteorder != "little":  # pragma: no cover
+                a.byteswap()
+            parts.append(a.tobytes())
+        payload = b"".join(parts)
         digest = hashlib.sha256(payload).digest()
         if _zstd is not None:
             codec, body = CODEC_ZSTD, _zstd.ZstdCompressor(level=ZSTD_LEVEL).compress(payload)
@@ -173,7 +191,7 @@ class KernelStore:
         path = self._path(key)
         try:
             os.makedirs(os.path.dirname(path), exist_ok=True)
-            atomic_write(path, _HEADER.pack(MAGIC, codec, len(raw), len(offs), digest) + body)
+            atomic_write(path, _HEADER.pack(MAGIC, codec, len(raw), len(offsets), len(odd), digest) + body)
             self.written += 1
         except Exception:  # a store that cannot be written is not an error
             pass
