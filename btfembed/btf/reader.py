@@ -39,7 +39,6 @@ HOST_ORDER = sys.byteorder  # "little" or "big"
 _MAX_CHAIN = 4096  # longest modifier/typedef chain followed before calling it a cycle
 _MAX_RESOLVE_DEPTH = 32  # libbpf's MAX_RESOLVE_DEPTH for size resolution
 
-_MOD_OR_TYPEDEF = frozenset({TYPEDEF, VOLATILE, CONST, RESTRICT, TYPE_TAG})
 _BTF_VERSION = 1
 
 # -- the sanity check's word roles ----------------------------------------
@@ -708,7 +707,7 @@ class BTF:
     def skip_mods_and_typedefs(self, tid: int) -> int:
         """Follow CONST/VOLATILE/RESTRICT/TYPE_TAG/TYPEDEF to the first other type."""
         for _ in range(_MAX_CHAIN):
-            if self.kind(tid) not in _MOD_OR_TYPEDEF:
+            if self.kind(tid) not in wire.MODIFIER_OR_TYPEDEF_KINDS:
                 return tid
             tid = self.type(tid).size_type
         raise TypeIdError(f"type [{tid}]: modifier/typedef chain longer than {_MAX_CHAIN} (reference cycle?)",

@@ -35,12 +35,10 @@ VLEN_MASK = 0xFFFFFF
 KIND_SHIFT = 24
 KIND_MASK = 0x7F
 KFLAG_SHIFT = 31
-MAX_VLEN = VLEN_MASK
 MAX_KIND = KIND_MASK
 
 # Member ``offset`` when the parent has kind_flag set.
 MEMBER_BITFIELD_SHIFT = 24
-MEMBER_BIT_OFFSET_MASK = 0xFFFFFF
 
 # INT data word.
 INT_ENCODING_SHIFT = 24
@@ -112,6 +110,8 @@ SIZED_KINDS = frozenset({INT, STRUCT, UNION, ENUM, DATASEC, FLOAT, ENUM64})
 
 # Modifiers skipped (with typedefs) when resolving a type.
 MODIFIER_KINDS = frozenset({VOLATILE, CONST, RESTRICT, TYPE_TAG})
+# What ``BTF.skip_mods_and_typedefs`` follows.
+MODIFIER_OR_TYPEDEF_KINDS = MODIFIER_KINDS | {TYPEDEF}
 
 FUNC_LINKAGE = {0: "static", 1: "global", 2: "extern"}
 VAR_LINKAGE = {0: "static", 1: "global", 2: "extern"}

@@ -92,8 +92,6 @@ class Cache:
 
     def __init__(self, root: str | None):
         self.root = root
-        self.hits = 0
-        self.misses = 0
         self.damaged: list[str] = []
 
     def _path(self, kind: str, key: str) -> str:
@@ -112,8 +110,6 @@ class Cache:
         except BTFEmbedError:
             if os.path.lexists(path):
                 self._damaged(path)
-            else:
-                self.misses += 1
             return None
         try:
             entry = json.loads(unseal(data))
@@ -127,11 +123,9 @@ class Cache:
         except Exception:  # noqa: BLE001 - whatever is wrong with it, it is not used
             self._damaged(path)
             return None
-        self.hits += 1
         return value
 
     def _damaged(self, path: str) -> None:
-        self.misses += 1
         self.damaged.append(path)
         try:
             if os.path.isdir(path) and not os.path.islink(path):

@@ -24,8 +24,11 @@ class Status(str, enum.Enum):
     AMBIGUOUS = "ambiguous"
     ERROR = "error"
 
-    __str__ = str.__str__
-    __format__ = str.__format__
+    def __str__(self) -> str:
+        return str.__str__(self)
+
+    def __format__(self, spec: str) -> str:
+        return str.__format__(self, spec)
 
     @property
     def failed(self) -> bool:

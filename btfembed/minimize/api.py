@@ -48,7 +48,7 @@ def minimize(objects: Objects, kernel: Kernel, *, compat: bool = False, byte_ord
                      hdr_len=header_size)
 
 
-def explain(objects: Objects, kernel: Kernel) -> list[tuple[Summary, ...]]:
+def explain(objects: Objects, kernel: Kernel) -> list[Sequence[Summary]]:
     """How every relocation of ``objects`` resolves on ``kernel``: per
     object, one ``Summary`` per relocation (``btfembed.describe`` renders
     its result as the command line prints it)."""

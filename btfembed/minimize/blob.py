@@ -23,9 +23,11 @@ from btfembed.btf.types import Composite, Type, make_info
 from btfembed.btf.writer import Builder
 from btfembed.btf.wire import STRUCT, UNION
 
+from btfembed.minimize.owners import owner
+
 __all__ = ["emit", "Emitted", "Key"]
 
-Key = tuple  # (BTF index: 0 kernel, 1.. modules; type id)
+Key = tuple[int, int]  # (BTF index: 0 kernel, 1.. modules; type id)
 
 
 class Emitted(NamedTuple):
@@ -48,8 +50,7 @@ def emit(kept: Mapping[Key, AbstractSet[int]], type_of: Callable[[Key], Type], s
         def remap(old: int, _where: int = where) -> int:
             if old == 0:
                 return 0
-            owner = 0 if _where and old < start_ids[_where] else _where
-            return new_ids.get((owner, old), 0)
+            return new_ids.get((owner(start_ids, _where, old), old), 0)
 
         if t.kind == STRUCT or t.kind == UNION:
             keep = kept[key]

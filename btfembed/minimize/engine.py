@@ -31,7 +31,7 @@ Two modes:
 
 from __future__ import annotations
 
-from typing import Mapping, NamedTuple, Sequence
+from typing import Callable, Mapping, NamedTuple, Sequence
 
 from btfembed.btf import wire
 from btfembed.btf.reader import BTF
@@ -43,6 +43,7 @@ from btfembed.core.resolve import (
 )
 from btfembed.minimize.blob import Emitted, Key, emit
 from btfembed.minimize.levels import Level
+from btfembed.minimize.owners import locator
 from btfembed.errors import BTFEmbedError, MinimizeError
 from btfembed.minimize.marks import Marks, UnsupportedMarkError
 from btfembed.core.objects import CoreObject
@@ -87,15 +88,8 @@ def resolve_object(obj: CoreObject, target: Target) -> Resolution:
                                specs=None if table is not None else obj.specs, spec_table=table)
 
 
-def _locator(target: Target):
-    btfs = list(target.btfs)
-
-    def locate(btf: object) -> int:
-        for i, b in enumerate(btfs):
-            if b is btf:
-                return i
-        return 0
-    return locate
+def _locator(target: Target) -> Callable[[object], int]:
+    return locator(list(target.btfs))
 
 
 def summarize_object(obj: CoreObject, target: Target) -> Sequence[Summary]:

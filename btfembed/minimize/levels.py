@@ -17,5 +17,8 @@ class Level(enum.IntEnum):
     MATCHES = 2     # + every candidate that matches a relocation on its own
     GRAPH = 3       # + the whole type graph of the candidates that still differ
 
-    __str__ = int.__repr__
-    __format__ = int.__format__
+    def __str__(self) -> str:
+        return int.__repr__(self)
+
+    def __format__(self, spec: str) -> str:
+        return int.__format__(self, spec)

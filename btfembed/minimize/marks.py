@@ -31,11 +31,15 @@ from btfembed.btf.wire import (
     KIND_NAMES, PTR, RESTRICT, STRUCT, TYPE_TAG, TYPEDEF, UNION, VAR, VOLATILE,
 )
 
+from btfembed.btf import wire
+from btfembed.minimize.owners import index_of, owner
+
 __all__ = ["Marks", "UnsupportedMarkError"]
 
 _LEAF = frozenset({0, INT, FLOAT, ENUM, ENUM64, STRUCT, UNION})
-_REF = frozenset({CONST, RESTRICT, VOLATILE, TYPEDEF})
-_MODS = frozenset({CONST, VOLATILE, RESTRICT, TYPE_TAG})
+# bpftool follows typedefs and the modifiers other than TYPE_TAG here.
+_REF = (wire.MODIFIER_KINDS - {TYPE_TAG}) | {TYPEDEF}
+_MODS = wire.MODIFIER_KINDS
 
 
 class UnsupportedMarkError(BTFEmbedError):
@@ -53,6 +57,7 @@ class Marks:
     def __init__(self, btfs: Sequence[BTF], *, compat: bool = False):
         self.btfs = list(btfs)
         self.kept: list[dict[int, set[int]]] = [{} for _ in self.btfs]
+        self._start_ids = [b.start_id for b in self.btfs]
         self.compat = compat
         self._seen: set[tuple] = set()
 
@@ -60,15 +65,10 @@ class Marks:
 
     def _owner(self, where: int, tid: int) -> int:
         """Index of the BTF defining ``tid`` when referenced from ``btfs[where]``."""
-        if where and tid < self.btfs[where].start_id:
-            return 0
-        return where
+        return owner(self._start_ids, where, tid)
 
     def index_of(self, btf: BTF) -> int:
-        for i, b in enumerate(self.btfs):
-            if b is btf:
-                return i
-        raise ValueError("BTF is not part of this mark set")
+        return index_of(self.btfs, btf)
 
     # -- primitives -----------------------------------------------------------
 
@@ -201,10 +201,6 @@ class Marks:
             else:
                 self._unsupported(t.kind, tid)
 
-    @property
-    def start_ids(self) -> list[int]:
-        return [b.start_id for b in self.btfs]
-
     def as_dict(self) -> dict[tuple[int, int], frozenset[int]]:
         """(BTF index, type id) -> kept member indices."""
         return {(w, tid): frozenset(members) for w, kept in enumerate(self.kept) for tid, members in kept.items()}
@@ -216,6 +212,3 @@ class Marks:
 
     def mark_root(self, btf: BTF, tid: int, follow_pointers: bool = True) -> None:
         self.mark_type(self.index_of(btf), tid, follow_pointers)
-
-    def count(self) -> int:
-        return sum(len(k) for k in self.kept)
