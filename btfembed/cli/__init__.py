@@ -29,12 +29,13 @@ COMMANDS = (
     "verify",
     "dump",
     "generate",
+    "doctor",
 )
 
 EPILOG = """\
 exit status:
   0  success
-  1  a check failed (verify found differences, build --fail-on)
+  1  a check failed (verify or doctor found differences, build --fail-on)
   2  usage or configuration error
   3  invalid input (corrupt BTF, not a BPF object, bad access string, ...)
   4  file system error (missing, unreadable or unwritable path)
