@@ -28,6 +28,7 @@ is a ``MatchError``.
 from __future__ import annotations
 
 from btfembed.btf.reader import BTF
+from btfembed.btf.types import Array, FuncProto, Int, Type
 from btfembed.core.kinds import RelocKind, is_enumval_based, is_field_based, is_type_based
 from btfembed.core.spec import SPEC_MAX_LEN, Accessor, Spec, is_flex_array
 from btfembed.errors import BTFFormatError, MatchError, TypeIdError
@@ -87,13 +88,27 @@ def _size(btf: BTF, tid: int) -> int:
         raise MatchError(f"cannot resolve size of [{tid}]: {exc.message}") from None
 
 
+def _pair(local: BTF, local_id: int, targ: BTF, targ_id: int) -> tuple[int, int, Type, Type]:
+    """Both ids past modifiers and typedefs, and their types: the first step
+    of every walk below."""
+    local_id = _skip(local, local_id)
+    targ_id = _skip(targ, targ_id)
+    return local_id, targ_id, local.type(local_id), targ.type(targ_id)
+
+
+def _descend(depth: int, what: str) -> int:
+    """One level deeper into a walk; MatchError past libbpf's limit."""
+    depth -= 1
+    if depth < 0:
+        raise MatchError(f"{what} deeper than 32 levels")
+    return depth
+
+
 def fields_are_compat(local: BTF, local_id: int, targ: BTF, targ_id: int, budget: Budget | None = None) -> bool:
     budget = budget or Budget()
     while True:
         budget.spend("field compatibility check")
-        local_id = _skip(local, local_id)
-        targ_id = _skip(targ, targ_id)
-        lt, tt = local.type(local_id), targ.type(targ_id)
+        local_id, targ_id, lt, tt = _pair(local, local_id, targ, targ_id)
         if lt.kind in (STRUCT, UNION) and tt.kind in (STRUCT, UNION):
             return True
         if not kind_core_compat(lt.kind, tt.kind):
@@ -104,10 +119,10 @@ def fields_are_compat(local: BTF, local_id: int, targ: BTF, targ_id: int, budget
         if k in (FWD, ENUM, ENUM64):
             ll, tl = essential_len(lt.name), essential_len(tt.name)
             return ll == 0 or tl == 0 or (ll == tl and lt.name[:ll] == tt.name[:tl])
-        if k == INT:
-            return lt.bit_offset == 0 and tt.bit_offset == 0  # type: ignore[attr-defined]
-        if k == ARRAY:
-            local_id, targ_id = lt.elem_type, tt.elem_type  # type: ignore[attr-defined]
+        if isinstance(lt, Int) and isinstance(tt, Int):
+            return lt.bit_offset == 0 and tt.bit_offset == 0
+        if isinstance(lt, Array) and isinstance(tt, Array):
+            local_id, targ_id = lt.elem_type, tt.elem_type
             continue
         return False
 
@@ -121,29 +136,25 @@ def types_are_compat(local: BTF, local_id: int, targ: BTF, targ_id: int, level: 
     depth = _MAX_DEPTH
     while True:
         budget.spend("type compatibility check")
-        depth -= 1
-        if depth < 0:
-            raise MatchError("type compatibility check deeper than 32 levels")
-        local_id = _skip(local, local_id)
-        targ_id = _skip(targ, targ_id)
-        lt, tt = local.type(local_id), targ.type(targ_id)
+        depth = _descend(depth, "type compatibility check")
+        local_id, targ_id, lt, tt = _pair(local, local_id, targ, targ_id)
         if not kind_core_compat(lt.kind, tt.kind):
             return False
         k = lt.kind
         if k in (0, STRUCT, UNION, ENUM, FWD, ENUM64):
             return True
-        if k == INT:
-            return lt.bit_offset == 0 and tt.bit_offset == 0  # type: ignore[attr-defined]
+        if isinstance(lt, Int) and isinstance(tt, Int):
+            return lt.bit_offset == 0 and tt.bit_offset == 0
         if k == PTR:
             local_id, targ_id = lt.type, tt.type
             continue
-        if k == ARRAY:
-            local_id, targ_id = lt.elem_type, tt.elem_type  # type: ignore[attr-defined]
+        if isinstance(lt, Array) and isinstance(tt, Array):
+            local_id, targ_id = lt.elem_type, tt.elem_type
             continue
-        if k == FUNC_PROTO:
+        if isinstance(lt, FuncProto) and isinstance(tt, FuncProto):
             if lt.vlen != tt.vlen:
                 return False
-            for lp, tp in zip(lt.params, tt.params):  # type: ignore[attr-defined]
+            for lp, tp in zip(lt.params, tt.params):
                 if level <= 0:
                     raise MatchError("type compatibility check recursed more than 32 levels")
                 if not types_are_compat(local, _skip(local, lp.type), targ, _skip(targ, tp.type), level - 1,
@@ -178,12 +189,8 @@ def types_match(local: BTF, local_id: int, targ: BTF, targ_id: int, behind_ptr: 
     depth = _MAX_DEPTH
     while True:
         budget.spend("type match")
-        depth -= 1
-        if depth < 0:
-            raise MatchError("type match deeper than 32 levels")
-        local_id = _skip(local, local_id)
-        targ_id = _skip(targ, targ_id)
-        lt, tt = local.type(local_id), targ.type(targ_id)
+        depth = _descend(depth, "type match")
+        local_id, targ_id, lt, tt = _pair(local, local_id, targ, targ_id)
         if not _names_match(lt.name, tt.name):
             return False
         lk, tk = lt.kind, tt.kind
