@@ -110,14 +110,34 @@ def _arch_from_release(release: str) -> str:
     return normalize_arch(m.group(1)) if m else ""
 
 
-def _module_files(directory: str, prefix: str = "") -> list[str]:
-    try:
-        names = os.listdir(directory)
-    except OSError:
-        return []
-    return [os.path.join(directory, n) for n in names
-            if n.startswith(prefix) and len(n) > len(prefix) and n.endswith(_MODULE_SUFFIXES)
-            and os.path.isfile(os.path.join(directory, n))]
+# Directory listings during one discover() call: directory -> (module file
+# names by the kernel stem before their last "__", all names).
+_LISTINGS: dict[str, tuple[dict[str, list[str]], list[str]]] | None = None
+
+
+def _listing(directory: str) -> tuple[dict[str, list[str]], list[str]]:
+    cached = _LISTINGS.get(directory) if _LISTINGS is not None else None
+    if cached is None:
+        try:
+            names = sorted(os.listdir(directory))
+        except OSError:
+            names = []
+        by_stem: dict[str, list[str]] = {}
+        for n in names:
+            if "__" in n and n.endswith(_MODULE_SUFFIXES):
+                by_stem.setdefault(n.rpartition("__")[0], []).append(n)
+        cached = (by_stem, names)
+        if _LISTINGS is not None:
+            _LISTINGS[directory] = cached
+    return cached
+
+
+def _module_files(directory: str, stem: str | None = None) -> list[str]:
+    """Module files in ``directory``: those named ``STEM__MODULE...``, or
+    (``stem`` None) every module-like file."""
+    by_stem, names = _listing(directory)
+    chosen = by_stem.get(stem, []) if stem is not None else [n for n in names if n.endswith(_MODULE_SUFFIXES)]
+    return [os.path.join(directory, n) for n in chosen if os.path.isfile(os.path.join(directory, n))]
 
 
 def _neighbour_modules(path: str) -> tuple[str, ...]:
@@ -126,7 +146,7 @@ def _neighbour_modules(path: str) -> tuple[str, ...]:
     if not os.path.isfile(path):
         return ()
     directory, stem = os.path.dirname(path) or ".", release_from_filename(os.path.basename(path))
-    found = _module_files(directory, stem + "__") + _module_files(os.path.join(directory, "modules"), stem + "__")
+    found = _module_files(directory, stem) + _module_files(os.path.join(directory, "modules"), stem)
     for sub in (os.path.join(directory, stem), os.path.join(directory, "modules", stem)):
         if os.path.isdir(sub):
             found += _module_files(sub)
@@ -256,7 +276,7 @@ def _from_directory(root: str) -> list[KernelInput]:
         # Module folders (modules/, <kernel stem>/) are not walked for kernels.
         dirnames[:] = sorted(d for d in dirnames if d != "modules" and d not in stems)
         for name in sorted(filenames):
-            if not _is_btf_file(name) or name.partition("__")[0] in stems - {release_from_filename(name)}:
+            if not _is_btf_file(name) or ("__" in name and name.rpartition("__")[0] in stems):
                 continue
             full = os.path.join(dirpath, name)
             parts = os.path.relpath(full, root).split(os.sep)
@@ -321,6 +341,15 @@ def _check_key(k: KernelInput) -> None:
 
 def discover(specs: Sequence[KernelSpec]) -> list[KernelInput]:
     """All kernels the sources name, sorted by key; duplicate keys refused."""
+    global _LISTINGS
+    _LISTINGS = {}
+    try:
+        return _discover(specs)
+    finally:
+        _LISTINGS = None
+
+
+def _discover(specs: Sequence[KernelSpec]) -> list[KernelInput]:
     found: list[KernelInput] = []
     for spec in specs:
         path = spec.path
