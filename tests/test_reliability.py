@@ -516,3 +516,120 @@ def test_build_piped_under_timeout_ends(tmp_path: Path) -> None:
         start = time.monotonic()
         proc = subprocess.run(["sh", "-c", f"timeout -s {sig} 2 {cmd} | cat"], capture_output=True, timeout=60)
         assert time.monotonic() - start < 12, sig
+
+
+# -- the out-dir as a unit -------------------------------------------------
+
+def _unit_build(tmp_path: Path, objects: list[str], out: Path, *extra: str) -> list[str]:
+    return [sys.executable, "-m", "btfembed", "build", *objects, "--kernels", f"{SMALL}=u/1/x86_64/5.3",
+            "--kernels", f"{SMALL}=u/2/x86_64/5.3-b", "--kernels", f"{DEBIAN}=debian/12/x86_64/6.1",
+            "--out-dir", str(out), "--report", str(out / "report.json"), "--no-cache", "-q", "-j1", *extra]
+
+
+def _leftovers(out: Path) -> list[str]:
+    return sorted(p.name for p in out.parent.iterdir()
+                  if p.name.startswith(f".{out.name}.btfembed-") and not p.name.endswith("-lock"))
+
+
+def _count_syscalls(cmd: list[str], names: str, tmp_path: Path) -> dict[str, int]:
+    log = tmp_path / "strace.log"
+    subprocess.run(["strace", "-f", "-qq", "-o", str(log), "-e", f"trace={names}", *cmd], check=True,
+                   capture_output=True, timeout=300)
+    counts: dict[str, int] = {}
+    for line in log.read_text().splitlines():
+        for name in names.split(","):
+            if f" {name}(" in line or line.startswith(f"{name}("):
+                counts[name] = counts.get(name, 0) + 1
+    return counts
+
+
+def test_kill_at_every_rename_leaves_a_complete_build(tmp_path: Path) -> None:
+    """Fault injection: the build is killed (SIGKILL) at each rename it
+    makes in turn; out/ is then exactly the previous build or the new one,
+    and a rerun gives the clean build's bytes and removes what was left."""
+    import shutil
+    if shutil.which("strace") is None:
+        pytest.skip("strace is needed for fault injection")
+    old_objs, new_objs = [OBJ_A], [OBJ_A, OBJ_B]
+    ref_old, ref_new = tmp_path / "ref-old", tmp_path / "ref-new"
+    subprocess.run(_unit_build(tmp_path, old_objs, ref_old), check=True, capture_output=True)
+    subprocess.run(_unit_build(tmp_path, new_objs, ref_new), check=True, capture_output=True)
+    expect_old, expect_new = _tree(ref_old), _tree(ref_new)
+    assert expect_old != expect_new
+    names = "rename,renameat,renameat2"
+    work = tmp_path / "work" / "out"
+    work.parent.mkdir()
+    subprocess.run(_unit_build(tmp_path, old_objs, work), check=True, capture_output=True)
+    counts = _count_syscalls(_unit_build(tmp_path, new_objs, work), names, tmp_path)
+    assert sum(counts.values()) >= 2, counts
+    states = set()
+    for name, n in counts.items():
+        for when in range(1, n + 1):
+            shutil.rmtree(work.parent)
+            work.parent.mkdir()
+            subprocess.run(_unit_build(tmp_path, old_objs, work), check=True, capture_output=True)
+            proc = subprocess.run(["strace", "-f", "-qq", "-o", "/dev/null", "-e", f"trace={name}",
+                                   "-e", f"inject={name}:signal=SIGKILL:when={when}",
+                                   *_unit_build(tmp_path, new_objs, work)], capture_output=True, timeout=300)
+            assert proc.returncode != 0, (name, when)
+            now = _tree(work)
+            assert now in (expect_old, expect_new), (name, when, sorted(now))
+            states.add("new" if now == expect_new else "old")
+            rerun = subprocess.run(_unit_build(tmp_path, new_objs, work), capture_output=True, text=True)
+            assert rerun.returncode == 0, rerun.stderr
+            assert _tree(work) == expect_new, (name, when)
+            assert _leftovers(work) == [], (name, when)
+    assert states == {"old", "new"}  # both sides of the switch were hit
+
+
+def test_full_disk_leaves_the_previous_build(tmp_path: Path) -> None:
+    import shutil
+    if shutil.which("strace") is None:
+        pytest.skip("strace is needed for fault injection")
+    out = tmp_path / "out"
+    subprocess.run(_unit_build(tmp_path, [OBJ_A], out), check=True, capture_output=True)
+    before = _tree(out)
+    # The 3rd write of the build fails with ENOSPC (mid-way through the files).
+    proc = subprocess.run(["strace", "-f", "-qq", "-o", "/dev/null", "-e", "trace=write",
+                           "-e", "inject=write:error=ENOSPC:when=3", *_unit_build(tmp_path, [OBJ_A, OBJ_B], out)],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 4, proc.stderr
+    assert "No space left on device" in proc.stderr and proc.stderr.count("\n") == 1, proc.stderr
+    assert _tree(out) == before
+    assert _leftovers(out) == []
+
+
+def test_stray_temporaries_and_stale_files_do_not_survive(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    subprocess.run(_unit_build(tmp_path, [OBJ_A], out), check=True, capture_output=True)
+    (out / ".btfembed.pack.abc123.tmp").write_bytes(b"half")
+    (out / "x" / "y" / "z").mkdir(parents=True)
+    (out / "x" / "y" / "z" / "9.9.btf").write_bytes(b"stale")
+    (tmp_path / ".out.btfembed-new-deadbeef").mkdir()  # a killed run's unfinished tree
+    proc = subprocess.run(_unit_build(tmp_path, [OBJ_A, OBJ_B], out), capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    names = set(_tree(out))
+    assert ".btfembed.pack.abc123.tmp" not in names and "x/y/z/9.9.btf" not in names
+    assert _leftovers(out) == []
+
+
+def test_concurrent_builds_on_one_out_dir_leave_one_complete_build(tmp_path: Path) -> None:
+    from btfembed.embed.pack import read_pack
+
+    ref_a, ref_b = tmp_path / "ref-a", tmp_path / "ref-b"
+    subprocess.run(_unit_build(tmp_path, [OBJ_A], ref_a), check=True, capture_output=True)
+    subprocess.run(_unit_build(tmp_path, [OBJ_B], ref_b), check=True, capture_output=True)
+    expected = [_tree(ref_a), _tree(ref_b)]
+    out = tmp_path / "out"
+    for _ in range(3):
+        procs = [subprocess.Popen(_unit_build(tmp_path, objs, out), stdout=subprocess.DEVNULL,
+                                  stderr=subprocess.PIPE, text=True) for objs in ([OBJ_A], [OBJ_B])]
+        for p in procs:
+            _out, err = p.communicate(timeout=300)
+            assert p.returncode == 0, err
+        now = _tree(out)
+        assert now in expected
+        pack = read_pack(str(out / "btfembed.pack"))
+        for key, _ in pack.kernels:
+            assert (out / key.path()).read_bytes() == pack.blob_for(key)
+        assert _leftovers(out) == []

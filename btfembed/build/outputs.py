@@ -1,8 +1,8 @@
 """Writing a build's outputs: per-kernel BTF files, the pack, reports and
 generated sources.
 
-``write_outputs(result, settings)`` writes, in this order and each file
-atomically:
+``write_outputs(result, settings)`` writes, in this order (the out-dir as
+one unit, see ``btfembed.build.outdir``; other files each atomically):
 
 * ``<out_dir>/<distro>/<version>/<arch>/<release>.btf`` for every kernel that
   succeeded (the BTFHub layout);
@@ -22,6 +22,7 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING
 
+from btfembed.build.outdir import OutDir
 from btfembed.errors import BuildFailed
 from btfembed.inputs.files import atomic_write, ensure_dir
 
@@ -52,34 +53,68 @@ def write_outputs(result: "BuildResult", settings: "Settings") -> list[str]:
     check_complete(result, settings)
     s = settings
     paths = {}
-    files: list[tuple[str, bytes]] = []
+    tree: list[tuple[str, bytes]] = []      # files of the out-dir, relative to it
     for k in result.ok:
         assert k.blob is not None
         rel = k.kernel.key.path()
         paths[k.kernel.key] = rel
-        files.append((os.path.join(s.out_dir, rel), k.blob))
+        tree.append((rel, k.blob))
     pack = build_pack([(k.kernel.key, k.blob) for k in result.ok if k.blob is not None],
                       [(os.path.basename(o.path), object_digest(o.data)) for o in result.objects])
-    files.append((os.path.join(s.out_dir, "btfembed.pack"), encode_pack(pack, codec=s.pack_codec())))
+    tree.append(("btfembed.pack", encode_pack(pack, codec=s.pack_codec())))
+    files: list[tuple[str, bytes]] = []
     if s.report:
         files.append((s.report, dump_json(to_json(result, paths)).encode()))
     if s.html:
         files.append((s.html, to_html(result).encode()))
+    # The out-dir is replaced as a unit: generated sources and reports that
+    # lie inside it are written into the new tree; the rest atomically.
     # Generated sources first: when generating fails (a bad prefix, a key a
     # runtime cannot represent), nothing else has been written.
-    written = _emit(s, pack, result) if s.emit else []
-    ensure_dir(s.out_dir)
+    written_tree: list[str] = []
+    with OutDir(s.out_dir) as out:
+        written = _emit_into(out, s, pack, result) if s.emit else []
+        for path, data in list(files):
+            inside = out.contains(path)
+            if inside is not None:
+                tree.append((inside, data))
+                files.remove((path, data))
+        for rel, data in tree:
+            written_tree.append(out.write(rel, data))
+        out.commit()
     for path, data in files:
         ensure_dir(os.path.dirname(os.path.abspath(path)))
         atomic_write(path, data)
-    return [path for path, _ in files] + written
+    return written_tree + [path for path, _ in files] + written
 
 
-def _emit(s: "Settings", pack: "Pack", result: "BuildResult") -> list[str]:
+def _emit_into(out: OutDir, s: "Settings", pack: "Pack", result: "BuildResult") -> list[str]:
+    """Generate the sources; those inside the out-dir into its new tree
+    (their paths, and the depfile's text, name where they will be)."""
+    output = s.emit_output()
+    assert output is not None
+    rel = out.contains(output)
+    dep_rel = out.contains(s.depfile) if s.depfile else None
+    gen_output = out.path(rel) if rel is not None else output
+    gen_depfile = out.path(dep_rel) if dep_rel is not None else s.depfile
+    for p in (gen_output, gen_depfile):
+        if p is not None and (rel is not None or dep_rel is not None):
+            ensure_dir(os.path.dirname(os.path.abspath(p)))
+    paths = _emit(s, pack, result, gen_output, gen_depfile)
+    new = out.new or ""
+    if rel is not None and gen_depfile is not None and os.path.exists(gen_depfile):
+        with open(gen_depfile, "rb") as f:
+            text = f.read()
+        fixed = text.replace(os.fsencode(new), os.fsencode(out.target))
+        if fixed != text:
+            atomic_write(gen_depfile, fixed)
+    return [out.target + p[len(new):] if new and p.startswith(new + os.sep) else p for p in paths]
+
+
+def _emit(s: "Settings", pack: "Pack", result: "BuildResult", output: str, depfile: str | None) -> list[str]:
     from btfembed.embed.generate import generate
 
-    output = s.emit_output()
-    assert s.emit is not None and output is not None
+    assert s.emit is not None
     # Everything that can change the output: objects, kernel files, the
     # source directories (new kernels change their mtime), settings.
     deps = [o.path for o in result.objects] + [k.kernel.path for k in result.kernels]
@@ -87,5 +122,5 @@ def _emit(s: "Settings", pack: "Pack", result: "BuildResult") -> list[str]:
     if s.source:
         deps.append(s.source)
     return generate(pack, output, lang=s.emit, prefix=s.prefix, codec=s.codec or ("zlib" if s.compress else None),
-                    depfile=s.depfile, deps=sorted(set(deps)), go_package=s.go_package,
+                    depfile=depfile, deps=sorted(set(deps)), go_package=s.go_package,
                     go_import_path=s.go_import_path)
