@@ -633,3 +633,17 @@ def test_concurrent_builds_on_one_out_dir_leave_one_complete_build(tmp_path: Pat
         for key, _ in pack.kernels:
             assert (out / key.path()).read_bytes() == pack.blob_for(key)
         assert _leftovers(out) == []
+
+
+def test_generated_sources_inside_the_out_dir_are_part_of_the_unit(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    dep = tmp_path / "gen.d"
+    for objs in ([OBJ_A], [OBJ_A, OBJ_B]):
+        proc = subprocess.run(_unit_build(tmp_path, objs, out, "--emit", "c", "--depfile", str(dep)),
+                              capture_output=True, text=True)
+        assert proc.returncode == 0, proc.stderr
+        names = set(_tree(out))
+        assert {"kernel_btf.c", "kernel_btf.h", "btfembed.pack"} <= names, names
+        text = dep.read_text()
+        assert str(out / "kernel_btf.c") in text and ".btfembed-new-" not in text, text
+        assert _leftovers(out) == []
