@@ -45,15 +45,27 @@ static PyObject *key_tuple(const char *arch, const char *distro, const char *ver
 static PyObject *core_kernels(PyObject *self, PyObject *unused)
 {
 	const struct btfembed_table *t = &prio_btf_table;
-	PyObject *list = PyList_New(0);
-	size_t i;
+	long n = btfembed_count(t), i;
+	PyObject *list;
 
+	if (n < 0) {
+		PyErr_SetString(PyExc_RuntimeError, btfembed_strerror((int)n));
+		return NULL;
+	}
+	list = PyList_New(0);
 	if (!list)
 		return NULL;
-	for (i = 0; i < t->n_kernels; i++) {
-		const struct btfembed_kernel *k = &t->kernels[i];
-		PyObject *item = key_tuple(k->arch, k->distro, k->distro_version, k->release);
+	for (i = 0; i < n; i++) {
+		const char *f[4];   /* arch, distro, distro_version, release */
+		PyObject *item;
+		int rc = btfembed_entry(t, (size_t)i, f, NULL);
 
+		if (rc) {
+			PyErr_SetString(PyExc_RuntimeError, btfembed_strerror(rc));
+			Py_DECREF(list);
+			return NULL;
+		}
+		item = key_tuple(f[0], f[1], f[2], f[3]);
 		if (!item || PyList_Append(list, item)) {
 			Py_XDECREF(item);
 			Py_DECREF(list);
