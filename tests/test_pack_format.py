@@ -127,13 +127,14 @@ def test_deterministic_whatever_the_order() -> None:
 
 
 def test_similar_blobs_sit_together() -> None:
-    """Blob storage order: (distro, arch, natural release order)."""
+    """Blob storage order: (arch, natural release order, distro)."""
     items = [(KernelKey("x86_64", "ubuntu", "20.04", r), r.encode() * 10)
              for r in ("5.4.0-100", "5.4.0-99", "5.4.0-9")]
     items.append((KernelKey("x86_64", "amzn", "2", "4.14.0-1"), b"amzn" * 10))
+    items.append((KernelKey("arm64", "zzz", "2", "6.1"), b"arm" * 10))
     table = runtime._pack_table(encode_pack(build_pack(items), codec="none"))
     by_key = {k[3]: i for k, i in table.entries}
-    assert [by_key[r] for r in ("4.14.0-1", "5.4.0-9", "5.4.0-99", "5.4.0-100")] == [0, 1, 2, 3]
+    assert [by_key[r] for r in ("6.1", "4.14.0-1", "5.4.0-9", "5.4.0-99", "5.4.0-100")] == [0, 1, 2, 3, 4]
 
 
 @pytest.mark.parametrize("codec", ["none", "zlib", "xz", "zstd"])

@@ -162,7 +162,7 @@ def test_corrupt_packs(tmp_path: Path, name: str, mangle, codec: str) -> None:
     the byte flips and truncations hit."""
     b = blobs()
     pack = build_pack([(KernelKey("x86_64", "debian", "12", DEB_REL), b["D"]),
-                       (KernelKey("x86_64", "aaa", "1", "other"), b["C"])])
+                       (KernelKey("x86_64", "aaa", "1", "1.0-other"), b["C"])])
     data = mangle(encode_pack(pack, codec=codec, block_size=3000))
     h = build_harness(tmp_path, pack, codec=codec, pack_bytes=data)
     out, _ = h.run(DEB_ARGS + ["--os-release", osr(tmp_path), "--force"])

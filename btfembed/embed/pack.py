@@ -170,12 +170,19 @@ def _natural(text: str) -> tuple:
 
 
 def _similarity(key: KernelKey) -> tuple:
-    return (key.distro, key.arch, _natural(key.release), key.distro_version, _byte_key(key))
+    """Kernels of close releases share most of their layouts, whatever the
+    distribution: by arch, then release in natural order (5.4.0-9 before
+    5.4.0-10), then distribution.  (Distribution first compresses 2-8% worse
+    on the shared corpus: scripts/bench_pack.py.)"""
+    return (key.arch, _natural(key.release), key.distro, key.distro_version, _byte_key(key))
 
 
 def _xz(raw: bytes) -> bytes:
+    # A dictionary of half the block (a power of two, at least 4 KiB) keeps
+    # the decoder within 2x the block size; similar blobs sit next to each
+    # other, so a larger one gains nothing measurable.
     dict_size = 4096
-    while dict_size < len(raw):
+    while dict_size * 2 <= len(raw) // 2:
         dict_size *= 2
     filters = [{"id": lzma.FILTER_LZMA2, "preset": 9 | lzma.PRESET_EXTREME, "dict_size": dict_size}]
     return lzma.compress(raw, format=lzma.FORMAT_XZ, check=lzma.CHECK_NONE, filters=filters)
