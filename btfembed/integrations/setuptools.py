@@ -53,12 +53,13 @@ __all__ = ["finalize", "build_btf", "build_with_btf", "project_config"]
 PYPROJECT = "pyproject.toml"
 
 
-def _toml_loads(text: str) -> dict:
+def _toml_loads(text: str) -> dict[str, Any]:
     if sys.version_info >= (3, 11):
         import tomllib
     else:  # pragma: no cover
         import tomli as tomllib
-    return tomllib.loads(text)
+    data: dict[str, Any] = tomllib.loads(text)
+    return data
 
 
 def _requires_btfembed(requires: Any) -> bool:
@@ -71,7 +72,7 @@ def _requires_btfembed(requires: Any) -> bool:
     return False
 
 
-def project_config(directory: str = ".") -> "dict | None":
+def project_config(directory: str = ".") -> "dict[str, Any] | None":
     """The ``[tool.btfembed]`` table of ``directory/pyproject.toml`` if the
     project opted in (the table exists and ``build-system.requires`` names
     btfembed), else None.  Cheap when it did not: one file read and a
@@ -102,10 +103,12 @@ def build_with_btf(base: "type | None" = None) -> type:
     sub-commands run ``build_btf`` right after ``build_py`` (so a stale
     generated module copied from the source tree is overwritten)."""
     if base is None:
-        from setuptools.command.build import build as base
+        from setuptools.command.build import build as setuptools_build
+        base = setuptools_build
+    assert base is not None
     if getattr(base, "_btfembed", False):
         return base
-    subs = [s for s in base.sub_commands if s[0] != "build_btf"]
+    subs = [s for s in getattr(base, "sub_commands") if s[0] != "build_btf"]
     names = [s[0] for s in subs]
     at = names.index("build_py") + 1 if "build_py" in names else 0
     subs.insert(at, ("build_btf", None))
@@ -127,7 +130,7 @@ def finalize(dist: Any) -> None:
 finalize.order = 100  # type: ignore[attr-defined]
 
 
-class build_btf(Command):
+class build_btf(Command):  # type: ignore[misc]  # setuptools.Command is untyped here
     """Generate the ``[tool.btfembed]`` Python module (``btfembed build
     --emit python``); implements setuptools' build ``SubCommand`` protocol."""
 
@@ -141,7 +144,7 @@ class build_btf(Command):
         self.build_lib: "str | None" = None
         self.build_temp: "str | None" = None
         self.editable_mode = False
-        self._plan: "dict | None" = None
+        self._plan: "dict[str, Any] | None" = None
 
     def finalize_options(self) -> None:
         self.set_undefined_options("build_py", ("build_lib", "build_lib"))
@@ -152,7 +155,7 @@ class build_btf(Command):
     def _project(self) -> str:
         return os.path.abspath(getattr(self.distribution, "src_root", None) or os.curdir)
 
-    def _load(self) -> dict:
+    def _load(self) -> dict[str, Any]:
         """Settings, the generated files' paths in the source tree and in
         build_lib (computed once)."""
         if self._plan is not None:
@@ -190,6 +193,7 @@ class build_btf(Command):
             raise DistutilsSetupError(
                 f"{pyproject} [tool.btfembed]: output {settings.output!r} is not inside a package of this "
                 f"project (packages: {', '.join(self.distribution.packages or []) or 'none'})")
+        assert self.build_lib is not None  # finalize_options set it
         dest_dir = os.path.join(self.build_lib, *package.split(".")) if package else self.build_lib
         self._plan = {
             "root": root,
@@ -207,7 +211,7 @@ class build_btf(Command):
         for package in self.distribution.packages or []:
             pkg_dir = build_py.get_package_dir(package)
             if os.path.normcase(os.path.realpath(os.path.join(self._project(), pkg_dir))) == directory:
-                return package
+                return str(package)
         return None
 
     # -- SubCommand protocol -------------------------------------------------
@@ -226,6 +230,7 @@ class build_btf(Command):
         target = plan["src"][0] if self.editable_mode else plan["dest"][0]
         changes: dict[str, Any] = {"emit": "python", "output": target, "source": plan["pyproject"]}
         if "out_dir" not in plan["table"]:
+            assert self.build_temp is not None  # finalize_options set it
             changes["out_dir"] = os.path.join(os.path.abspath(self.build_temp), "btfembed")
         settings = dataclasses.replace(plan["settings"], **changes)
         # distutils' log (setuptools' copy): INFO in old (distutils levels)
