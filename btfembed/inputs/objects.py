@@ -65,9 +65,7 @@ class BpfObject:
     def _find_programs(elf: ElfFile) -> dict[str, list[Program]]:
         by_section: dict[str, list[Program]] = {}
         names: dict[int, str] = {}
-        for sym in elf.symbols():
-            if sym.kind != "STT_FUNC" or not sym.section:
-                continue
+        for sym in elf.functions():
             sec = names.get(sym.section)
             if sec is None:
                 sec = names[sym.section] = elf.section_name(sym.section)
