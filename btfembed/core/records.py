@@ -43,6 +43,15 @@ class RecordTable(Sequence[CoreRecord]):
         self.accesses: list[str] = []
         self._access_ids: dict[str, int] = {}
 
+    def root_ids(self, skip_kind: int) -> set[int]:
+        """The distinct root type ids of records of other kinds than
+        ``skip_kind`` (computed once per kind)."""
+        memo = self.__dict__.setdefault("_roots", {})
+        roots = memo.get(skip_kind)
+        if roots is None:
+            roots = memo[skip_kind] = {tid for tid, kind in set(zip(self.type_id, self.kind)) if kind != skip_kind}
+        return set(roots)
+
     def access_index(self, access: str) -> int:
         i = self._access_ids.get(access)
         if i is None:
@@ -52,6 +61,7 @@ class RecordTable(Sequence[CoreRecord]):
 
     def add_block(self, section: str, insn_off: Sequence[int], type_id: Sequence[int],
                   access_id: Sequence[int], kind: Sequence[int]) -> None:
+        self.__dict__.pop("_roots", None)
         self.sections.append(section)
         self.starts.append(len(self.insn_off))
         if not self.insn_off and all(isinstance(a, array) and a.typecode == "I"

@@ -67,7 +67,7 @@ class SpecTable(NamedTuple):
 
 def _root_ids(records: Sequence[CoreRecord]) -> set[int]:
     if isinstance(records, RecordTable):
-        return {tid for tid, kind in set(zip(records.type_id, records.kind)) if kind != _TYPE_ID_LOCAL}
+        return records.root_ids(_TYPE_ID_LOCAL)
     return {rec.type_id for rec in records if rec.kind != _TYPE_ID_LOCAL}
 
 
@@ -195,18 +195,28 @@ def resolve_relocations(local: BTF, records: Sequence[CoreRecord], target: Targe
     # root type id -> (candidate list, its version); (spec index, version) -> pair index
     lists: dict[int, tuple[list[Candidate], int]] = {}
     memo: dict[tuple[int, int], int] = {}
-    local_memo: dict[int, int] = {}
     distinct: list[tuple[Spec, Outcome]] = []
     out = array("I")
     version = 0
+    # current[g]: the pair of spec g under its root's current candidate
+    # list (-1: not known); cleared for all specs of a root when its list
+    # is pruned.
+    current = [-1] * len(keys)
+    specs_of_root: dict[int, list[int]] = {}
+    for g, (tid, _access, kind) in enumerate(keys):
+        if kind != _TYPE_ID_LOCAL:
+            specs_of_root.setdefault(tid, []).append(g)
+    append = out.append
     for g in spec_which:
+        p = current[g]
+        if p >= 0:
+            append(p)
+            continue
         tid, _access, kind = keys[g]
         if kind == _TYPE_ID_LOCAL:
-            p = local_memo.get(g)
-            if p is None:
-                p = local_memo[g] = len(distinct)
-                distinct.append((specs_g[g], _local_outcome(tid)))
-            out.append(p)
+            p = current[g] = len(distinct)
+            distinct.append((specs_g[g], _local_outcome(tid)))
+            append(p)
             continue
         state = lists.get(tid)
         if state is None:
@@ -216,10 +226,15 @@ def resolve_relocations(local: BTF, records: Sequence[CoreRecord], target: Targe
         p = memo.get(key)
         if p is None:
             outcome, pruned = resolve(specs_g[g], state[0], big_endian=big_endian)
+            p = memo[key] = len(distinct)
+            distinct.append((specs_g[g], outcome))
             if pruned is not state[0]:
                 version += 1
                 lists[tid] = (pruned, version)
-            p = memo[key] = len(distinct)
-            distinct.append((specs_g[g], outcome))
-        out.append(p)
+                for other in specs_of_root[tid]:
+                    current[other] = -1
+                append(p)
+                continue
+        current[g] = p
+        append(p)
     return Resolution(records, program_of, distinct, out)
