@@ -31,7 +31,7 @@ import base64
 import hashlib
 import json
 import os
-from typing import Any, Callable, TypeVar
+from typing import Any, Callable, Sequence, TypeVar
 
 from btfembed import __version__
 from btfembed.errors import BTFEmbedError
@@ -159,7 +159,7 @@ def _summary_from(obj: list) -> Summary:
                       target_ident=tuple(s.target_ident) if s.target_ident is not None else None)
 
 
-def summaries_to_plain(summaries: tuple[Summary, ...]) -> list:
+def summaries_to_plain(summaries: "Sequence[Summary]") -> list:
     return [list(s) for s in summaries]
 
 

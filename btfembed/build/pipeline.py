@@ -86,7 +86,7 @@ class KernelResult(NamedTuple):
     kernel: KernelInput
     digest: str
     blob: bytes | None
-    summaries: tuple[tuple[Summary, ...], ...]   # per object, in ObjectInput order
+    summaries: tuple[Sequence[Summary], ...]     # per object, in ObjectInput order
     level: int
     error: str | None = None
     cached: bool = False        # the whole result came from the cache

@@ -228,7 +228,8 @@ class Outcome:
     __slots__ = ("status", "values", "target", "matched", "considered", "message", "code")
 
     def __init__(self, status: str, values: Values | None, target: Spec | None,
-                 matched: list, considered: list, message: str = "", code: str = ""):
+                 matched: "Sequence[tuple[Candidate, Spec]]", considered: list[Candidate], message: str = "",
+                 code: str = ""):
         self.status = Status(status)
         self.values = values
         self.target = target
@@ -247,7 +248,7 @@ class Outcome:
         return f"Outcome({self.status}, {self.values!r}{', ' + self.message if self.message else ''})"
 
 
-class Matched(Sequence):
+class Matched(Sequence[tuple[Candidate, Spec]]):
     """``Outcome.matched``: (candidate, target spec) for each matching
     candidate.  A candidate grouped with an earlier one of the same shape
     (see ``core.shapes``) gets its spec made when asked for (the same as

@@ -118,13 +118,13 @@ class RecordTable(Sequence[CoreRecord]):
         return f"<RecordTable {len(self)} records, {len(self.sections)} blocks>"
 
 
-def local_keys(records: Sequence[CoreRecord]) -> tuple[list[tuple[int, str, int]], array]:
+def local_keys(records: Sequence[CoreRecord]) -> tuple[list[tuple[int, str, int]], "array[int]"]:
     """What a record's local spec depends on, deduplicated: the distinct
     (type id, access string, kind) triples in order of first occurrence,
     and for each record the index of its triple."""
     keys: list[tuple[int, str, int]] = []
-    which = array("I")
-    seen: dict = {}
+    which: "array[int]" = array("I")
+    seen: dict[tuple[int, int, int] | tuple[int, str, int], int] = {}
     if isinstance(records, RecordTable):
         accesses = records.accesses
         for raw in zip(records.type_id, records.access_id, records.kind):
@@ -135,10 +135,10 @@ def local_keys(records: Sequence[CoreRecord]) -> tuple[list[tuple[int, str, int]
             which.append(g)
         return keys, which
     for rec in records:
-        raw = (rec.type_id, rec.access, rec.kind)
-        g = seen.get(raw)
+        key = (rec.type_id, rec.access, rec.kind)
+        g = seen.get(key)
         if g is None:
-            g = seen[raw] = len(keys)
-            keys.append(raw)
+            g = seen[key] = len(keys)
+            keys.append(key)
         which.append(g)
     return keys, which

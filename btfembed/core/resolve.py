@@ -62,7 +62,7 @@ class SpecTable(NamedTuple):
 
     keys: list[tuple[int, str, int]]
     specs: list[Spec]
-    which: array
+    which: "array[int]"
 
 
 def _root_ids(records: Sequence[CoreRecord]) -> set[int]:
@@ -125,7 +125,7 @@ class Resolution(Sequence[RelocResult]):
     first use; ``which[i]`` is the index of record ``i``'s pair."""
 
     def __init__(self, records: Sequence[CoreRecord], program_of: Callable[[CoreRecord], str] | None,
-                 distinct: list[tuple[Spec, Outcome]], which: array):
+                 distinct: list[tuple[Spec, Outcome]], which: "array[int]"):
         self.records = records
         self.program_of = program_of
         self.distinct = distinct
@@ -177,7 +177,7 @@ def resolve_relocations(local: BTF, records: Sequence[CoreRecord], target: Targe
         if specs is not None:
             # Given per record: group them by identity.
             ids: dict[int, int] = {}
-            which = array("I")
+            which: "array[int]" = array("I")
             distinct_specs: list[Spec] = []
             keys: list[tuple[int, str, int]] = []
             for rec, spec in zip(records, specs):
@@ -196,7 +196,7 @@ def resolve_relocations(local: BTF, records: Sequence[CoreRecord], target: Targe
     lists: dict[int, tuple[list[Candidate], int]] = {}
     memo: dict[tuple[int, int], int] = {}
     distinct: list[tuple[Spec, Outcome]] = []
-    out = array("I")
+    out: "array[int]" = array("I")
     version = 0
     # current[g]: the pair of spec g under its root's current candidate
     # list (-1: not known); cleared for all specs of a root when its list
@@ -223,8 +223,10 @@ def resolve_relocations(local: BTF, records: Sequence[CoreRecord], target: Targe
             version += 1
             state = lists[tid] = (find_candidates(local, tid, target.kernel, target.modules, target.userspace), version)
         key = (g, state[1])
-        p = memo.get(key)
-        if p is None:
+        known = memo.get(key)
+        if known is not None:
+            p = known
+        else:
             outcome, pruned = resolve(specs_g[g], state[0], big_endian=big_endian)
             p = memo[key] = len(distinct)
             distinct.append((specs_g[g], outcome))

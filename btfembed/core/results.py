@@ -14,7 +14,7 @@ designate.
 from __future__ import annotations
 
 from array import array
-from typing import Callable, Iterator, NamedTuple, Sequence, overload
+from typing import Any, Callable, Iterator, NamedTuple, Sequence, overload
 
 from btfembed.core.kinds import KIND_LABELS, RelocKind
 from btfembed.core.records import CoreRecord
@@ -92,7 +92,7 @@ class SummaryTable(Sequence[Summary]):
     instruction) per record."""
 
     def __init__(self, records: Sequence[CoreRecord], program_of: Callable[[CoreRecord], str],
-                 parts: list[tuple], which: array):
+                 parts: list[tuple[Any, ...]], which: "array[int]"):
         self.records = records
         self.program_of = program_of
         self.parts = parts

@@ -26,6 +26,8 @@ from __future__ import annotations
 
 import weakref
 
+from typing import Any
+
 from btfembed.btf.reader import BTF
 from btfembed.btf.wire import (
     ARRAY, CONST, ENUM, ENUM64, FLOAT, FUNC_PROTO, FWD, INT, PTR, RESTRICT, STRUCT, TYPE_TAG, TYPEDEF, UNION,
@@ -49,7 +51,7 @@ class Shapes:
 
     def __init__(self, btf: BTF):
         self.btf = btf
-        self._ids: dict[tuple, int] = {}
+        self._ids: dict[tuple[Any, ...], int] = {}
         self._memo: dict[int, int] = {}        # 2 * type id + behind_ptr -> shape
 
     def of(self, tid: int) -> int:
@@ -60,7 +62,7 @@ class Shapes:
             # Its own shape: distinct from every hash-consed one (those are >= 1).
             return -1 - tid
 
-    def _intern(self, key: tuple) -> int:
+    def _intern(self, key: tuple[Any, ...]) -> int:
         sid = self._ids.get(key)
         if sid is None:
             sid = self._ids[key] = len(self._ids) + 1
@@ -77,7 +79,7 @@ class Shapes:
         if tid < btf.start_id:
             if btf.base is None:
                 raise _Opaque
-            key: tuple = ("base", shapes(btf.base)._shape(tid, behind, depth))
+            key: tuple[Any, ...] = ("base", shapes(btf.base)._shape(tid, behind, depth))
         else:
             if depth > _MAX_NESTING or tid >= btf.type_cnt:
                 raise _Opaque
@@ -90,7 +92,7 @@ class Shapes:
                 if behind:
                     key = (kind, True, info >> 31, name_off)
                 else:
-                    members = []
+                    members: list[int] = []
                     for k in range(first + 3, first + n, 3):
                         members += (w[k], self._shape(w[k + 1], False, nxt), w[k + 2])
                     key = (kind, False, info, size_type, tuple(members))
@@ -102,7 +104,7 @@ class Shapes:
                 key = (kind, behind, info, self._shape(w[first + 3], behind, nxt),
                        self._shape(w[first + 4], behind, nxt), w[first + 5])
             elif kind == FUNC_PROTO:
-                params = []
+                params: list[int] = []
                 for k in range(first + 3, first + n, 2):
                     params += (w[k], self._shape(w[k + 1], behind, nxt))
                 key = (kind, behind, info, name_off, self._shape(size_type, behind, nxt), tuple(params))

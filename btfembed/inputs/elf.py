@@ -86,7 +86,7 @@ class ElfFile:
             self._bad("truncated ELF header", 16)
         (_type, machine, _version, _entry, _phoff, shoff, _flags, _ehsize, _phentsize, _phnum,
          shentsize, shnum, shstrndx) = struct.unpack_from(fmt, data, 16)
-        self.machine = machine
+        self.machine: int = machine
         self._sections: list[_Section] = []
         self._names: dict[str, int] = {}
         self._index_names: list[str] = []
@@ -126,7 +126,7 @@ class ElfFile:
     def _bad(self, what: str, offset: int | None = None) -> None:
         raise ELFFormatError(f"malformed ELF file: {what}", offset=offset, source=self.source)
 
-    def _header(self, shoff: int, i: int, shentsize: int, fmt: str) -> tuple:
+    def _header(self, shoff: int, i: int, shentsize: int, fmt: str) -> tuple[int, ...]:
         pos = shoff + i * shentsize
         if pos + struct.calcsize(fmt) > len(self._data):
             self._bad(f"section header [{i}] runs past the end of the file", pos)
@@ -166,7 +166,8 @@ class ElfFile:
         if index is None:
             return None
         if limit is None:
-            from btfembed.inputs.containers import MAX_INPUT_BYTES as limit
+            from btfembed.inputs.containers import MAX_INPUT_BYTES
+            limit = MAX_INPUT_BYTES
         sec = self._sections[index]
         if sec.type == _SHT_NOBITS:
             return b""

@@ -19,7 +19,7 @@ from __future__ import annotations
 import struct
 import sys
 from array import array
-from typing import Iterator, NamedTuple
+from typing import Any, Iterator, NamedTuple
 
 from btfembed.errors import BTFFormatError, ExtFormatError
 from btfembed.btf.strings import StringTable
@@ -49,7 +49,8 @@ class ExtInfo:
     func_info and line_info records (which minimizing does not need) are
     decoded on first access."""
 
-    def __init__(self, byte_order: str, func_blocks: list, line_blocks: list, core_relos: RecordTable,
+    def __init__(self, byte_order: str, func_blocks: list[tuple[str, int, int, int]],
+                 line_blocks: list[tuple[str, int, int, int]], core_relos: RecordTable,
                  has_core_section: bool, data: bytes = b""):
         self.byte_order = byte_order
         self.core_relos = core_relos
@@ -60,8 +61,8 @@ class ExtInfo:
         self._func: tuple[FuncInfo, ...] | None = None
         self._line: tuple[LineInfo, ...] | None = None
 
-    def _decode(self, blocks: list, fmt: str, make: type) -> tuple:
-        out = []
+    def _decode(self, blocks: list[tuple[str, int, int, int]], fmt: str, make: Any) -> tuple[Any, ...]:
+        out: list[Any] = []
         data = self._data
         for sec, first, num, rec_size in blocks:
             out.extend(make(sec, *struct.unpack_from(fmt, data, p))

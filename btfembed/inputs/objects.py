@@ -8,13 +8,17 @@ such an object has no CO-RE relocations (``has_ext`` is False).
 from __future__ import annotations
 
 import bisect
-from typing import NamedTuple, Sequence
+from typing import TYPE_CHECKING, NamedTuple, Sequence
 
 from btfembed.btf.reader import BTF
 from btfembed.inputs.elf import ElfFile
 from btfembed.errors import BTFError, ELFFormatError
 from btfembed.inputs.ext import CoreRecord, ExtInfo, parse_ext
 from btfembed.inputs.files import read_bytes
+
+if TYPE_CHECKING:
+    from btfembed.core.resolve import SpecTable
+    from btfembed.core.spec import Spec
 
 __all__ = ["BpfObject", "load_object", "Program"]
 
@@ -58,7 +62,7 @@ class BpfObject:
                 raise exc.with_source(f"{source}:.BTF.ext" if source else ".BTF.ext")
         self.relocations: "Sequence[CoreRecord]" = self.ext.core_relos if self.ext else ()
         self._programs = self._find_programs(elf)
-        self._spec_table = None
+        self._spec_table: "SpecTable | None" = None
         self._starts: dict[str, list[int]] = {}
 
     @staticmethod
@@ -75,7 +79,7 @@ class BpfObject:
         return by_section
 
     @property
-    def spec_table(self):  # -> btfembed.core.resolve.SpecTable
+    def spec_table(self) -> "SpecTable":
         """The relocations' distinct local specs (``core.resolve.local_spec_table``),
         parsed once: they do not depend on the kernel.  Raises
         ``CoreSpecError`` for records libbpf would refuse."""
@@ -85,7 +89,7 @@ class BpfObject:
         return self._spec_table
 
     @property
-    def specs(self) -> list:
+    def specs(self) -> "list[Spec]":
         """Every relocation's local spec (records repeating one share it)."""
         table = self.spec_table
         return [table.specs[g] for g in table.which]

@@ -35,6 +35,7 @@ from typing import Callable, Mapping, NamedTuple, Sequence
 
 from btfembed.btf import wire
 from btfembed.btf.reader import BTF
+from btfembed.core.calc import Candidate
 from btfembed.core.candidates import find_candidates
 from btfembed.core.kinds import RelocKind
 from btfembed.core.match import MatchError, spec_match
@@ -128,7 +129,7 @@ def analyze(obj: CoreObject, target: Target, *, compat: bool = False, wide: bool
             raise MinimizeError(f"{obj.source}: {r.program}: relo #{r.record.index}: {exc}") from None
     wide_marks = Marks(btfs)
     if wide and not compat:
-        cache: dict[int, list] = {}
+        cache: dict[int, list[Candidate]] = {}
         for local, o in results.distinct:
             if local.kind == RelocKind.TYPE_ID_LOCAL:
                 continue
@@ -139,8 +140,8 @@ def analyze(obj: CoreObject, target: Target, *, compat: bool = False, wide: bool
             if not o.failed and len(o.considered) == len(cands):
                 # The relocation saw every candidate (nothing pruned yet):
                 # its matches are already all the matches.
-                for _cand, spec in o.matched:
-                    wide_marks.record(spec)
+                for _cand, matched_spec in o.matched:
+                    wide_marks.record(matched_spec)
                 continue
             for cand in cands:
                 try:
