@@ -38,6 +38,7 @@ __all__ = ["BTF", "Header", "parse_header", "declared_size", "HOST_ORDER"]
 HOST_ORDER = sys.byteorder  # "little" or "big"
 _MAX_CHAIN = 4096  # longest modifier/typedef chain followed before calling it a cycle
 _MAX_RESOLVE_DEPTH = 32  # libbpf's MAX_RESOLVE_DEPTH for size resolution
+_CHECK_RECORDS = 8192  # records compared at a time by the sanity check
 
 _BTF_VERSION = 1
 
@@ -425,13 +426,23 @@ class BTF:
         # offsets, type ids), 0 for others.  Limits are at most 2**30, so
         # bit 30 marks the checked lanes.
         lanes = steps.lanes(str_end, type_cnt, order)
-        addend = int.from_bytes(b"".join(map(lanes.__getitem__, infos)), order)
-        n = len(words)
-        high = (addend & int.from_bytes(_LANE_BIT30.to_bytes(4, order) * n, order)) << 1
-        value = int.from_bytes(words.tobytes() if isinstance(words, array) else words.cast("B"), order)
-        low_all = int.from_bytes(_LANE_LOW31.to_bytes(4, order) * n, order)
-        if value & high or ((value & low_all) + addend) & high:
-            self._first_bad_record(infos, steps, str_end, type_cnt)
+        raw = memoryview(words).cast("B")
+        # Lanes never carry into each other (a checked lane's sum stays below
+        # 2**32), so the section is compared a group of records at a time:
+        # memory stays small instead of several big integers of the
+        # section's size.
+        bit30, low31 = _LANE_BIT30.to_bytes(4, order), _LANE_LOW31.to_bytes(4, order)
+        pos = 0
+        for first in range(0, len(infos), _CHECK_RECORDS):
+            addends = b"".join(map(lanes.__getitem__, infos[first:first + _CHECK_RECORDS]))
+            end = pos + len(addends)
+            count = len(addends) // 4
+            addend = int.from_bytes(addends, order)
+            high = (addend & int.from_bytes(bit30 * count, order)) << 1
+            value = int.from_bytes(raw[pos:end], order)
+            if value & high or ((value & int.from_bytes(low31 * count, order)) + addend) & high:
+                self._first_bad_record(infos, steps, str_end, type_cnt)
+            pos = end
 
     def _first_bad_record(self, infos: array, steps: "_Steps", str_end: int, type_cnt: int) -> None:
         words, first = self._words, self.start_id
