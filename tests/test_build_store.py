@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from btfembed.build import sources
+from btfembed.build import pipeline, sources
 from btfembed.build.cache import Cache
 from btfembed.build.kernels import discover
 from btfembed.build.pipeline import Options, load_object_inputs, run_build
@@ -251,3 +251,19 @@ def test_stored_name_index_answers_like_a_fresh_open() -> None:
         plain = BTF(raw)
         for n in sample:
             assert stored.find_by_essential_name(n) == plain.find_by_essential_name(n), n
+
+
+def test_one_job_over_many_kernels_uses_a_worker_with_the_same_results(tmp_path: Path) -> None:
+    """Beyond IN_PROCESS_MAX kernels, one job runs in a worker process
+    (flat memory); the results are those of the in-process path."""
+    from btfembed.build.kernels import KernelInput
+    from btfembed.embed.keys import KernelKey
+
+    base = discover([KernelSpec(str(REPO_KERNELS))])
+    many = [KernelInput(KernelKey(k.key.arch, f"d{n}", "1", k.key.release), k.path, k.origin, k.modules)
+            for n in range(pipeline.IN_PROCESS_MAX // len(base) + 1) for k in base]
+    assert len(many) > pipeline.IN_PROCESS_MAX
+    pooled = build([OBJ_A, OBJ_B], many, Cache(None))
+    inline = build([OBJ_A, OBJ_B], base, Cache(None))
+    by_file = {k.kernel.path: (k.blob, k.summaries) for k in inline.kernels}
+    assert all((k.blob, k.summaries) == by_file[k.kernel.path] for k in pooled.kernels)

@@ -384,6 +384,15 @@ def _process_args(args: tuple[KernelInput, str]) -> KernelResult:
     return _process(*args)
 
 
+# With one job, up to this many kernels are processed in this process; more
+# go to one worker process.  Kernel after kernel in one process, the results
+# kept (small, long-lived) pin the allocator's memory of every kernel's
+# temporary objects: measured, peak RSS grew by about 7 MB per kernel (755 MB
+# after 100 kernels), where a worker process that sends its results away
+# stays flat (68 MB).
+IN_PROCESS_MAX = 8
+
+
 def default_jobs() -> int:
     try:
         return len(os.sched_getaffinity(0))
@@ -435,7 +444,7 @@ def run_build(objects: tuple[ObjectInput, ...], kernels: Sequence[KernelInput], 
 
         context = _WorkerContext(tuple((o.path, o.data) for o in objects), options, cache.root, store_max)
         run_on_dask(address, context, [(i, k, d) for i, k, d in todo], done)
-    elif todo and (jobs == 1 or len(todo) == 1):
+    elif todo and (len(todo) == 1 or (jobs == 1 and len(todo) <= IN_PROCESS_MAX)):
         for i, k, d in todo:
             done(i, _process(k, d))
     elif todo:
