@@ -213,22 +213,29 @@ def targz(items: list[tuple[KernelKey, bytes]]) -> bytes:
     return out.getvalue()
 
 
-def stripped_size(work: Path, name: str, sources: list[Path], libs: list[str]) -> int:
+def stripped_size(work: Path, name: str, sources: list[Path], libs: list[str]) -> tuple[int, int]:
+    """(file size, text + data + bss) of the stripped program: the file
+    grows in page steps, the sections by the byte."""
     exe = work / name
     subprocess.run(["cc", "-O2", f"-I{INCLUDE}", f"-I{work}", "-o", str(exe), *map(str, sources), *libs],
                    check=True)
     subprocess.run(["strip", str(exe)], check=True)
-    return exe.stat().st_size
+    out = subprocess.run(["size", str(exe)], capture_output=True, text=True, check=True).stdout
+    return exe.stat().st_size, int(out.splitlines()[1].split()[3])
 
 
-def linked_growth(work: Path, pack: Pack, tgz: bytes) -> dict[str, int]:
+def linked_growth(work: Path, pack: Pack, tgz: bytes) -> dict[str, tuple[int, int]]:
     base_c = work / "base.c"
     base_c.write_text(BASE_C)
     base = stripped_size(work, "base", [base_c], [])
+
+    def grown(size: tuple[int, int]) -> tuple[int, int]:
+        return size[0] - base[0], size[1] - base[1]
+
     out = {}
     tgz_c = work / "tgz.c"
     tgz_c.write_text(TGZ_C % (len(tgz), c_bytes_literals(tgz)))
-    out["tar.gz"] = stripped_size(work, "tgz", [tgz_c], []) - base
+    out["tar.gz"] = grown(stripped_size(work, "tgz", [tgz_c], []))
     main_c = work / "main.c"
     main_c.write_text(MAIN_C)
     for codec in ("runtime",) + CODECS:
@@ -239,8 +246,8 @@ def linked_growth(work: Path, pack: Pack, tgz: bytes) -> dict[str, int]:
                                     codec="none" if codec == "runtime" else codec)
         (d / "gen.c").write_text(c_text)
         (d / "gen.h").write_text(h_text)
-        out[codec] = stripped_size(d, "exe", [d / "main.c", d / "gen.c"],
-                                   [] if codec == "runtime" else LIBS[codec]) - base
+        out[codec] = grown(stripped_size(d, "exe", [d / "main.c", d / "gen.c"],
+                                         [] if codec == "runtime" else LIBS[codec]))
     return out
 
 
@@ -254,18 +261,19 @@ def size_row(name: str, items: list[tuple[KernelKey, bytes]], objects: list[str]
     best = min(sizes["zlib"], sizes["xz"])
     print(f"\n== {name}: {len(objects)} objects x {len(items)} kernels, {len(uniq)} unique blobs, "
           f"{sum(len(b) for b in uniq)} bytes raw")
-    print(f"  {'':22} {'file':>9} {'x tar.gz':>9} {'+linked':>9}")
-    print(f"  {'tar.gz (BTFHub tree)':22} {len(tgz):>9} {1.0:>9.2f} {grow['tar.gz']:>9}")
-    print(f"  {'per-blob zlib (v1)':22} {per_blob:>9} {per_blob / len(tgz):>9.2f} {'':>9}")
+    print(f"  {'':22} {'file':>9} {'x tar.gz':>9} {'+linked file':>13} {'+linked sections':>17}")
+    print(f"  {'tar.gz (BTFHub tree)':22} {len(tgz):>9} {1.0:>9.2f} {grow['tar.gz'][0]:>13} {grow['tar.gz'][1]:>17}")
+    print(f"  {'per-blob zlib (v1)':22} {per_blob:>9} {per_blob / len(tgz):>9.2f}")
     for c in CODECS:
-        print(f"  {'pack2 ' + c:22} {sizes[c]:>9} {sizes[c] / len(tgz):>9.2f} {grow[c]:>9}")
-    print(f"  {'runtime (empty pack)':22} {'':>9} {'':>9} {grow['runtime']:>9}")
-    limit = 0.6 * grow["tar.gz"] + grow["runtime"]
+        print(f"  {'pack2 ' + c:22} {sizes[c]:>9} {sizes[c] / len(tgz):>9.2f} {grow[c][0]:>13} {grow[c][1]:>17}")
+    print(f"  {'runtime (empty pack)':22} {'':>9} {'':>9} {grow['runtime'][0]:>13} {grow['runtime'][1]:>17}")
     print(f"  goal pack2 <= 0.5x tar.gz: zlib {sizes['zlib'] / len(tgz):.2f}, xz {sizes['xz'] / len(tgz):.2f} "
           f"({'met' if best <= 0.5 * len(tgz) else 'NOT met'})")
-    for c in ("zlib", "xz"):
-        print(f"  goal linked <= 0.6x tar.gz + runtime = {limit:.0f}: {c} {grow[c]} "
-              f"({'met' if grow[c] <= limit else 'NOT met'})")
+    for i, what in ((0, "file"), (1, "sections")):
+        limit = 0.6 * grow["tar.gz"][i] + grow["runtime"][i]
+        for c in ("zlib", "xz"):
+            print(f"  goal linked ({what}) <= 0.6x tar.gz + runtime = {limit:.0f}: {c} {grow[c][i]} "
+                  f"({'met' if grow[c][i] <= limit else 'NOT met'})")
     return []
 
 
