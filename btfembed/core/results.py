@@ -97,6 +97,7 @@ class SummaryTable(Sequence[Summary]):
         self.program_of = program_of
         self.parts = parts
         self.which = which
+        self._all: tuple[Summary, ...] | None = None   # kept once iterated in full
 
     def __len__(self) -> int:
         return len(self.which)
@@ -112,11 +113,22 @@ class SummaryTable(Sequence[Summary]):
     def __getitem__(self, i):  # type: ignore[no-untyped-def]
         if isinstance(i, slice):
             return tuple(self[k] for k in range(*i.indices(len(self))))
+        if self._all is not None:
+            return self._all[i]
         return self._make(self.records[i], self.which[i])
 
     def __iter__(self) -> Iterator[Summary]:
+        if self._all is not None:
+            yield from self._all
+            return
+        made = []
         for rec, p in zip(self.records, self.which):
-            yield self._make(rec, p)
+            s = self._make(rec, p)
+            made.append(s)
+            yield s
+        # Iterated in full (reports, caches, other processes): keep them, so
+        # the next pass does not make them again.
+        self._all = tuple(made)
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Sequence) or isinstance(other, (str, bytes)):
@@ -127,7 +139,7 @@ class SummaryTable(Sequence[Summary]):
 
     def __reduce__(self) -> tuple:
         # Sent to other processes (and cached) as the plain tuple of summaries.
-        return (tuple, (tuple(self),))
+        return (tuple, (self._all if self._all is not None else tuple(self),))
 
 
 def summarize_all(res: Resolution, locate: Callable[[object], int] | None = None) -> SummaryTable:
