@@ -66,7 +66,7 @@ import os
 import struct
 import tempfile
 import zlib
-from typing import Any, Iterator, Mapping, NamedTuple
+from typing import Any, Iterable, Iterator, Mapping, NamedTuple
 
 __all__ = [
     "EMBEDDED", "KERNEL_BTF", "NO_MATCH", "AMBIGUOUS", "Lookup", "InvalidPackError", "NoBTFError",
@@ -139,8 +139,8 @@ class Lookup(NamedTuple):
     """
 
     status: str
-    key: tuple
-    match: "tuple | None"
+    key: "tuple[str, ...]"
+    match: "tuple[str, ...] | None"
     exact: bool
     blob: "bytes | None"
     how: str = "none"            # exact, shared, ambiguous, none, kernel-btf
@@ -194,7 +194,7 @@ def _unquote(value: str) -> str:
     return value
 
 
-def parse_os_release(text: str) -> dict:
+def parse_os_release(text: str) -> "dict[str, str]":
     """Parse os-release(5) content: ``KEY=value`` lines, values optionally
     single- or double-quoted (backslash escapes ``\\" \\\\ \\$ \\```` inside
     double quotes), ``#`` comment lines; the last assignment wins."""
@@ -222,7 +222,7 @@ def _env_true(name: str, use_env: bool) -> bool:
     return value is not None and value != "0"
 
 
-def read_os_release(path: "str | None" = None, *, use_env: bool = True) -> dict:
+def read_os_release(path: "str | None" = None, *, use_env: bool = True) -> "dict[str, str]":
     """The os-release fields: from ``BTFEMBED_OS_RELEASE``, else ``path``, else
     /etc/os-release then /usr/lib/os-release; empty when unreadable."""
     override = _env("BTFEMBED_OS_RELEASE", use_env) or path
@@ -252,7 +252,7 @@ def _read_head(path: str, limit: int) -> bytes:
         os.close(fd)
 
 
-def parse_key(text: str) -> "tuple | None":
+def parse_key(text: str) -> "tuple[str, ...] | None":
     """``distro/version/arch/release`` (``_`` for an empty field; the release
     is the rest) -> (arch, distro, distro_version, release), or None."""
     parts = text.split("/", 3)
@@ -265,7 +265,7 @@ def parse_key(text: str) -> "tuple | None":
 
 
 def _key_info(os_release: "str | None", release: "str | None", machine: "str | None",
-              host_root: "str | None", key: "str | None", use_env: bool) -> "tuple[tuple, str, bool]":
+              host_root: "str | None", key: "str | None", use_env: bool) -> "tuple[tuple[str, ...], str, bool]":
     """(key, what it was computed from, explicit) -- as the C runtime does,
     which also empties a field it cannot hold (see ``_usable_key``)."""
     explicit = _env("BTFEMBED_KEY", use_env)
@@ -286,7 +286,7 @@ def _key_info(os_release: "str | None", release: "str | None", machine: "str | N
         machine = u.machine if machine is None else machine
     override = _env("BTFEMBED_OS_RELEASE", use_env) or os_release
     if override:
-        candidates: tuple = (override,)
+        candidates: tuple[str, ...] = (override,)
     else:
         root = _env("BTFEMBED_HOST_ROOT", use_env) or host_root or ""
         candidates = tuple(root + p for p in OS_RELEASE_PATHS)
@@ -306,7 +306,7 @@ def _usable(field: str) -> bool:
     return "\0" not in field and len(field.encode("utf-8", "surrogatepass")) <= FIELD_MAX
 
 
-def _usable_key(key: tuple) -> "tuple[tuple, bool, bool]":
+def _usable_key(key: "tuple[str, ...]") -> "tuple[tuple[str, ...], bool, bool]":
     """The key as the C runtime holds it: a field longer than FIELD_MAX bytes
     or holding a NUL is empty; (key, arch and release usable, distro and
     version usable).  An unusable part matches nothing: no entry without
@@ -317,7 +317,7 @@ def _usable_key(key: tuple) -> "tuple[tuple, bool, bool]":
 
 def running_key(*, os_release: "str | None" = None, release: "str | None" = None,
                 machine: "str | None" = None, host_root: "str | None" = None, key: "str | None" = None,
-                use_env: bool = True) -> tuple:
+                use_env: bool = True) -> "tuple[str, ...]":
     """The running kernel's (arch, distro, distro_version, release);
     ``host_root`` / ``BTFEMBED_HOST_ROOT``: read the os-release files under
     that directory; ``key`` / ``BTFEMBED_KEY`` (distro/version/arch/release):
@@ -333,15 +333,15 @@ class _Table:
     """Kernel entries sorted by key (UTF-8 byte order, as in C), each with a
     blob id, and a way to get a blob's raw bytes."""
 
-    def __init__(self, entries: list, get_blob: Any):
+    def __init__(self, entries: "Iterable[tuple[tuple[str, ...], int]]", get_blob: Any):
         self.entries = sorted(entries, key=lambda e: tuple(f.encode("utf-8", "surrogatepass") for f in e[0]))
         self.get_blob = get_blob
-        self.objects: list = []      # (name, stale-object digest) of a pack
+        self.objects: "list[tuple[str, bytes]]" = []      # (name, stale-object digest) of a pack
         self.blob_digest: Any = lambda i: hashlib.sha256(get_blob(i)).digest()
-        self.info: dict = {}
+        self.info: "dict[str, object]" = {}
 
 
-def _elf_sections(data: bytes) -> dict:
+def _elf_sections(data: bytes) -> "dict[str, bytes]":
     """Section name -> bytes of an ELF file (32/64-bit, either byte order)."""
     def bad(why: str) -> InvalidPackError:
         return InvalidPackError(f"not a BPF object (ELF): {why}")
@@ -373,7 +373,7 @@ def _elf_sections(data: bytes) -> dict:
         if stroff + strsize > len(data):
             raise bad("section name table out of range")
         names = data[stroff:stroff + strsize]
-        out = {}
+        out: dict[str, bytes] = {}
         for name, stype, off, size in heads:
             if name >= len(names) or stype == 8:  # SHT_NOBITS holds no bytes
                 continue
@@ -453,7 +453,7 @@ def _pack_table(data: bytes, name: str = "pack") -> "_Table":
     strings = data[data_offset - strings_size:data_offset]
     if strings_size and (strings[:1] != b"\0" or strings[-1:] != b"\0"):
         raise bad("malformed string table")
-    string_cache: dict = {}
+    string_cache: dict[int, str] = {}
 
     def string(off: int) -> str:
         s = string_cache.get(off)
@@ -488,14 +488,14 @@ def _pack_table(data: bytes, name: str = "pack") -> "_Table":
         objects.append((string(o), data[pos + 4:pos + PACK_OBJECT_RECORD]))
         pos += PACK_OBJECT_RECORD
     codec_name = PACK_CODECS[codec]
-    cache: list = [None, b""]
+    cached: list[tuple[int, bytes]] = []  # the last block decompressed
 
     def get_block(b: int) -> bytes:
-        if cache[0] == b:
-            return cache[1]
+        if cached and cached[0][0] == b:
+            return cached[0][1]
         start, stored, raw_size = blocks[b]
         raw = _decompress(codec_name, data[start:start + stored], raw_size, lambda why: bad(f"block {b}: {why}"))
-        cache[0], cache[1] = b, raw
+        cached[:] = [(b, raw)]
         return raw
 
     def get_blob(i: int) -> bytes:
@@ -560,8 +560,8 @@ def _zstd_decompress(stored: bytes, raw_size: int, bad: Any) -> bytes:
 
 
 def _mapping_table(items: Any) -> _Table:
-    ids: dict = {}
-    blobs: list = []
+    ids: dict[bytes, int] = {}
+    blobs: list[bytes] = []
     entries = []
     for key, blob in items:
         key = tuple(str(f) for f in key)
@@ -585,7 +585,8 @@ def _table(source: Any) -> _Table:
     if hook is not None:
         source = hook() if callable(hook) else hook
     if isinstance(source, _Table) or (hasattr(source, "entries") and hasattr(source, "get_blob")):
-        return source  # also the _Table of another copy of this runtime (a generated module)
+        table: _Table = source  # also the _Table of another copy of this runtime (a generated module)
+        return table
     if isinstance(source, (str, os.PathLike)):
         path = os.fspath(source)
         with open(path, "rb") as f:
@@ -600,7 +601,7 @@ def _table(source: Any) -> _Table:
     raise TypeError(f"cannot use {type(source).__name__} as a BTF source")
 
 
-def kernels(source: Any = None) -> list:
+def kernels(source: Any = None) -> "list[tuple[str, ...]]":
     """The kernel keys a source holds, sorted."""
     return [key for key, _ in _table(source).entries]
 
@@ -609,8 +610,8 @@ def kernels(source: Any = None) -> list:
 # Lookup
 
 
-def _find(table: _Table, key: tuple, explicit: bool = False, uname_ok: bool = True,
-          os_ok: bool = True) -> "tuple[str, tuple | None, bool, int | None]":
+def _find(table: _Table, key: "tuple[str, ...]", explicit: bool = False, uname_ok: bool = True,
+          os_ok: bool = True) -> "tuple[str, tuple[str, ...] | None, bool, int | None]":
     if not uname_ok:
         return NO_MATCH, None, False, None
     for k, i in table.entries:
@@ -635,7 +636,7 @@ def _or_(field: str) -> str:
     return field or "_"
 
 
-def _btfhub(key: tuple) -> str:
+def _btfhub(key: "tuple[str, ...]") -> str:
     return "/".join((_or_(key[1]), _or_(key[2]), _or_(key[0]), _or_(key[3])))
 
 
