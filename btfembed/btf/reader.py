@@ -19,7 +19,7 @@ import operator
 import struct
 import sys
 from array import array
-from typing import Any, Iterator, NamedTuple, Sequence
+from typing import Any, Iterator, Literal, NamedTuple, Sequence
 
 from btfembed.btf import wire
 from btfembed.errors import BTFFormatError, TypeIdError, UnsupportedKindError
@@ -36,6 +36,7 @@ from btfembed.btf.wire import (
 __all__ = ["BTF", "Header", "parse_header", "declared_size", "HOST_ORDER"]
 
 HOST_ORDER = sys.byteorder  # "little" or "big"
+ByteOrder = Literal["little", "big"]
 _MAX_CHAIN = 4096  # longest modifier/typedef chain followed before calling it a cycle
 _MAX_RESOLVE_DEPTH = 32  # libbpf's MAX_RESOLVE_DEPTH for size resolution
 _CHECK_RECORDS = 8192  # records compared at a time by the sanity check
@@ -57,16 +58,16 @@ class _UnknownKind(Exception):
     pass
 
 
-class _Steps(dict):
+class _Steps(dict[int, int]):
     """info word -> record length in words (computed once per distinct
     info); ``patterns`` gives the record's word roles."""
 
-    def __init__(self, fixed: list, per: list):
+    def __init__(self, fixed: list[int | None], per: list[int]):
         super().__init__()
         self.fixed, self.per = fixed, per
         self.patterns = _Patterns(self)
 
-    def lanes(self, str_end: int, type_cnt: int, order: str) -> "_Lanes":
+    def lanes(self, str_end: int, type_cnt: int, order: ByteOrder) -> "_Lanes":
         return _Lanes(self.patterns, str_end, type_cnt, order)
 
     def __missing__(self, info: int) -> int:
@@ -78,7 +79,7 @@ class _Steps(dict):
         return n
 
 
-class _Patterns(dict):
+class _Patterns(dict[int, bytes]):
     def __init__(self, steps: _Steps):
         super().__init__()
         self.steps = steps
@@ -99,10 +100,10 @@ class _Patterns(dict):
         return pat
 
 
-class _Lanes(dict):
+class _Lanes(dict[int, bytes]):
     """info word -> the record's sanity-check lanes (4 bytes per word)."""
 
-    def __init__(self, patterns: "_Patterns", str_end: int, type_cnt: int, order: str):
+    def __init__(self, patterns: "_Patterns", str_end: int, type_cnt: int, order: ByteOrder):
         super().__init__()
         self.patterns = patterns
         self.by_role = (bytes(4), ((1 << 31) - str_end).to_bytes(4, order), ((1 << 31) - type_cnt).to_bytes(4, order))
@@ -113,7 +114,7 @@ class _Lanes(dict):
         return lanes
 
 
-def _addend_bytes(str_end: int, type_cnt: int, order: str) -> list[tuple[int, int]]:
+def _addend_bytes(str_end: int, type_cnt: int, order: ByteOrder) -> list[tuple[int, int]]:
     """Per byte of a 32-bit lane (in memory order): that byte of
     ``2**31 - limit`` for name lanes and for type lanes."""
     k_name = ((1 << 31) - min(str_end, 1 << 31)).to_bytes(4, order)
@@ -401,7 +402,7 @@ class BTF:
         self._check_records(infos, steps)
         return offs, hits, odd
 
-    def _check_records(self, infos: array, steps: "_Steps") -> None:
+    def _check_records(self, infos: array[int], steps: "_Steps") -> None:
         """libbpf's sanity check (``btf_sanity_check``) over the whole type
         section at once: every name offset (of types, members, enum values,
         parameters) inside the string sections, every referenced type id
@@ -444,7 +445,7 @@ class BTF:
                 self._first_bad_record(infos, steps, str_end, type_cnt)
             pos = end
 
-    def _first_bad_record(self, infos: array, steps: "_Steps", str_end: int, type_cnt: int) -> None:
+    def _first_bad_record(self, infos: array[int], steps: "_Steps", str_end: int, type_cnt: int) -> None:
         words, first = self._words, self.start_id
         i = 0
         for k, info in enumerate(infos):

@@ -238,12 +238,12 @@ def _from_manifest(path: str) -> list[KernelInput]:
                     cols[field] = i
         if "path" not in cols or "release" not in cols:
             raise ConfigError(f"{path}: the header must name a path (or file) column and a release column")
-        for n, row in enumerate(reader, 2):
-            if not row or not any(c.strip() for c in row):
+        for n, cells in enumerate(reader, 2):
+            if not cells or not any(c.strip() for c in cells):
                 continue
-            if len(row) <= max(cols.values()):
-                raise ConfigError(f"{path}:{n}: expected {max(cols.values()) + 1} columns, found {len(row)}")
-            rows.append({f: row[i].strip() for f, i in cols.items()})
+            if len(cells) <= max(cols.values()):
+                raise ConfigError(f"{path}:{n}: expected {max(cols.values()) + 1} columns, found {len(cells)}")
+            rows.append({f: cells[i].strip() for f, i in cols.items()})
     out = []
     for row in rows:
         if not row.get("path") or not row.get("release"):

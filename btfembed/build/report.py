@@ -15,6 +15,7 @@ from typing import TextIO
 
 from btfembed import __version__
 from btfembed.core.kinds import KIND_LABELS
+from btfembed.embed.keys import KernelKey
 from btfembed.build.pipeline import BuildResult, KernelResult
 
 __all__ = ["to_json", "write_table", "to_html", "SEVERITY", "worst_status", "fails"]
@@ -25,8 +26,8 @@ STATUSES = ("resolved", "missing", "poisoned", "ambiguous", "error")
 
 
 
-def counts(k: KernelResult) -> Counter:
-    c: Counter = Counter({s: 0 for s in STATUSES})
+def counts(k: KernelResult) -> Counter[str]:
+    c: Counter[str] = Counter({s: 0 for s in STATUSES})
     for sums in k.summaries:
         c.update(s.status for s in sums)
     return c
@@ -50,7 +51,7 @@ def fails(build: BuildResult, level: str) -> list[KernelResult]:
     return [k for k in build.ok if any(SEVERITY[s.status] >= limit for sums in k.summaries for s in sums)]
 
 
-def to_json(build: BuildResult, blob_paths: dict | None = None) -> dict:
+def to_json(build: BuildResult, blob_paths: dict[KernelKey, str] | None = None) -> dict[str, object]:
     import hashlib
     relocations = []
     first_ok = build.ok[0] if build.ok else None
@@ -61,7 +62,7 @@ def to_json(build: BuildResult, blob_paths: dict | None = None) -> dict:
                                 "insn": s.insn, "kind": KIND_LABELS.get(s.kind, str(s.kind)), "access": s.access})
     kernels = []
     for k in build.kernels:
-        entry = {"arch": k.kernel.key.arch, "distro": k.kernel.key.distro,
+        entry: dict[str, object] = {"arch": k.kernel.key.arch, "distro": k.kernel.key.distro,
                  "distro_version": k.kernel.key.distro_version, "release": k.kernel.key.release,
                  "source": k.kernel.path, "status": "failed" if k.error else "ok", "error": k.error,
                  "cached": k.cached}
@@ -96,14 +97,14 @@ def write_table(build: BuildResult, out: TextIO, *, limit: int = 20, see: str = 
     missing, poisoned or ambiguous relocations (``see``: where the details are)."""
     from btfembed.build.findings import problem_summary
 
-    rows = []
+    rows: list[tuple[tuple[int, int, int, int], str, Counter[str] | None, KernelResult]] = []
     for k in build.kernels:
         if k.error:
             rows.append(((9, 0, 0, 0), str(k.kernel.key), None, k))
             continue
-        c = counts(k)
-        rank = (c["ambiguous"] + c["error"], c["poisoned"], c["missing"], 0)
-        rows.append((rank, str(k.kernel.key), c, k))
+        tally = counts(k)
+        rank = (tally["ambiguous"] + tally["error"], tally["poisoned"], tally["missing"], 0)
+        rows.append((rank, str(k.kernel.key), tally, k))
     rows.sort(key=lambda r: (tuple(-x for x in r[0]), r[1]))
     width = max([len(r[1]) for r in rows] + [6])
     out.write(f"{'kernel':<{width}}  {'ok':>5} {'missing':>7} {'poisoned':>8} {'ambiguous':>9} {'bytes':>7}\n")
@@ -130,5 +131,5 @@ def to_html(build: BuildResult) -> str:
     return page(build)
 
 
-def dump_json(data: dict) -> str:
+def dump_json(data: dict[str, object]) -> str:
     return json.dumps(data, indent=1, sort_keys=True) + "\n"

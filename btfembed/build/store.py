@@ -50,8 +50,9 @@ from btfembed.inputs.files import atomic_write
 
 try:  # optional: entries are stored uncompressed without it
     import zstandard as _zstd
+    _HAVE_ZSTD = True
 except ImportError:  # pragma: no cover - zstandard is a dependency
-    _zstd = None
+    _HAVE_ZSTD = False
 
 __all__ = ["KernelStore", "StoredKernel", "parse_size", "DEFAULT_MAX", "format_size"]
 
@@ -88,9 +89,9 @@ def format_size(n: int) -> str:
 
 class StoredKernel(NamedTuple):
     raw: bytes          # raw BTF
-    offsets: array      # word offset of every type record (array('I'))
-    name_offs: array    # name offset of every type (array('I'))
-    odd: array          # positions of the types whose name starts mid-string
+    offsets: array[int]    # word offset of every type record (array('I'))
+    name_offs: array[int]  # name offset of every type (array('I'))
+    odd: array[int]        # positions of the types whose name starts mid-string
 
 
 class KernelStore:
@@ -146,8 +147,9 @@ class KernelStore:
             return None
         size = raw_len + 4 * (2 * n_offs + n_odd)
         body = memoryview(data)[_HEADER.size:]
+        payload: bytes | memoryview
         if codec == CODEC_ZSTD:
-            if _zstd is None:
+            if not _HAVE_ZSTD:
                 return None
             try:
                 payload = _zstd.ZstdDecompressor().decompress(body, max_output_size=size)
@@ -171,7 +173,7 @@ class KernelStore:
             pos += 4 * n
         return StoredKernel(bytes(view[:raw_len]), *arrays)
 
-    def put(self, key: str, raw: bytes, offsets: array, name_offs: array, odd: array) -> None:
+    def put(self, key: str, raw: bytes, offsets: array[int], name_offs: array[int], odd: array[int]) -> None:
         if self.root is None:
             return
         if len(name_offs) != len(offsets):
@@ -184,7 +186,7 @@ class KernelStore:
             parts.append(a.tobytes())
         payload = b"".join(parts)
         digest = hashlib.sha256(payload).digest()
-        if _zstd is not None:
+        if _HAVE_ZSTD:
             codec, body = CODEC_ZSTD, _zstd.ZstdCompressor(level=ZSTD_LEVEL).compress(payload)
         else:  # pragma: no cover
             codec, body = CODEC_NONE, payload

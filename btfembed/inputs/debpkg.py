@@ -109,7 +109,7 @@ def _decompressing(raw: BinaryIO, fmt: str, what: str) -> BinaryIO:
             import zstandard
         except ImportError:
             raise ArchiveError(f"{what} is zstd-compressed: install the Python package 'zstandard'") from None
-        return zstandard.ZstdDecompressor().stream_reader(raw, read_across_frames=True)  # type: ignore[no-any-return]
+        return zstandard.ZstdDecompressor().stream_reader(raw, read_across_frames=True)
     raise ArchiveError(f"{what}: unsupported compression {fmt!r}")
 
 
