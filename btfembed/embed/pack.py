@@ -165,11 +165,15 @@ def canonical(pack: Pack, *, dedup: bool = True) -> Pack:
 # Writer
 
 
-def _natural(text: str) -> tuple:
+_Natural = tuple[tuple[int, int, str], ...]          # a release split into numbers and text
+_Similarity = tuple[str, _Natural, str, str, tuple[bytes, ...]]  # see _similarity
+
+
+def _natural(text: str) -> _Natural:
     return tuple((0, int(p), "") if p.isdigit() else (1, 0, p) for p in re.split(r"(\d+)", text) if p)
 
 
-def _similarity(key: KernelKey) -> tuple:
+def _similarity(key: KernelKey) -> _Similarity:
     """Kernels of close releases share most of their layouts, whatever the
     distribution: by arch, then release in natural order (5.4.0-9 before
     5.4.0-10), then distribution.  (Distribution first compresses 2-8% worse
@@ -239,7 +243,7 @@ def encode_pack(pack: Pack, *, codec: str | None = None, block_size: int | None 
         raise ConfigError(f"a pack holds fewer than {F.COUNT_MAX} kernels, blobs and objects")
 
     # Blob order: similar kernels next to each other.
-    rep: dict[int, tuple] = {}
+    rep: dict[int, _Similarity] = {}
     for key, i in pack.kernels:
         s = _similarity(key)
         if i not in rep or s < rep[i]:

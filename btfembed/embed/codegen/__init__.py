@@ -27,10 +27,12 @@ import os
 import re
 from typing import Sequence
 
+from btfembed.embed.codegen._table import PackLike
 from btfembed.embed.codegen.c import check_prefix, generate_c
 from btfembed.embed.codegen.python import DATA_SUFFIX, generate_python
 from btfembed.embed.codegen.go import default_package as default_go_package, generate_go
 from btfembed.embed.codegen.rust import generate_rust, rust_output_paths
+from btfembed.embed.pack import Pack
 from btfembed.errors import ConfigError
 from btfembed.inputs.files import atomic_write, ensure_dir
 
@@ -81,7 +83,7 @@ def _prepare(path: str) -> None:
         ensure_dir(d)
 
 
-def write_c(pack, output: str, *, prefix: str | None = None, compress: bool | None = None,
+def write_c(pack: PackLike, output: str, *, prefix: str | None = None, compress: bool | None = None,
             codec: str | None = None, block_size: int | None = None) -> list[str]:
     """Write ``NAME.c`` and ``NAME.h``; returns their paths (.c first).
     ``prefix`` defaults to ``default_prefix(output)``."""
@@ -94,7 +96,7 @@ def write_c(pack, output: str, *, prefix: str | None = None, compress: bool | No
     return [c_path, h_path]
 
 
-def write_python(pack, output: str, *, compress: bool | None = None, codec: str | None = None,
+def write_python(pack: Pack, output: str, *, compress: bool | None = None, codec: str | None = None,
                  block_size: int | None = None) -> list[str]:
     """Write the module and its data file; returns their paths (.py first)."""
     py_path, data_path = python_output_paths(output)
@@ -106,7 +108,7 @@ def write_python(pack, output: str, *, compress: bool | None = None, codec: str 
     return [py_path, data_path]
 
 
-def write_go(pack, output: str, *, package: str | None = None, import_path: str | None = None,
+def write_go(pack: Pack, output: str, *, package: str | None = None, import_path: str | None = None,
              codec: str = "zlib", block_size: int | None = None) -> list[str]:
     """Write the Go package into the directory ``output`` (see
     ``btfembed.embed.codegen.go``); returns the paths, the pack first.
@@ -124,7 +126,7 @@ def write_go(pack, output: str, *, package: str | None = None, import_path: str 
     return paths
 
 
-def write_rust(pack, output: str, *, codec: str = "zlib", block_size: int | None = None) -> list[str]:
+def write_rust(pack: Pack, output: str, *, codec: str = "zlib", block_size: int | None = None) -> list[str]:
     """Write ``NAME.rs`` and its pack ``NAME.btfpack``; returns their paths
     (.rs first)."""
     rs_path, data_path = rust_output_paths(output)
@@ -135,7 +137,7 @@ def write_rust(pack, output: str, *, codec: str = "zlib", block_size: int | None
     return [rs_path, data_path]
 
 
-def write_generated(pack, lang: str, output: str, *, package: str | None = None, import_path: str | None = None,
+def write_generated(pack: Pack, lang: str, output: str, *, package: str | None = None, import_path: str | None = None,
                     codec: str | None = None, block_size: int | None = None) -> list[str]:
     """``--lang go`` / ``--lang rust`` (the CLI's and ``build --emit``'s one
     entry point): each language's default codec unless ``codec`` is given."""

@@ -13,13 +13,25 @@ release, non-empty blobs.
 from __future__ import annotations
 
 import hashlib
-from typing import NamedTuple
+from typing import NamedTuple, Protocol, Sequence
 
 from btfembed.embed.keys import KernelKey
 from btfembed.embed.pack import Pack, canonical
 
 FIELD_MAX = 255  # BTFEMBED_FIELD_MAX, runtime.FIELD_MAX
 BLOB_MAX = 256 * 1024 * 1024  # BTFEMBED_BLOB_MAX, runtime.BLOB_MAX
+
+
+class PackLike(Protocol):
+    """What the generators read from a pack: ``kernels`` (key, blob index)
+    and ``blobs`` (a ``Pack``, a ``Table``, or another such pair); an
+    ``objects`` attribute, when present, is read too."""
+
+    @property
+    def kernels(self) -> Sequence[tuple[KernelKey, int]]: ...
+
+    @property
+    def blobs(self) -> Sequence[bytes]: ...
 
 
 class Table(NamedTuple):
@@ -41,7 +53,7 @@ class Table(NamedTuple):
         return sum(len(b) for b in self.blobs)
 
 
-def canonical_table(pack, *, dedup: bool = True) -> Table:
+def canonical_table(pack: PackLike, *, dedup: bool = True) -> Table:
     """The table for ``pack`` (a ``btfembed.embed.pack.Pack``, or anything with
     ``kernels`` = (key, blob index) pairs and ``blobs``): see
     ``btfembed.embed.pack.canonical``.

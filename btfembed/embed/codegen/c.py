@@ -27,7 +27,7 @@ from __future__ import annotations
 import re
 
 from btfembed import __version__
-from btfembed.embed.codegen._table import Table, canonical_table
+from btfembed.embed.codegen._table import PackLike, Table, canonical_table
 from btfembed.embed.pack import Pack, encode_pack
 from btfembed.errors import ConfigError
 
@@ -85,7 +85,9 @@ def c_bytes_literals(data: bytes, indent: str = "\t", width: int = _LINE) -> str
     them after escape processing, so escapes never merge across lines)."""
     if not data:
         return indent + '""'
-    lines, cur, cur_len = [], [], 0
+    lines: list[str] = []
+    cur: list[str] = []
+    cur_len = 0
     for tok in _escape(data):
         if cur and cur_len + len(tok) > width:
             lines.append(indent + '"' + "".join(cur) + '"')
@@ -164,7 +166,7 @@ def _codec(compress: bool | None, codec: str | None) -> str:
     return codec
 
 
-def generate_c(pack, *, prefix: str, compress: bool | None = None, codec: str | None = None,
+def generate_c(pack: PackLike, *, prefix: str, compress: bool | None = None, codec: str | None = None,
                block_size: int | None = None, dedup: bool = True, pack_bytes: bytes | None = None
                ) -> tuple[str, str]:
     """Return ``(c_text, h_text)`` for ``pack`` (a ``btfembed.embed.pack.Pack``).

@@ -60,7 +60,7 @@ def default_package(directory: str) -> str:
 
 
 def _runtime(name: str, package: str) -> str:
-    text = resources.files("btfembed.embed").joinpath("runtimes", name).read_text("utf-8")
+    text = resources.files("btfembed.embed").joinpath("runtimes").joinpath(name).read_text("utf-8")
     text, n = re.subn(r"^package btfembed$", f"package {package}", text, count=1, flags=re.M)
     assert n == 1, name
     return text

@@ -54,7 +54,7 @@ def generate_rust(pack: Pack, *, data_file: str, codec: str = "zlib",
     table = canonical_table(pack)
     data = encode_pack(Pack(table.kernels, table.blobs, tuple(getattr(pack, "objects", ()))), codec=codec,
                        block_size=block_size)
-    runtime = resources.files("btfembed.embed").joinpath("runtimes", "btfembed.rs").read_text("utf-8")
+    runtime = resources.files("btfembed.embed").joinpath("runtimes").joinpath("btfembed.rs").read_text("utf-8")
     nk, nb = len(table.kernels), len(table.blobs)
     digest = hashlib.sha256(data).digest()
     head = [
