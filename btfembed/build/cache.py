@@ -31,7 +31,7 @@ import base64
 import hashlib
 import json
 import os
-from typing import Any, Callable, Sequence, TypeVar
+from typing import Any, Callable, Iterable, Sequence, TypeVar
 
 from btfembed import __version__
 from btfembed.errors import BTFEmbedError
@@ -153,21 +153,21 @@ def _plain(value: Any) -> Any:
     return json.loads(json.dumps(value))
 
 
-def _summary_from(obj: list) -> Summary:
+def _summary_from(obj: Sequence[Any]) -> Summary:
     s = Summary(*obj)
     return s._replace(target=tuple(s.target) if s.target is not None else None,
                       target_ident=tuple(s.target_ident) if s.target_ident is not None else None)
 
 
-def summaries_to_plain(summaries: "Sequence[Summary]") -> list:
+def summaries_to_plain(summaries: "Sequence[Summary]") -> list[list[object]]:
     return [list(s) for s in summaries]
 
 
-def summaries_from_plain(obj: list) -> tuple[Summary, ...]:
+def summaries_from_plain(obj: Iterable[Sequence[Any]]) -> tuple[Summary, ...]:
     return tuple(_summary_from(s) for s in obj)
 
 
-def analysis_to_plain(a: ObjectAnalysis, byte_order: str) -> dict:
+def analysis_to_plain(a: ObjectAnalysis, byte_order: str) -> dict[str, object]:
     return {
         "version": __version__,
         "byte_order": byte_order,
@@ -178,7 +178,7 @@ def analysis_to_plain(a: ObjectAnalysis, byte_order: str) -> dict:
     }
 
 
-def analysis_from_plain(obj: dict) -> tuple[ObjectAnalysis, str]:
+def analysis_from_plain(obj: dict[str, Any]) -> tuple[ObjectAnalysis, str]:
     return ObjectAnalysis(
         summaries_from_plain(obj["summaries"]),
         {(w, t): frozenset(m) for w, t, m in obj["marks"]},

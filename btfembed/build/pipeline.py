@@ -196,11 +196,11 @@ def _root_names(objects: Sequence[ObjectInput]) -> set[str]:
     return set().union(*(root_names(o.obj.btf, o.obj.relocations) for o in objects))
 
 
-def _result_deps(kernel_digest: str) -> dict:
+def _result_deps(kernel_digest: str) -> dict[str, object]:
     return {"options": _OPTIONS.cache_key(), "kernel": kernel_digest, "objects": [o.digest for o in _OBJECTS]}
 
 
-def _analysis_deps(kernel_digest: str, obj_digest: str) -> dict:
+def _analysis_deps(kernel_digest: str, obj_digest: str) -> dict[str, object]:
     return {"options": _OPTIONS.cache_key(), "kernel": kernel_digest, "object": obj_digest}
 
 
@@ -212,7 +212,7 @@ def _analysis_key(kernel_digest: str, obj_digest: str) -> str:
     return digest("analysis", _OPTIONS.cache_key(), kernel_digest, obj_digest)
 
 
-def _decode_result(entry: dict) -> tuple[bytes, tuple[tuple[Summary, ...], ...], int, tuple[str, ...]]:
+def _decode_result(entry: dict[str, Any]) -> tuple[bytes, tuple[tuple[Summary, ...], ...], int, tuple[str, ...]]:
     blob = blob_from_plain(entry["blob"])
     sums = tuple(summaries_from_plain(s) for s in entry["summaries"])
     if len(sums) != len(_OBJECTS) or hashlib.sha256(blob).hexdigest() != entry["blob_sha256"]:
@@ -305,7 +305,7 @@ def _process_kernel(kernel: KernelInput, kernel_digest: str) -> KernelResult:
     analyzed = 0
     try:
         analyses: list[ObjectAnalysis] = []
-        byte_order = None
+        byte_order: str | None = None   # the analyses' (from the kernel or the cache)
         for o in _OBJECTS:
             key = _analysis_key(kernel_digest, o.digest)
             deps = _analysis_deps(kernel_digest, o.digest)
@@ -321,9 +321,15 @@ def _process_kernel(kernel: KernelInput, kernel_digest: str) -> KernelResult:
             _CACHE.put("analysis", key, analysis_to_plain(a, byte_order), deps)
             analyses.append(a)
             analyzed += 1
-        if target is None and byte_order is None:  # no objects at all
+        if target is not None:
+            order = target.kernel.byte_order
+        elif byte_order is not None:
+            order = byte_order
+        else:  # no objects at all
             target, decoded = _open_kernel(kernel, kernel_digest, set())
-        order = "little" if _OPTIONS.compat else (target.kernel.byte_order if target else byte_order)
+            order = target.kernel.byte_order
+        if _OPTIONS.compat:
+            order = "little"
         start_ids = _start_ids(kernel, kernel_digest, target)
         if start_ids is None:
             target, decoded = _open_kernel(kernel, kernel_digest, set())

@@ -42,6 +42,7 @@ import json
 import re
 import zlib
 import os
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NamedTuple, Sequence
 
 from btfembed import __version__
@@ -69,7 +70,8 @@ class PartialError(BTFEmbedError):
     exit_code = 3
 
 
-class ShardInfo(NamedTuple):
+@dataclass(frozen=True)
+class ShardInfo:
     index: int          # K, from 1
     count: int          # N
     total: int          # kernels in the whole (filtered) list

@@ -71,7 +71,7 @@ class StatMemo:
 
     def __init__(self, root: str | None):
         self.path = os.path.join(root, "v1", "stat-memo.json") if root is not None else None
-        self.entries: dict[str, list] = {}
+        self.entries: dict[str, object] = {}   # path -> [identity..., digest] (as read: checked on use)
         self.hashed = self.remembered = 0
         self._dirty = False
         if self.path is not None:
