@@ -33,6 +33,8 @@ from btfembed.minimize.engine import resolve_object
 
 from conftest import REPO, REPO_KERNELS
 
+INCLUDE = REPO / "btfembed" / "embed" / "include"
+
 EXAMPLE = REPO / "examples" / "uprobe-app"
 KERNEL = REPO_KERNELS / "debian_12_x86_64_6.1.0-50-amd64.btf.xz"
 
@@ -270,3 +272,221 @@ def test_example_loader_reads_each_version_through_its_blob(built, tmp_path: Pat
             assert seen, r.stdout
             right = (int(seen.group(1)), int(seen.group(2))) == (7, 1234)
             assert right == (app == table), (app, table, r.stdout)
+    # without --table: the table whose recorded build id is the binary's
+    for app in ("v1", "v2"):
+        r = run([work / "loader", work / f"app-{app}", "7", "1234"], cwd=work,
+                env=dict(os.environ, BTFEMBED_DEBUG="1"))
+        assert r.returncode == 0, r.stdout + r.stderr
+        assert f"table={app} (by build id)" in r.stdout, r.stdout
+        assert "seen: id=7 value=1234 hits=1" in r.stdout, r.stdout
+        assert f"app={work / f'app-{app}'} id={readelf_build_id(work / f'app-{app}')} from=build-id match=yes" \
+            in r.stderr, r.stderr
+    # a binary no table was built for, and a file that is not ELF: refused
+    for other in ("/bin/true", "/etc/passwd"):
+        r = run([work / "loader", other], cwd=work)
+        assert r.returncode == 4 and "seen:" not in r.stdout, r.stdout + r.stderr
+    # BTFEMBED_APP overrides the id read: v1's id on v2 picks v1's table
+    r = run([work / "loader", work / "app-v2", "7", "1234"], cwd=work,
+            env=dict(os.environ, BTFEMBED_APP=readelf_build_id(work / "app-v1")))
+    assert r.returncode == 0 and "table=v1 (by build id)" in r.stdout, r.stdout + r.stderr
+
+
+# --- application keys ----------------------------------------------------------
+
+def readelf_build_id(path: Path) -> str | None:
+    r = run(["readelf", "-n", path])
+    m = re.search(r"Build ID: ([0-9a-f]+)", r.stdout)
+    return m.group(1) if m else None
+
+
+ID_HARNESS = r"""
+#include <stdio.h>
+#include "btfembed.h"
+
+int main(int argc, char **argv)
+{
+	char hex[BTFEMBED_APP_ID_MAX + 1], small[8];
+	int i;
+
+	for (i = 1; i < argc; i++) {
+		int rc = btfembed_app_build_id(argv[i], hex, sizeof(hex));
+
+		printf("%d %s %d\n", rc, rc == 0 ? hex : "-", btfembed_app_build_id(argv[i], small, sizeof(small)));
+	}
+	return 0;
+}
+"""
+
+
+@pytest.fixture(scope="module")
+def id_files(built) -> dict[str, Path]:
+    d = built["dir"]
+    src = d / "tiny.c"
+    src.write_text("int main(void) { return 0; }\n")
+    files = {"v1": built["app-v1"], "v2": built["app-v2"]}
+    for name, flag in (("none", "-Wl,--build-id=none"), ("md5", "-Wl,--build-id=md5"),
+                       ("uuid", "-Wl,--build-id=uuid")):
+        files[name] = d / f"tiny-{name}"
+        r = run(["gcc", flag, "-o", files[name], src])
+        assert r.returncode == 0, r.stderr
+    files["text"] = d / "not-elf.txt"
+    files["text"].write_text("#!/bin/sh\nexit 0\n" * 8)
+    files["short"] = d / "short"
+    files["short"].write_bytes(b"\x7fELF\x02\x01")
+    return files
+
+
+@pytest.mark.parametrize("cc", ["gcc", "clang"])
+def test_build_id_helpers_agree_with_readelf(built, id_files, tmp_path: Path, cc: str) -> None:
+    """btfembed_app_build_id() (C), btfembed.embed.appid.build_id() (the
+    runtime's) and btfembed.inputs.userspace.build_id() read what readelf
+    prints; no build id, not ELF, a directory, a missing file: error codes."""
+    from btfembed.embed.appid import AppIdError, build_id as rt_build_id
+    from btfembed.inputs.userspace import build_id as in_build_id
+
+    harness = tmp_path / "ids.c"
+    harness.write_text(ID_HARNESS)
+    exe = tmp_path / "ids"
+    r = run([cc, "-std=c99", "-O2", "-Wall", "-Wextra", "-Wpedantic", "-Werror", f"-I{INCLUDE}", "-o", exe, harness,
+             INCLUDE / "btfembed.c"])
+    assert r.returncode == 0 and r.stderr == "", r.stderr
+    names = ["v1", "v2", "none", "md5", "uuid", "text", "short"]
+    paths = [id_files[n] for n in names] + [tmp_path, tmp_path / "missing"]
+    r = run([exe, *paths])
+    assert r.returncode == 0, r.stderr
+    got = dict(zip(names + ["dir", "missing"], (ln.split() for ln in r.stdout.splitlines())))
+    import errno
+
+    for n in ("v1", "v2", "md5", "uuid"):
+        want = readelf_build_id(id_files[n])
+        assert want and got[n] == ["0", want, str(-errno.ENOSPC)], (n, got[n])
+        assert rt_build_id(str(id_files[n])) == want == in_build_id(str(id_files[n]))
+    assert len(got["md5"][1]) == 32 and len(got["v1"][1]) == 40
+    assert got["v1"][1] != got["v2"][1]
+    assert readelf_build_id(id_files["none"]) is None
+    assert got["none"][:2] == [str(-errno.ENODATA), "-"] and rt_build_id(str(id_files["none"])) is None
+    for n in ("text", "short"):
+        assert got[n][:2] == [str(-errno.ENOEXEC), "-"], (n, got[n])
+        with pytest.raises(AppIdError):
+            rt_build_id(str(id_files[n]))
+    assert got["dir"][0] == str(-errno.EISDIR) and got["missing"][0] == str(-errno.ENOENT)
+    with pytest.raises(AppIdError):
+        rt_build_id(str(tmp_path))
+    with pytest.raises(FileNotFoundError):
+        rt_build_id(str(tmp_path / "missing"))
+
+
+MATCH_HARNESS = r"""
+#include <stdio.h>
+#include "app_btf.h"
+
+int main(int argc, char **argv)
+{
+	int i;
+
+	printf("count %u first %s\n", t_app_count, t_app_ids[0]);
+	for (i = 1; i < argc; i++)
+		printf("path %d id %d\n", t_matches_app(argv[i]), t_matches_app_id(argv[i]));
+	return 0;
+}
+"""
+
+
+def _build_c(built, tmp_path: Path, name: str, *userspace: str) -> subprocess.CompletedProcess:
+    args = []
+    for u in userspace:
+        args += ["-u", u]
+    return cli("build", built["obj"], "--kernels", KERNEL, *args, "--out-dir", tmp_path / f"out-{name}",
+               "--cache-dir", tmp_path / "cache", "-q", "--emit", "c", "--output", tmp_path / name / "app_btf",
+               "--prefix", "t")
+
+
+@pytest.mark.parametrize("cc", ["gcc", "clang"])
+def test_generated_c_records_the_application(built, tmp_path: Path, cc: str) -> None:
+    v1, v2 = built["app-v1"], built["app-v2"]
+    bid1, bid2 = readelf_build_id(v1), readelf_build_id(v2)
+    r = _build_c(built, tmp_path, "a", str(v1))
+    assert r.returncode == 0, r.stderr
+    c_text = (tmp_path / "a" / "app_btf.c").read_text()
+    assert f'"{bid1}"' in c_text and str(v1) not in c_text and str(tmp_path) not in c_text
+    # deterministic: the same build elsewhere gives the same bytes
+    r = _build_c(built, tmp_path, "b", str(v1))
+    assert r.returncode == 0, r.stderr
+    for ext in ("c", "h"):
+        assert (tmp_path / "a" / f"app_btf.{ext}").read_bytes() == (tmp_path / "b" / f"app_btf.{ext}").read_bytes()
+    main_c = tmp_path / "main.c"
+    main_c.write_text(MATCH_HARNESS)
+    exe = tmp_path / "match"
+    r = run([cc, "-std=c99", "-O2", "-Wall", "-Wextra", "-Wpedantic", "-Wshadow", "-Wstrict-prototypes",
+             "-Wmissing-prototypes", "-Wcast-qual", "-Werror", f"-I{INCLUDE}", f"-I{tmp_path / 'a'}", "-o", exe,
+             main_c, tmp_path / "a" / "app_btf.c", "-lz"])
+    assert r.returncode == 0 and r.stderr == "", r.stderr
+    r = run([exe, v1, v2, bid1, tmp_path])
+    assert r.stdout.splitlines() == [f"count 1 first {bid1}", "path 1 id 0", "path 0 id 0", "path -2 id 1",
+                                     "path -21 id 0"], r.stdout
+    # BTFEMBED_APP replaces the id read; BTFEMBED_DEBUG=1: one line each
+    env = dict(os.environ, BTFEMBED_APP=bid1, BTFEMBED_DEBUG="1")
+    r = run([exe, v2], env=env)
+    assert r.stdout.splitlines()[1] == "path 1 id 1"
+    assert f"btfembed: app={v2} id={bid1} from=BTFEMBED_APP match=yes" in r.stderr.splitlines(), r.stderr
+    assert len(r.stderr.splitlines()) == 2, r.stderr
+    r = run([exe, v2], env=dict(os.environ, BTFEMBED_DEBUG="1"))
+    assert f"btfembed: app={v2} id={bid2} from=build-id match=no" in r.stderr.splitlines(), r.stderr
+    # APP=VERSION records the version; two applications, two ids
+    r = _build_c(built, tmp_path, "c", f"{v1}=1.2.3", str(v2))
+    assert r.returncode == 0, r.stderr
+    assert run([cc, "-std=c99", "-Wall", "-Wextra", "-Wpedantic", "-Werror", f"-I{INCLUDE}",
+                f"-I{tmp_path / 'c'}", "-o", exe, main_c, tmp_path / "c" / "app_btf.c", "-lz"]).returncode == 0
+    r = run([exe, "1.2.3", v2, v1])
+    assert r.stdout.splitlines() == ["count 2 first 1.2.3", "path -2 id 1", "path 1 id 0", "path 0 id 0"], r.stdout
+
+
+def test_generated_sources_without_applications_are_unchanged(built, tmp_path: Path) -> None:
+    r = cli("build", built["obj"], "--kernels", KERNEL, "--out-dir", tmp_path / "o", "-q", "--emit", "c",
+            "--output", tmp_path / "g" / "k_btf", "--cache-dir", tmp_path / "cache")
+    assert r.returncode == 0, r.stderr
+    assert "_app_" not in (tmp_path / "g" / "k_btf.c").read_text() + (tmp_path / "g" / "k_btf.h").read_text()
+    r = cli("build", built["obj"], "--kernels", KERNEL, "--out-dir", tmp_path / "o", "-q", "--emit", "python",
+            "--output", tmp_path / "g" / "k_btf.py", "--cache-dir", tmp_path / "cache")
+    assert r.returncode == 0, r.stderr
+    assert "APP_IDS" not in (tmp_path / "g" / "k_btf.py").read_text()
+
+
+def test_application_without_build_id_needs_a_version(built, tmp_path: Path) -> None:
+    app = tmp_path / "app-noid"
+    r = run(["gcc", "-g", "-O1", "-Wl,--build-id=none", "-o", app, EXAMPLE / "app.c"])
+    assert r.returncode == 0, r.stderr
+    r = _build_c(built, tmp_path, "n", str(app))
+    assert r.returncode != 0 and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert "no GNU build id" in r.stderr and "=VERSION" in r.stderr
+    assert not (tmp_path / "n").exists() and not (tmp_path / "out-n").exists()
+    r = _build_c(built, tmp_path, "n", f"{app}=2.0")
+    assert r.returncode == 0, r.stderr
+    assert '"2.0"' in (tmp_path / "n" / "app_btf.c").read_text()
+    r = _build_c(built, tmp_path, "bad", f"{tmp_path / 'nothing'}=")
+    assert r.returncode != 0 and len(r.stderr.strip().splitlines()) == 1, r.stderr
+
+
+def test_generated_python_records_the_application(built, tmp_path: Path) -> None:
+    v1, v2 = built["app-v1"], built["app-v2"]
+    bid1, bid2 = readelf_build_id(v1), readelf_build_id(v2)
+    outs = []
+    for name in ("p1", "p2"):
+        r = cli("build", built["obj"], "--kernels", KERNEL, "-u", v2, "--out-dir", tmp_path / f"o-{name}", "-q",
+                "--emit", "python", "--output", tmp_path / name / "app_btf.py", "--cache-dir", tmp_path / "cache")
+        assert r.returncode == 0, r.stderr
+        outs.append((tmp_path / name / "app_btf.py").read_bytes())
+    assert outs[0] == outs[1]
+    code = ("import sys\nsys.path.insert(0, '.')\nimport app_btf as m\n"
+            "print(m.APP_IDS, m.matches_app(sys.argv[1]), m.matches_app(sys.argv[2]),"
+            " m.matches_app(app_id=sys.argv[3]), m.build_id(sys.argv[1]))\n"
+            "try:\n    m.build_id(sys.argv[4])\nexcept m.AppIdError as e:\n    print('AppIdError')\n"
+            "print(m.lookup(force=True).status)\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BTFEMBED_") and k != "PYTHONPATH"}
+    r = run([sys.executable, "-I", "-c", code, v2, v1, bid2, EXAMPLE / "app.c"], cwd=tmp_path / "p1", env=env)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.splitlines()[:2] == [f"('{bid2}',) True False True {bid2}", "AppIdError"], r.stdout
+    r = run([sys.executable, "-I", "-c", code, v2, v1, bid2, EXAMPLE / "app.c"], cwd=tmp_path / "p1",
+            env=dict(env, BTFEMBED_APP=bid1, BTFEMBED_DEBUG="1"))
+    assert r.stdout.splitlines()[0] == f"('{bid2}',) False False False {bid2}", r.stdout   # bid1 everywhere
+    assert f"btfembed: app={v1} id={bid1} from=BTFEMBED_APP match=no" in r.stderr.splitlines(), r.stderr

@@ -121,6 +121,12 @@ def _emit(s: "Settings", pack: "Pack", result: "BuildResult", output: str, depfi
     deps += [k.path for k in s.kernels if os.path.isdir(k.path)]
     if s.source:
         deps.append(s.source)
+    app_ids: list[str] = []
+    if s.userspace and s.emit in ("c", "python"):
+        from btfembed.inputs.userspace import app_id, split_app
+
+        app_ids = [app_id(u) for u in s.userspace]
+        deps += [split_app(u)[0] for u in s.userspace]
     return generate(pack, output, lang=s.emit, prefix=s.prefix, codec=s.codec or ("zlib" if s.compress else None),
                     depfile=depfile, deps=sorted(set(deps)), go_package=s.go_package,
-                    go_import_path=s.go_import_path)
+                    go_import_path=s.go_import_path, app_ids=app_ids)

@@ -35,9 +35,9 @@ def expand_objects(patterns: list[str]) -> list[str]:
 def load_userspace(paths: list[str]) -> tuple[tuple[str, bytes], ...]:
     """(path, raw BTF) of each application (``settings.userspace``): read,
     or converted from DWARF with pahole, once per build."""
-    from btfembed.inputs.userspace import app_btf
+    from btfembed.inputs.userspace import app_btf, split_app
 
-    return tuple((p, app_btf(p).raw) for p in paths)
+    return tuple((p, app_btf(p).raw) for p in (split_app(spec)[0] for spec in paths))
 
 
 def build(settings: Settings, *, progress: Progress | None = None,

@@ -105,7 +105,8 @@ class Settings:
     userspace: list[str] = _doc(
         "applications whose own types the objects' relocations target (uprobe programs): ELF with .BTF, ELF "
         "with DWARF (converted with pahole) or raw BTF; their types are searched together with each kernel's "
-        "and the used ones kept in every blob", default_factory=list)
+        "and the used ones kept in every blob; APP=VERSION records VERSION instead of the GNU build id as the "
+        "application's id in generated C/Python sources", default_factory=list)
     userspace_collisions: str = _doc(
         "relocations whose candidates come from both a kernel and an application: 'warn' (one line per "
         "kernel and relocation), 'error' (the kernel fails) or 'ignore'", default="warn")

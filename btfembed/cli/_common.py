@@ -42,8 +42,9 @@ def load_target(kernel: str, modules: Sequence[str] = (), objects: "Sequence[Bpf
     """The kernel (and modules, and applications') BTF; the root type names
     of ``objects`` are looked up while indexing."""
     from btfembed.inputs.kernel import open_kernel
+    from btfembed.inputs.userspace import split_app
 
-    return open_kernel(kernel, modules, objects=objects, userspace=userspace)
+    return open_kernel(kernel, modules, objects=objects, userspace=[split_app(u)[0] for u in userspace])
 
 
 def check_collisions(objects: "Sequence[BpfObject]", target: "Target", mode: str) -> None:

@@ -86,9 +86,11 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
     p.add_argument("--arch", action="append", help="only these architectures (repeatable)")
     p.add_argument("--distro", action="append", help="only these distributions (repeatable)")
     p.add_argument("--release", action="append", metavar="GLOB", help="only matching releases (repeatable)")
-    p.add_argument("--userspace", "-u", metavar="APP", action="append",
+    p.add_argument("--userspace", "-u", metavar="APP[=VERSION]", action="append",
                    help="an application whose own types the objects' relocations target (uprobe programs): "
-                        "ELF with .BTF, ELF with DWARF (pahole) or raw BTF; repeatable")
+                        "ELF with .BTF, ELF with DWARF (pahole) or raw BTF; repeatable.  With --emit c or "
+                        "python the sources record its id (VERSION, else its GNU build id) and offer "
+                        "PREFIX_matches_app(path) / matches_app(path) to pick the table built for a binary")
     p.add_argument("--userspace-collisions", choices=["warn", "error", "ignore"],
                    help="relocations with candidates in both a kernel and an application: warn (default), "
                         "error (the kernel fails) or ignore")

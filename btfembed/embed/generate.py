@@ -20,7 +20,7 @@ def generate(pack: Union[Pack, str], output: str, *, lang: str | None = None, pr
              compress: bool = False, codec: str | None = None, block_size: int | None = None,
              depfile: str | None = None,
              deps: Sequence[str] | None = None, go_package: str | None = None,
-             go_import_path: str | None = None) -> list[str]:
+             go_import_path: str | None = None, app_ids: Sequence[str] = ()) -> list[str]:
     """Write sources embedding ``pack`` (a ``Pack``, or the path of a pack
     file) and return their paths, primary output first.
 
@@ -34,7 +34,9 @@ def generate(pack: Union[Pack, str], output: str, *, lang: str | None = None, pr
     zlib); ``block_size``: raw bytes per compressed block.  ``depfile``
     also writes a Makefile-syntax depfile naming ``deps`` (default: the pack
     file) as what the primary output depends on; it is not in the returned
-    list unless written.
+    list unless written.  ``app_ids``: the applications (build ids or
+    versions) the pack was built for, recorded in C and Python output
+    (``btfembed.embed.appid``); Go and Rust output does not record them.
     """
     from btfembed.embed.codegen import write_c, write_depfile, write_generated, write_python
     from btfembed.errors import ConfigError
@@ -55,9 +57,10 @@ def generate(pack: Union[Pack, str], output: str, *, lang: str | None = None, pr
     elif go_package is not None or go_import_path is not None:
         raise ConfigError("the Go package name and import path apply to Go output only")
     elif lang == "c":
-        outputs = write_c(pack, output, prefix=prefix, codec=codec or "zlib", block_size=block_size)
+        outputs = write_c(pack, output, prefix=prefix, codec=codec or "zlib", block_size=block_size,
+                          app_ids=app_ids)
     else:
-        outputs = write_python(pack, output, codec=codec or "zlib", block_size=block_size)
+        outputs = write_python(pack, output, codec=codec or "zlib", block_size=block_size, app_ids=app_ids)
     if depfile:
         if deps is None:
             deps = [pack_path] if pack_path else []

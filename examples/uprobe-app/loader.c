@@ -10,11 +10,18 @@
  *     btfembed build req_probe.bpf.o --kernels sysfs --userspace app-v1 \
  *         --emit c --output app_v1_btf --prefix app_v1 --out-dir out-v1
  *
- * usage: loader [-v] --table v1|v2 APP [ID VALUE]
- *   --table   which embedded BTF to use: the one made with app-v1 or app-v2
+ * usage: loader [-v] [--table v1|v2] APP [ID VALUE]
  *   APP       the application binary to probe (it is run once, with ID VALUE)
+ *   --table   which embedded BTF to use, the one made with app-v1 or app-v2,
+ *             instead of the one whose recorded build id is APP's
  *
- * It selects the table's blob for the running kernel (BTFEMBED_FORCE=1 is
+ * Each generated table records the GNU build id of the application it was
+ * built for (app_v1_app_ids[]); without --table the loader picks the table
+ * whose id is APP's (app_vN_matches_app(APP)), and refuses a binary that no
+ * table was built for.  BTFEMBED_APP=ID replaces the build id read from APP,
+ * BTFEMBED_DEBUG=1 prints what was read and whether it matched.
+ *
+ * It then selects the table's blob for the running kernel (BTFEMBED_FORCE=1 is
  * implied: the application's types are never in the kernel's own BTF),
  * loads req_probe.bpf.o with it as btf_custom_path, attaches the uprobe to
  * APP's handle_req(), runs APP and prints what the BPF program read:
@@ -55,7 +62,7 @@ static int print_libbpf(enum libbpf_print_level level, const char *fmt, va_list 
 
 static int usage(const char *argv0)
 {
-	fprintf(stderr, "usage: %s [-v] --table v1|v2 APP [ID VALUE]\n", argv0);
+	fprintf(stderr, "usage: %s [-v] [--table v1|v2] APP [ID VALUE]\n", argv0);
 	return 2;
 }
 
@@ -82,7 +89,7 @@ int main(int argc, char **argv)
 	LIBBPF_OPTS(bpf_uprobe_opts, uprobe_opts);
 	struct btfembed_options opts = { .flags = BTFEMBED_FORCE };
 	struct btfembed_btf btf = { 0 };
-	const char *table = NULL, *object = "req_probe.bpf.o";
+	const char *table = NULL, *how = "--table", *object = "req_probe.bpf.o";
 	char *app_argv[4] = { NULL, NULL, NULL, NULL };
 	struct bpf_object *obj = NULL;
 	struct bpf_program *prog;
@@ -104,12 +111,31 @@ int main(int argc, char **argv)
 		else
 			app_argv[nargs++] = argv[i];
 	}
-	if (!table || !app_argv[0] || (strcmp(table, "v1") && strcmp(table, "v2")))
+	if (!app_argv[0] || (table && strcmp(table, "v1") && strcmp(table, "v2")))
 		return usage(argv[0]);
 	libbpf_set_print(print_libbpf);
 
+	if (!table) {
+		/* The table built for this binary: by its GNU build id. */
+		int v1 = app_v1_matches_app(app_argv[0]), v2 = v1 < 0 ? v1 : app_v2_matches_app(app_argv[0]);
+
+		if (v1 < 0 || v2 < 0) {
+			fprintf(stderr, "%s: cannot read its build id: %s\n", app_argv[0],
+				v1 == -ENODATA ? "no .note.gnu.build-id" :
+				v1 == -ENOEXEC ? "not an ELF file" : strerror(-(v1 < 0 ? v1 : v2)));
+			return 4;
+		}
+		if (v1 == v2) {
+			fprintf(stderr, "%s: %s embedded table was built for this binary (use --table)\n",
+				app_argv[0], v1 ? "more than one" : "no");
+			return 4;
+		}
+		table = v1 ? "v1" : "v2";
+		how = "build id";
+	}
+
 	rc = strcmp(table, "v1") == 0 ? app_v1_btf_path_opts(&btf, &opts) : app_v2_btf_path_opts(&btf, &opts);
-	printf("btfembed: table=%s status=%d (%s) key=%s/%s/%s/%s\n", table, rc, btfembed_strerror(rc),
+	printf("btfembed: table=%s (by %s) status=%d (%s) key=%s/%s/%s/%s\n", table, how, rc, btfembed_strerror(rc),
 	       btf.key.distro, btf.key.distro_version, btf.key.arch, btf.key.release);
 	if (rc != 0 || !btf.path)
 		return 1;

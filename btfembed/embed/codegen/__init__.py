@@ -84,12 +84,12 @@ def _prepare(path: str) -> None:
 
 
 def write_c(pack: PackLike, output: str, *, prefix: str | None = None, compress: bool | None = None,
-            codec: str | None = None, block_size: int | None = None) -> list[str]:
+            codec: str | None = None, block_size: int | None = None, app_ids: Sequence[str] = ()) -> list[str]:
     """Write ``NAME.c`` and ``NAME.h``; returns their paths (.c first).
     ``prefix`` defaults to ``default_prefix(output)``."""
     c_path, h_path = c_output_paths(output)
     c_text, h_text = generate_c(pack, prefix=prefix if prefix is not None else default_prefix(output),
-                                compress=compress, codec=codec, block_size=block_size)
+                                compress=compress, codec=codec, block_size=block_size, app_ids=app_ids)
     _prepare(c_path)
     atomic_write(h_path, h_text)
     atomic_write(c_path, c_text)
@@ -97,11 +97,11 @@ def write_c(pack: PackLike, output: str, *, prefix: str | None = None, compress:
 
 
 def write_python(pack: Pack, output: str, *, compress: bool | None = None, codec: str | None = None,
-                 block_size: int | None = None) -> list[str]:
+                 block_size: int | None = None, app_ids: Sequence[str] = ()) -> list[str]:
     """Write the module and its data file; returns their paths (.py first)."""
     py_path, data_path = python_output_paths(output)
     text, data = generate_python(pack, data_file=os.path.basename(data_path), compress=compress, codec=codec,
-                                 block_size=block_size)
+                                 block_size=block_size, app_ids=app_ids)
     _prepare(py_path)
     atomic_write(data_path, data)
     atomic_write(py_path, text)

@@ -25,13 +25,14 @@ private to NAME.c.
 from __future__ import annotations
 
 import re
+from typing import Sequence
 
 from btfembed import __version__
 from btfembed.embed.codegen._table import PackLike, Table, canonical_table
 from btfembed.embed.pack import Pack, encode_pack
 from btfembed.errors import ConfigError
 
-__all__ = ["generate_c", "c_string_literal", "c_bytes_literals", "check_prefix"]
+__all__ = ["generate_c", "c_string_literal", "c_bytes_literals", "check_prefix", "check_app_ids"]
 
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 _LINE = 76
@@ -166,9 +167,64 @@ def _codec(compress: bool | None, codec: str | None) -> str:
     return codec
 
 
+def check_app_ids(app_ids: Sequence[str]) -> tuple[str, ...]:
+    """Application ids (build ids or version strings, see
+    ``btfembed.embed.appid``): 1-255 printable ASCII characters each;
+    duplicates dropped, order kept."""
+    out: list[str] = []
+    for ident in app_ids:
+        if not isinstance(ident, str) or not 0 < len(ident) <= 255 or not all(" " <= c <= "~" for c in ident):
+            raise ConfigError(f"application id {ident!r}: use 1 to 255 printable ASCII characters")
+        if ident not in out:
+            out.append(ident)
+    return tuple(out)
+
+
+def _app_c(p: str, ids: tuple[str, ...]) -> list[str]:
+    return [
+        "",
+        f"/* The applications this table was built for (--userspace): {len(ids)} id(s). */",
+        f"extern const char *const {p}_app_ids[{len(ids)}];",
+        f"extern const unsigned int {p}_app_count;",
+        f"int {p}_matches_app(const char *app_path);",
+        f"int {p}_matches_app_id(const char *app_id);",
+        "",
+        f"const char *const {p}_app_ids[{len(ids)}] = {{",
+        *(f"\t{c_string_literal(i)}," for i in ids),
+        "};",
+        f"const unsigned int {p}_app_count = {len(ids)}u;",
+        "",
+        f"int {p}_matches_app(const char *app_path)",
+        "{",
+        f"\treturn btfembed_app_match({p}_app_ids, {len(ids)}u, app_path, NULL, 0);",
+        "}",
+        "",
+        f"int {p}_matches_app_id(const char *app_id)",
+        "{",
+        f"\treturn btfembed_app_match({p}_app_ids, {len(ids)}u, NULL, app_id, 0);",
+        "}",
+    ]
+
+
+def _app_h(p: str, ids: tuple[str, ...]) -> list[str]:
+    return [
+        "/* Application keys: the ids (GNU build ids, or versions given as",
+        f" * --userspace APP=VERSION) of the {len(ids)} application(s) this table was built",
+        f" * for.  {p}_matches_app(): 1 when the ELF file app_path's build id is",
+        " * one of them, 0 when not, or -errno (btfembed_app_build_id());",
+        f" * {p}_matches_app_id() compares a given id.  BTFEMBED_APP=ID and",
+        " * BTFEMBED_DEBUG=1 as in btfembed_app_match(). */",
+        f"extern const char *const {p}_app_ids[{len(ids)}];",
+        f"extern const unsigned int {p}_app_count;",
+        f"int {p}_matches_app(const char *app_path);",
+        f"int {p}_matches_app_id(const char *app_id);",
+        "",
+    ]
+
+
 def generate_c(pack: PackLike, *, prefix: str, compress: bool | None = None, codec: str | None = None,
-               block_size: int | None = None, dedup: bool = True, pack_bytes: bytes | None = None
-               ) -> tuple[str, str]:
+               block_size: int | None = None, dedup: bool = True, pack_bytes: bytes | None = None,
+               app_ids: Sequence[str] = ()) -> tuple[str, str]:
     """Return ``(c_text, h_text)`` for ``pack`` (a ``btfembed.embed.pack.Pack``).
 
     ``prefix`` starts every global symbol (``<prefix>_btf_path`` ...);
@@ -177,9 +233,12 @@ def generate_c(pack: PackLike, *, prefix: str, compress: bool | None = None, cod
     Write the texts to ``NAME.c`` / ``NAME.h`` (see ``write_c``).  The output
     depends only on the pack's content, the options and btfembed's version.
     ``pack_bytes`` embeds those bytes instead of encoding ``pack`` (tests
-    use it to embed damaged packs).
+    use it to embed damaged packs).  ``app_ids``: the applications the pack
+    was built for (``btfembed.embed.appid``): adds ``<prefix>_app_ids`` and
+    ``<prefix>_matches_app()``; nothing is added without them.
     """
     check_prefix(prefix)
+    ids = check_app_ids(app_ids)
     codec = _codec(compress, codec)
     table = canonical_table(pack, dedup=dedup)
     if pack_bytes is None:
@@ -253,6 +312,8 @@ def generate_c(pack: PackLike, *, prefix: str, compress: bool | None = None, cod
         f"\treturn btfembed_check_object(&{p}_btf_table, obj, size);",
         "}",
     ]
+    if ids:
+        c += _app_c(p, ids)
 
     guard = f"BTFEMBED_GEN_{p}_H"
     h: list[str] = _banner(table, codec, len(pack_bytes), "declarations")
@@ -279,6 +340,7 @@ def generate_c(pack: PackLike, *, prefix: str, compress: bool | None = None, cod
         " * obj[0..size) is one this BTF was built for, -ESTALE when it is not. */",
         f"int {p}_check_object(const void *obj, size_t size);",
         "",
+        *(_app_h(p, ids) if ids else []),
         "#ifdef __cplusplus",
         "}",
         "#endif",

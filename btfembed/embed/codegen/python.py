@@ -19,9 +19,12 @@ import ast
 import hashlib
 import re
 from importlib import resources
+from typing import Sequence
 
 from btfembed import __version__
+
 from btfembed.embed.codegen._table import canonical_table
+from btfembed.embed.codegen.c import check_app_ids
 from btfembed.errors import ConfigError
 from btfembed.embed.pack import Pack, encode_pack
 
@@ -30,9 +33,10 @@ __all__ = ["generate_python", "runtime_source", "DATA_SUFFIX"]
 DATA_SUFFIX = ".btfpack"
 
 
-def runtime_source() -> str:
-    """btfembed/embed/runtime.py without its module docstring."""
-    text = resources.files("btfembed.embed").joinpath("runtime.py").read_text("utf-8")
+def runtime_source(name: str = "runtime.py") -> str:
+    """btfembed/embed/runtime.py (or another module of btfembed.embed)
+    without its module docstring."""
+    text = resources.files("btfembed.embed").joinpath(name).read_text("utf-8")
     tree = ast.parse(text)
     first = tree.body[0]
     if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant) and isinstance(first.value.value, str):
@@ -92,16 +96,45 @@ __btfembed_source__ = _DEFAULT_SOURCE.__btfembed_source__
 '''
 
 
+_APP_FOOTER = '''
+
+# ---------------------------------------------------------------------------
+# Application keys (btfembed.embed.appid, copied above): the applications
+# this module's BTF was built for (btfembed build --userspace APP[=VERSION]).
+
+APP_IDS = {app_ids!r}
+
+
+def matches_app(path=None, *, app_id=None, use_env=True, debug=False):
+    """Whether this module's BTF was built for the application: the ELF file
+    ``path`` (its GNU build id) or ``app_id`` (a build id or version string);
+    ``BTFEMBED_APP=ID`` replaces both, ``BTFEMBED_DEBUG=1`` prints one line."""
+    return app_matches(APP_IDS, path, app_id=app_id, use_env=use_env, debug=debug)
+'''
+
+
+def _app_source() -> str:
+    """btfembed/embed/appid.py without its docstring and the imports the
+    runtime already made (os, struct, sys)."""
+    text = runtime_source("appid.py")
+    text = re.sub(r"^from __future__ import annotations\n", "", text, flags=re.M)
+    return text.replace("__all__ = [\"AppIdError\", \"build_id\", \"app_matches\"]\n", "")
+
+
 def generate_python(pack: Pack, *, data_file: str, compress: bool | None = None, codec: str | None = None,
-                    block_size: int | None = None) -> tuple[str, bytes]:
+                    block_size: int | None = None, app_ids: Sequence[str] = ()) -> tuple[str, bytes]:
     """Return ``(module_text, data_bytes)`` for ``pack``.
 
     ``data_file`` is the name of the data file, in the module's directory
     (``write_python`` uses ``<module stem>.btfpack``, a pack in format 2);
     ``codec``: none, zlib (default), xz or zstd (``compress`` True/False is
     the older spelling of zlib/none).  Deterministic: the output depends only on
-    the pack's content, the options and btfembed's version.
+    the pack's content, the options and btfembed's version.  ``app_ids``:
+    the applications the pack was built for; adds ``APP_IDS``,
+    ``build_id()`` and ``matches_app()`` (``btfembed.embed.appid``), only
+    when given.
     """
+    ids = check_app_ids(app_ids)
     if not re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_.-]*", data_file or ""):
         raise ConfigError(f"data file name {data_file!r}: use letters, digits, '_', '.', '-' only")
     table = canonical_table(pack)
@@ -139,4 +172,7 @@ def generate_python(pack: Pack, *, data_file: str, compress: bool | None = None,
     ]
     text = "\n".join(head) + "\n" + runtime_source().rstrip("\n") + "\n" + _FOOTER.format(
         data_file=data_file, data_size=len(data), data_sha=hashlib.sha256(data).hexdigest())
+    if ids:
+        text += "\n\n# " + "-" * 75 + "\n# btfembed.embed.appid\n\n" + _app_source().rstrip("\n") + "\n"
+        text += _APP_FOOTER.format(app_ids=ids)
     return text, data

@@ -1154,3 +1154,169 @@ BTFEMBED_API int btfembed_btf_path(const struct btfembed_table *table, struct bt
 	}
 	return rc;
 }
+
+/* --- application keys ------------------------------------------------- */
+
+static int btfembed__pread_all(int fd, void *buf, size_t len, unsigned long long off)
+{
+	size_t done = 0;
+
+	while (done < len) {
+		ssize_t n = pread(fd, (char *)buf + done, len - done, (off_t)(off + done));
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			return -ENOEXEC; /* truncated */
+		done += (size_t)n;
+	}
+	return 0;
+}
+
+/* Scan the notes in note[0..len) for NT_GNU_BUILD_ID ("GNU", type 3). */
+static int btfembed__gnu_build_id(const unsigned char *note, size_t len, int big, char *hex, size_t size)
+{
+	static const char digits[] = "0123456789abcdef";
+	size_t at = 0;
+
+	while (len - at >= 12) {
+		unsigned long long namesz = btfembed__elf_word(note + at, 4, big);
+		unsigned long long descsz = btfembed__elf_word(note + at + 4, 4, big);
+		unsigned long long type = btfembed__elf_word(note + at + 8, 4, big);
+		unsigned long long name_at = at + 12, desc_at = name_at + ((namesz + 3) & ~3ull);
+		unsigned long long next = desc_at + ((descsz + 3) & ~3ull);
+		size_t i;
+
+		if (namesz > len || descsz > len || desc_at + descsz > len)
+			return -ENOEXEC;
+		if (type == 3 && namesz == 4 && memcmp(note + name_at, "GNU", 4) == 0 && descsz > 0) {
+			if (descsz * 2 + 1 > size)
+				return -ENOSPC;
+			for (i = 0; i < descsz; i++) {
+				hex[2 * i] = digits[note[desc_at + i] >> 4];
+				hex[2 * i + 1] = digits[note[desc_at + i] & 15];
+			}
+			hex[2 * descsz] = '\0';
+			return 0;
+		}
+		if (next >= len)
+			break;
+		at = (size_t)next;
+	}
+	return -ENODATA;
+}
+
+BTFEMBED_API int btfembed_app_build_id(const char *elf_path, char *hex, size_t size)
+{
+	unsigned char eh[64], *shdrs = NULL, *note = NULL;
+	unsigned long long shoff, shentsize, shnum, i;
+	struct stat st;
+	int fd, rc, is64, big, w;
+
+	if (!elf_path || !hex || size == 0)
+		return -EINVAL;
+	hex[0] = '\0';
+	fd = open(elf_path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		rc = S_ISDIR(st.st_mode) ? -EISDIR : -EINVAL;
+		goto out;
+	}
+	rc = -ENOEXEC;
+	if (st.st_size < 52 || btfembed__pread_all(fd, eh, st.st_size < 64 ? 52 : 64, 0) != 0)
+		goto out;
+	if (memcmp(eh, "\177ELF", 4) != 0 || (eh[4] != 1 && eh[4] != 2) || (eh[5] != 1 && eh[5] != 2))
+		goto out;
+	is64 = eh[4] == 2;
+	big = eh[5] == 2;
+	w = is64 ? 8 : 4;
+	if (is64 && st.st_size < 64)
+		goto out;
+	shoff = btfembed__elf_word(eh + (is64 ? 0x28 : 0x20), w, big);
+	shentsize = btfembed__elf_word(eh + (is64 ? 0x3A : 0x2E), 2, big);
+	shnum = btfembed__elf_word(eh + (is64 ? 0x3C : 0x30), 2, big);
+	if (shnum == 0) {
+		rc = -ENODATA; /* no section headers: no .note.gnu.build-id to find */
+		goto out;
+	}
+	if (shentsize < (unsigned long long)(is64 ? 64 : 40) || shoff > (unsigned long long)st.st_size ||
+	    shnum * shentsize > (unsigned long long)st.st_size - shoff)
+		goto out;
+	shdrs = malloc((size_t)(shnum * shentsize));
+	if (!shdrs) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	rc = btfembed__pread_all(fd, shdrs, (size_t)(shnum * shentsize), shoff);
+	if (rc != 0)
+		goto out;
+	rc = -ENODATA;
+	for (i = 0; i < shnum && rc == -ENODATA; i++) {
+		const unsigned char *h = shdrs + i * shentsize;
+		unsigned long long type = btfembed__elf_word(h + 4, 4, big);
+		unsigned long long off = btfembed__elf_word(h + (is64 ? 0x18 : 0x10), w, big);
+		unsigned long long sz = btfembed__elf_word(h + (is64 ? 0x20 : 0x14), w, big);
+
+		if (type != 7 /* SHT_NOTE */ || sz == 0)
+			continue;
+		if (off > (unsigned long long)st.st_size || sz > (unsigned long long)st.st_size - off || sz > (1u << 20)) {
+			rc = -ENOEXEC;
+			break;
+		}
+		note = malloc((size_t)sz);
+		if (!note) {
+			rc = -ENOMEM;
+			break;
+		}
+		rc = btfembed__pread_all(fd, note, (size_t)sz, off);
+		if (rc == 0)
+			rc = btfembed__gnu_build_id(note, (size_t)sz, big, hex, size);
+		free(note);
+		note = NULL;
+	}
+out:
+	free(shdrs);
+	close(fd);
+	return rc;
+}
+
+BTFEMBED_API int btfembed_app_match(const char *const *ids, size_t n, const char *app_path,
+				    const char *app_id, unsigned int flags)
+{
+	char hex[BTFEMBED_APP_ID_MAX + 1];
+	const char *id = app_id, *from = "argument", *forced;
+	size_t i;
+	int rc = 0;
+
+	if ((!ids && n) || (!app_path && !app_id))
+		return -EINVAL;
+	if (btfembed__env_true("BTFEMBED_DEBUG", flags))
+		flags |= BTFEMBED_DEBUG;
+	forced = btfembed__env("BTFEMBED_APP", flags);
+	if (forced) {
+		id = forced;
+		from = "BTFEMBED_APP";
+	} else if (!id) {
+		rc = btfembed_app_build_id(app_path, hex, sizeof(hex));
+		id = hex;
+		from = "build-id";
+	}
+	if (rc == 0) {
+		for (i = 0; i < n; i++)
+			if (ids[i] && strcmp(ids[i], id) == 0)
+				break;
+		rc = i < n;
+	}
+	if (flags & BTFEMBED_DEBUG) {
+		if (rc < 0)
+			fprintf(stderr, "btfembed: app=%s id=- from=%s match=no error=%s\n", app_path ? app_path : "-",
+				from, strerror(-rc));
+		else
+			fprintf(stderr, "btfembed: app=%s id=%s from=%s match=%s\n", app_path ? app_path : "-", id,
+				from, rc ? "yes" : "no");
+	}
+	return rc;
+}

@@ -262,6 +262,28 @@ BTFEMBED_API int btfembed_entry_blob(const struct btfembed_table *table, size_t 
  * records no objects, -ENOEXEC when the bytes are not an ELF file. */
 BTFEMBED_API int btfembed_check_object(const struct btfembed_table *table, const void *obj, size_t size);
 
+/* Application keys (tables built with --userspace APP or APP=VERSION record
+ * the ids of the applications they were built for).
+ *
+ * btfembed_app_build_id(): the GNU build id (.note.gnu.build-id, an
+ * SHT_NOTE of type NT_GNU_BUILD_ID) of the ELF file at elf_path, as
+ * lowercase hex in hex[0..size).  0, or -ENOENT/-EACCES/... (cannot open),
+ * -ENOEXEC (not an ELF file, or a damaged one), -ENODATA (an ELF file
+ * without a build id), -ENOSPC (hex too small: BTFEMBED_APP_ID_MAX + 1 is
+ * always enough), -EINVAL (bad arguments or not a regular file). */
+#define BTFEMBED_APP_ID_MAX 255
+BTFEMBED_API int btfembed_app_build_id(const char *elf_path, char *hex, size_t size);
+
+/* Whether a table's recorded application ids ids[0..n) include the
+ * application's: app_id when given (e.g. a version string), else the build
+ * id of the ELF file app_path.  BTFEMBED_APP=ID (unless BTFEMBED_NO_ENV)
+ * replaces both, as BTFEMBED_KEY replaces the running kernel's key.  1 when
+ * it matches, 0 when not, or -errno as btfembed_app_build_id().  With
+ * BTFEMBED_DEBUG in flags or BTFEMBED_DEBUG=1, one line on stderr:
+ *   btfembed: app=PATH id=ID from=build-id|argument|BTFEMBED_APP match=yes|no */
+BTFEMBED_API int btfembed_app_match(const char *const *ids, size_t n, const char *app_path,
+				    const char *app_id, unsigned int flags);
+
 /* The decision of the last btfembed_btf_path() call on `btf`, in one line
  * (what BTFEMBED_DEBUG=1 prints):
  *   btfembed: key=D/V/A/R from=SOURCE match=HOW entry=D/V/A/R sha256=HEX status=STATUS
@@ -312,6 +334,8 @@ static inline const char *btfembed_strerror(int rc)
 		return "the embedded BTF records no BPF objects to check against";
 	case -ENOEXEC:
 		return "not a BPF object (ELF file)";
+	case -ENOSPC:
+		return "buffer too small";
 	default:
 		return rc < 0 ? strerror(-rc) : "unknown btfembed status";
 	}
