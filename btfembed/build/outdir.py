@@ -64,6 +64,7 @@ class OutDir:
     file that will be ``<out>/<rel>``."""
 
     def __init__(self, path: str):
+        self.given = path                      # as the caller spelled it (for the paths returned)
         self.target = os.path.realpath(path)
         self.parent, self.name = os.path.split(self.target)
         self.new: str | None = None
@@ -124,7 +125,7 @@ class OutDir:
                 f.write(data)
         except OSError as exc:
             raise FileAccessError(f"cannot write {os.path.join(self.target, rel)}: {_reason(exc)}") from None
-        return os.path.join(self.target, rel)
+        return os.path.join(self.given, rel)
 
     def commit(self) -> None:
         """Put the new tree in place (one atomic step) and remove the old one."""
