@@ -1,7 +1,7 @@
 """Python packaging integration: setuptools hook and scikit-build-core.
 
 A local wheelhouse holds btfembed's wheel (built from this checkout) and,
-from PyPI, setuptools, wheel, scikit-build-core, pyelftools and their
+from PyPI, setuptools, wheel, scikit-build-core, btfembed's own requirements and their
 dependencies; every build below runs with pip's (or pypa/build's) build
 isolation against it (``--no-index --find-links``), in a fresh venv that
 also has btfembed installed, so the build environment's copy and the
@@ -42,7 +42,7 @@ from test_integration_support import (
 pytestmark = pytest.mark.integration
 
 SOURCE_PARTS = ("btfembed", "cmake", "meson", "pyproject.toml", "README.md")
-BUILD_DEPS = ["setuptools>=77", "wheel", "scikit-build-core>=0.10", "pyelftools"]
+BUILD_DEPS = ["setuptools>=77", "wheel", "scikit-build-core>=0.10"]
 
 
 def kernel_keys() -> set[str]:
