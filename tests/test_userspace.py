@@ -463,6 +463,18 @@ def test_application_without_build_id_needs_a_version(built, tmp_path: Path) -> 
     r = _build_c(built, tmp_path, "n", f"{app}=2.0")
     assert r.returncode == 0, r.stderr
     assert '"2.0"' in (tmp_path / "n" / "app_btf.c").read_text()
+    # btfembed generate --app: the same sources from the pack file
+    r = cli("generate", tmp_path / "out-n" / "btfembed.pack", "--lang", "c", "--output", tmp_path / "g" / "app_btf",
+            "--prefix", "t", "--app", f"{app}=2.0")
+    assert r.returncode == 0, r.stderr
+    for ext in ("c", "h"):
+        assert (tmp_path / "g" / f"app_btf.{ext}").read_bytes() == (tmp_path / "n" / f"app_btf.{ext}").read_bytes()
+    r = cli("generate", tmp_path / "out-n" / "btfembed.pack", "--lang", "c", "--output", tmp_path / "g2" / "x",
+            "--app", app)
+    assert r.returncode != 0 and "no GNU build id" in r.stderr and not (tmp_path / "g2").exists(), r.stderr
+    r = cli("generate", tmp_path / "out-n" / "btfembed.pack", "--lang", "go", "--output", tmp_path / "g3",
+            "--app", f"{app}=2.0")
+    assert r.returncode != 0 and "--app applies to" in r.stderr and not (tmp_path / "g3").exists(), r.stderr
     r = _build_c(built, tmp_path, "bad", f"{tmp_path / 'nothing'}=")
     assert r.returncode != 0 and len(r.stderr.strip().splitlines()) == 1, r.stderr
 

@@ -55,6 +55,11 @@ on stderr; BTFEMBED_OS_RELEASE, BTFEMBED_RELEASE,
 BTFEMBED_MACHINE, BTFEMBED_SYSFS_BTF and BTFEMBED_NO_MEMFD override the
 inputs of the lookup (for tests and unusual systems).
 
+--app APP[=VERSION] (C, Python; repeatable) records the id of an application
+the pack was built for with --userspace (its GNU build id, or VERSION), as
+'btfembed build --userspace APP --emit' does: P_matches_app(path) in C,
+matches_app(path) in Python (BTFEMBED_APP=ID replaces the id read).
+
 Outputs are written atomically and are reproducible (no dates or paths).
 
 examples:
@@ -65,6 +70,7 @@ examples:
   btfembed generate btf.pack --lang python --output src/mypkg/_btf.py
   btfembed generate btf.pack --lang go --output internal/kbtf --go-import-path example.com/tool/internal/kbtf
   btfembed generate btf.pack --lang rust --output src/btf.rs
+  btfembed generate btf.pack --lang c --output gen/app_v1_btf --app ./app-v1     # uprobe tables
 """
 
 
@@ -90,6 +96,9 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
     p.add_argument("--block-size", type=int, metavar="BYTES",
                    help="raw bytes per compressed block (default 262144): the most a runtime decompresses")
     p.add_argument("--compress", action="store_true", help="older spelling of --codec zlib")
+    p.add_argument("--app", metavar="APP[=VERSION]", action="append", default=[],
+                   help="C and Python: record this application's id (GNU build id, or VERSION) as one the "
+                        "pack was built for (--userspace); P_matches_app() / matches_app() compare it")
     p.add_argument("--depfile", metavar="D",
                    help="also write a Makefile-syntax depfile: the primary output depends on PACK")
     p.set_defaults(func=run)
@@ -106,7 +115,15 @@ def run(args: argparse.Namespace) -> int:
         check_prefix(args.prefix)
     if (args.go_package is not None or args.go_import_path is not None) and lang != "go":
         raise ConfigError("--go-package and --go-import-path apply to --lang go only")
+    app_ids: list[str] = []
+    if args.app:
+        from btfembed.inputs.userspace import app_id
+
+        if lang not in ("c", "python"):
+            raise ConfigError("--app applies to --lang c and python only")
+        app_ids = [app_id(a) for a in args.app]
     codec = args.codec or ("zlib" if args.compress else None)
     generate(args.pack, args.output, lang=lang, prefix=args.prefix, codec=codec, block_size=args.block_size,
-             depfile=args.depfile, go_package=args.go_package, go_import_path=args.go_import_path)
+             depfile=args.depfile, go_package=args.go_package, go_import_path=args.go_import_path,
+             app_ids=app_ids)
     return 0
