@@ -155,8 +155,10 @@ def _plain(value: Any) -> Any:
 
 def _summary_from(obj: Sequence[Any]) -> Summary:
     s = Summary(*obj)
-    return s._replace(target=tuple(s.target) if s.target is not None else None,
-                      target_ident=tuple(s.target_ident) if s.target_ident is not None else None)
+    target: Sequence[Any] | None = s.target        # lists, as read back from JSON
+    ident: Sequence[Any] | None = s.target_ident
+    return s._replace(target=tuple(target) if target is not None else None,
+                      target_ident=tuple(ident) if ident is not None else None)
 
 
 def summaries_to_plain(summaries: "Sequence[Summary]") -> list[list[object]]:

@@ -10,9 +10,11 @@ relocations with the same local root type, so order matters.
 
 from __future__ import annotations
 
+import enum
 from typing import Iterator, Sequence
 
 from btfembed.btf.reader import BTF
+from btfembed.btf.types import Int
 from btfembed.core.kinds import RelocKind, is_enumval_based, is_field_based, is_type_based
 from btfembed.core.match import MatchError, spec_match
 from btfembed.core.shapes import shape_of
@@ -53,7 +55,7 @@ class Values:
         self.orig_sz = self.new_sz = 0
         self.orig_type_id = self.new_type_id = 0
 
-    def key(self) -> tuple:
+    def key(self) -> tuple[int, int, bool, bool, bool, int, int]:
         return (self.orig_val, self.new_val, self.poison, self.validate, self.fail_memsz_adjust,
                 self.orig_sz, self.new_sz)
 
@@ -62,10 +64,16 @@ class Values:
         return f"Values({state})"
 
 
-_POISON = object()
+class _Poison(enum.Enum):
+    """A value that poisons the instruction instead of patching it."""
+    POISON = 0
 
 
-def _field_values(kind: int, spec: Spec | None, big_endian: bool, validate_out: list | None):
+_POISON = _Poison.POISON
+
+
+def _field_values(kind: int, spec: Spec | None, big_endian: bool,
+                  validate_out: list[bool] | None) -> tuple[int | _Poison, int, int]:
     """(value, field size, field type id) for a field relocation on ``spec``
     (None: no target).  Returns _POISON when the instruction must be poisoned."""
     if kind == RelocKind.FIELD_EXISTS:
@@ -155,14 +163,14 @@ def _type_value(kind: int, spec: Spec | None) -> int:
     raise CalcError(f"unsupported type relocation kind {kind}")  # pragma: no cover
 
 
-def _enumval_value(kind: int, spec: Spec | None):
+def _enumval_value(kind: int, spec: Spec | None) -> int | _Poison:
     if kind == RelocKind.ENUMVAL_EXISTS:
         return 1 if spec is not None else 0
     if spec is None:
         return _POISON
     acc = spec.accessors[0]
     t = spec.btf.type(acc.type_id)
-    raw = t.values[acc.idx].raw  # type: ignore[attr-defined]
+    raw: int = t.values[acc.idx].raw  # type: ignore[attr-defined]
     if t.kind == ENUM:
         # btf_enum.val is __s32: sign-extended into the u64 result.
         raw = raw - (1 << 32) if raw >> 31 else raw
@@ -187,8 +195,7 @@ def calc_values(local: Spec, target: Spec | None, big_endian: bool = False) -> V
             nt = target.btf.type(res.new_type_id)  # type: ignore[union-attr]
             if ot.kind == PTR and nt.kind == PTR:
                 return res
-            if (ot.kind == INT and nt.kind == INT and ot.encoding != 1  # type: ignore[attr-defined]
-                    and nt.encoding != 1):  # type: ignore[attr-defined]
+            if isinstance(ot, Int) and isinstance(nt, Int) and ot.encoding != 1 and nt.encoding != 1:
                 return res
             res.fail_memsz_adjust = True
         return res

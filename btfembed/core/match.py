@@ -27,8 +27,10 @@ is a ``MatchError``.
 
 from __future__ import annotations
 
+from typing import cast
+
 from btfembed.btf.reader import BTF
-from btfembed.btf.types import Array, FuncProto, Int, Type
+from btfembed.btf.types import Array, Composite, Enum, FuncProto, Int, Type
 from btfembed.core.kinds import RelocKind, is_enumval_based, is_field_based, is_type_based
 from btfembed.core.spec import SPEC_MAX_LEN, Accessor, Spec, is_flex_array
 from btfembed.errors import BTFFormatError, MatchError, TypeIdError
@@ -171,7 +173,7 @@ def _names_match(local_name: str, targ_name: str) -> bool:
     return _names_equal_essential(local_name, targ_name)
 
 
-def _enums_match(lt, tt) -> bool:
+def _enums_match(lt: Enum, tt: Enum) -> bool:
     if lt.size != tt.size or lt.vlen > tt.vlen:
         return False
     for lv in lt.values:
@@ -203,7 +205,7 @@ def types_match(local: BTF, local_id: int, targ: BTF, targ_id: int, behind_ptr: 
                 return (tk == STRUCT and not lt.kflag) or (tk == UNION and bool(lt.kflag))
             return lk == tk and lt.kflag == tt.kflag
         if lk in (ENUM, ENUM64):
-            return tk in (ENUM, ENUM64) and _enums_match(lt, tt)
+            return tk in (ENUM, ENUM64) and _enums_match(cast(Enum, lt), cast(Enum, tt))
         if lk in (STRUCT, UNION):
             if behind_ptr:
                 if lk == tk:
@@ -213,7 +215,7 @@ def types_match(local: BTF, local_id: int, targ: BTF, targ_id: int, behind_ptr: 
                 return (lk == UNION) == bool(tt.kflag)
             if lk != tk:
                 return False
-            return _composites_match(local, lt, targ, tt, behind_ptr, level, budget)
+            return _composites_match(local, cast(Composite, lt), targ, cast(Composite, tt), behind_ptr, level, budget)
         if lk == INT:
             return (lk == tk and lt.size == tt.size
                     and (lt.encoding & 1) == (tt.encoding & 1))  # type: ignore[attr-defined]
@@ -239,7 +241,7 @@ def types_match(local: BTF, local_id: int, targ: BTF, targ_id: int, behind_ptr: 
         return False
 
 
-def _composites_match(local: BTF, lt, targ: BTF, tt, behind_ptr: bool, level: int, budget: Budget) -> bool:
+def _composites_match(local: BTF, lt: Composite, targ: BTF, tt: Composite, behind_ptr: bool, level: int, budget: Budget) -> bool:
     if lt.vlen > tt.vlen:
         return False
     for lm in lt.members:

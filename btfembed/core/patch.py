@@ -20,7 +20,7 @@ _LD_IMM64 = 0x18  # BPF_LD | BPF_IMM | BPF_DW
 _CALL = 0x85      # BPF_JMP | BPF_CALL
 
 
-def _unpack(insn: bytes, order: str):
+def _unpack(insn: bytes, order: str) -> tuple[int, int, int, int, str]:
     fmt = "<" if order == "little" else ">"
     code, regs, off, imm = struct.unpack_from(fmt + "BBhi", insn)
     return code, regs, off, imm, fmt

@@ -22,7 +22,7 @@ class CoreRecord(NamedTuple):
     "relo #N")."""
 
     section: str
-    index: int
+    index: int  # type: ignore[assignment]  # a field named like tuple.index (kept: JSON keys, libbpf's "relo #N")
     insn_off: int      # bytes from the start of the ELF section
     type_id: int       # local root type id
     access: str        # e.g. "0:1:2"

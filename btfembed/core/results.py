@@ -28,7 +28,7 @@ __all__ = ["Summary", "Difference", "SummaryTable", "summarize", "summarize_all"
 class Summary(NamedTuple):
     program: str
     section: str
-    index: int            # relocation number within its section (libbpf's "relo #N")
+    index: int  # type: ignore[assignment]  # relocation number within its section (libbpf's "relo #N"); a field named like tuple.index
     insn: int             # instruction index within the section
     kind: RelocKind
     access: str           # the local access as names, e.g. "struct task_struct.pid"
@@ -43,14 +43,14 @@ class Summary(NamedTuple):
     fail_memsz_adjust: bool = False
     # TYPE_ID_TARGET only: (BTF index, original id) and (kind, name, size)
     # of the type the value designates.
-    target: tuple | None = None
-    target_ident: tuple | None = None
+    target: tuple[int, int] | None = None
+    target_ident: tuple[int, str, int] | None = None
 
 
 class Difference(NamedTuple):
     program: str
     section: str
-    index: int
+    index: int  # type: ignore[assignment]  # a field named like tuple.index (kept: JSON keys, libbpf's "relo #N")
     insn: int
     kind: RelocKind
     access: str
@@ -63,7 +63,12 @@ class Difference(NamedTuple):
                 f"{self.access}: full BTF {self.full}, minimized {self.minimized}")
 
 
-def _result_fields(kind: int, local: Spec, o: "object", locate: Callable[[object], int] | None) -> tuple:
+# Summary's fields from ``kind`` on.
+_Outcome = tuple[RelocKind, str, Status, str, str, bool, int, int, int, int, bool,
+                 tuple[int, int] | None, tuple[int, str, int] | None]
+
+
+def _result_fields(kind: int, local: Spec, o: "object", locate: Callable[[object], int] | None) -> _Outcome:
     """Summary fields from ``kind`` on: what depends on the outcome only."""
     v = o.values  # type: ignore[attr-defined]
     target = ident = None
@@ -137,7 +142,7 @@ class SummaryTable(Sequence[Summary]):
 
     __hash__ = None  # type: ignore[assignment]
 
-    def __reduce__(self) -> tuple:
+    def __reduce__(self) -> tuple[object, ...]:
         # Sent to other processes (and cached) as the plain tuple of summaries.
         return (tuple, (self._all if self._all is not None else tuple(self),))
 
@@ -164,7 +169,7 @@ def describe(s: Summary) -> str:
     return f"{s.status}: {s.message}"
 
 
-def _same(a: Summary, b: Summary, id_map: dict[int, tuple] | None) -> tuple[bool, bool]:
+def _same(a: Summary, b: Summary, id_map: dict[int, tuple[int, int]] | None) -> tuple[bool, bool]:
     """(equivalent, differs only by a TYPE_ID_TARGET id)."""
     if a.status != b.status:
         return False, False
@@ -186,7 +191,7 @@ def _same(a: Summary, b: Summary, id_map: dict[int, tuple] | None) -> tuple[bool
 
 
 def compare(full: Sequence[Summary], mini: Sequence[Summary], *,
-            id_map: dict[int, tuple] | None = None) -> list[Difference]:
+            id_map: dict[int, tuple[int, int]] | None = None) -> list[Difference]:
     """Differences between two resolutions of the same relocations.
 
     ``id_map`` maps minimized type ids to (BTF index, full id) (known right
@@ -206,7 +211,7 @@ def compare(full: Sequence[Summary], mini: Sequence[Summary], *,
     return out
 
 
-def _compare_tables(full: SummaryTable, mini: SummaryTable, id_map: dict[int, tuple] | None) -> list[Difference]:
+def _compare_tables(full: SummaryTable, mini: SummaryTable, id_map: dict[int, tuple[int, int]] | None) -> list[Difference]:
     """``compare`` judging each distinct pair of results once."""
     bad = set()
     for pa, pb in dict.fromkeys(zip(full.which, mini.which)):

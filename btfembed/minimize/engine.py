@@ -145,11 +145,11 @@ def analyze(obj: CoreObject, target: Target, *, compat: bool = False, wide: bool
                 continue
             for cand in cands:
                 try:
-                    spec = spec_match(local, cand.btf, cand.id)
+                    wide_spec = spec_match(local, cand.btf, cand.id)
                 except MatchError:
                     continue
-                if spec is not None:
-                    wide_marks.record(spec)
+                if wide_spec is not None:
+                    wide_marks.record(wide_spec)
     m1 = marks.as_dict()
     m2 = wide_marks.as_dict() if wide and not compat else None
     types = {key: btfs[key[0]].type(key[1]) for key in set(m1) | set(m2 or ())}
@@ -194,7 +194,7 @@ def assemble(objects: Sequence[CoreObject], analyses: Sequence[ObjectAnalysis], 
         return emitted, Level.BPFTOOL
     if any(a.wide_marks is None for a in analyses):
         raise NeedsKernel(diffs)
-    kept = _union(kept, *(a.wide_marks for a in analyses))
+    kept = _union(kept, *(a.wide_marks for a in analyses if a.wide_marks is not None))  # none is None (above)
     emitted = emit(kept, types.__getitem__, start_ids, byte_order=byte_order, hdr_len=hdr_len)
     diffs = _check(objects, summaries, emitted)
     if not diffs:
@@ -232,6 +232,7 @@ def minimize(objects: Sequence[CoreObject], target: Target, *, compat: bool = Fa
     marks = Marks(btfs)
     for a in analyses:
         marks.add(a.marks)
+        assert a.wide_marks is not None  # analyzed wide above
         marks.add(a.wide_marks)
     for i, d in diffs:
         for cand in find_candidates(objects[i].btf, _root_of(objects[i], d), target.kernel, target.modules, target.userspace):

@@ -59,7 +59,8 @@ class Marks:
         self.kept: list[dict[int, set[int]]] = [{} for _ in self.btfs]
         self._start_ids = [b.start_id for b in self.btfs]
         self.compat = compat
-        self._seen: set[tuple] = set()
+        # (btf, id, follow pointers) walked by mark_type; (btf, id, behind a pointer, "match") by the match walk
+        self._seen: set[tuple[int, int, bool] | tuple[int, int, bool, str]] = set()
 
     # -- where a type id lives ---------------------------------------------
 
