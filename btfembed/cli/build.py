@@ -198,10 +198,27 @@ class _Progress:
             sys.stderr.flush()
 
 
-def run(args: argparse.Namespace) -> int:
+def write_and_report(result: "BuildResult", s: "Settings", quiet: bool) -> int:
+    """Write the outputs of a complete build (or merge), warn about objects
+    built for another architecture, print the table; ``CheckFailed`` for
+    ``fail_on``.  Shared by ``build`` and ``merge``."""
     from btfembed.build.findings import arch_mismatches
-    from btfembed.build.outputs import check_complete, write_outputs
+    from btfembed.build.outputs import write_outputs
     from btfembed.build.report import fails, write_table
+
+    write_outputs(result, s)
+    for m in arch_mismatches(result):
+        warn(m.message())
+    if not quiet:
+        write_table(result, sys.stdout, see=s.html or s.report or "--html/--report")
+    bad = fails(result, s.fail_on)
+    if bad:
+        raise CheckFailed(f"{len(bad)} kernel(s) have {s.fail_on} (or worse) relocations, e.g. {bad[0].kernel.key}")
+    return 0
+
+
+def run(args: argparse.Namespace) -> int:
+    from btfembed.build.outputs import check_complete
     from btfembed.build.run import build
     from btfembed.build.settings import settings_help
 
@@ -223,12 +240,4 @@ def run(args: argparse.Namespace) -> int:
         warn(f"{k.kernel.key}: {k.error}")
     if result.shard is not None:
         return _write_partial(s, result, args.quiet)
-    write_outputs(result, s)
-    for m in arch_mismatches(result):
-        warn(m.message())
-    if not args.quiet:
-        write_table(result, sys.stdout, see=s.html or s.report or "--html/--report")
-    bad = fails(result, s.fail_on)
-    if bad:
-        raise CheckFailed(f"{len(bad)} kernel(s) have {s.fail_on} (or worse) relocations, e.g. {bad[0].kernel.key}")
-    return 0
+    return write_and_report(result, s, args.quiet)

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import sys
 
 from btfembed.cli._common import warn
-from btfembed.errors import CheckFailed
 
 HELP = """\
 Combine the N partial files written by 'btfembed build --shard K/N' (one per
@@ -50,9 +48,7 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
 
 
 def run(args: argparse.Namespace) -> int:
-    from btfembed.build.findings import arch_mismatches
-    from btfembed.build.outputs import check_complete, write_outputs
-    from btfembed.build.report import fails, write_table
+    from btfembed.build.outputs import check_complete
     import dataclasses
     import os
 
@@ -73,12 +69,6 @@ def run(args: argparse.Namespace) -> int:
     check_complete(result, s)
     for k in result.failed:
         warn(f"{k.kernel.key}: {k.error}")
-    write_outputs(result, s)
-    for m in arch_mismatches(result):
-        warn(m.message())
-    if not args.quiet:
-        write_table(result, sys.stdout, see=s.html or s.report or "--html/--report")
-    bad = fails(result, s.fail_on)
-    if bad:
-        raise CheckFailed(f"{len(bad)} kernel(s) have {s.fail_on} (or worse) relocations, e.g. {bad[0].kernel.key}")
-    return 0
+    from btfembed.cli.build import write_and_report
+
+    return write_and_report(result, s, args.quiet)
