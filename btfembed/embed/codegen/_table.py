@@ -16,7 +16,7 @@ import hashlib
 from typing import NamedTuple, Protocol, Sequence
 
 from btfembed.embed.keys import KernelKey
-from btfembed.embed.pack import Pack, canonical
+from btfembed.embed.pack import Pack, canonical, encode_pack
 
 FIELD_MAX = 255  # BTFEMBED_FIELD_MAX, runtime.FIELD_MAX
 BLOB_MAX = 256 * 1024 * 1024  # BTFEMBED_BLOB_MAX, runtime.BLOB_MAX
@@ -64,3 +64,11 @@ def canonical_table(pack: PackLike, *, dedup: bool = True) -> Table:
     objects = tuple(getattr(pack, "objects", ()))
     c = canonical(Pack(tuple(pack.kernels), tuple(pack.blobs), objects), dedup=dedup)
     return Table(c.kernels, c.blobs)
+
+
+def table_pack_bytes(pack: PackLike, table: Table, *, codec: str, block_size: int | None = None) -> bytes:
+    """The pack format 2 bytes a generated source embeds: ``table``'s
+    entries and blobs (from ``canonical_table(pack)``), ``pack``'s object
+    records."""
+    return encode_pack(Pack(table.kernels, table.blobs, tuple(getattr(pack, "objects", ()))), codec=codec,
+                       block_size=block_size)

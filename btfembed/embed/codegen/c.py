@@ -28,8 +28,8 @@ import re
 from typing import Sequence
 
 from btfembed import __version__
-from btfembed.embed.codegen._table import PackLike, Table, canonical_table
-from btfembed.embed.pack import Pack, encode_pack
+from btfembed.embed.codegen._table import PackLike, Table, canonical_table, table_pack_bytes
+from btfembed.embed.pack import Pack
 from btfembed.errors import ConfigError
 
 __all__ = ["generate_c", "c_string_literal", "c_bytes_literals", "check_prefix", "check_app_ids"]
@@ -242,8 +242,7 @@ def generate_c(pack: PackLike, *, prefix: str, compress: bool | None = None, cod
     codec = _codec(compress, codec)
     table = canonical_table(pack, dedup=dedup)
     if pack_bytes is None:
-        pack_bytes = encode_pack(Pack(table.kernels, table.blobs, tuple(getattr(pack, "objects", ()))),
-                                 codec=codec, block_size=block_size)
+        pack_bytes = table_pack_bytes(pack, table, codec=codec, block_size=block_size)
     p = prefix
     nk, nb = len(table.kernels), len(table.blobs)
 

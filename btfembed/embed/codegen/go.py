@@ -27,8 +27,8 @@ import re
 from importlib import resources
 
 from btfembed import __version__
-from btfembed.embed.codegen._table import canonical_table
-from btfembed.embed.pack import Pack, encode_pack
+from btfembed.embed.codegen._table import canonical_table, table_pack_bytes
+from btfembed.embed.pack import Pack
 from btfembed.errors import ConfigError
 
 __all__ = ["generate_go", "default_package", "check_package", "GO_CODECS", "GO_FILES"]
@@ -82,8 +82,7 @@ def generate_go(pack: Pack, *, package: str, import_path: str | None = None, cod
         raise ConfigError(f"codec {codec!r} cannot be read by the Go runtime (Go's standard library decodes "
                           "zlib only): use --codec zlib or --codec none")
     table = canonical_table(pack)
-    data = encode_pack(Pack(table.kernels, table.blobs, tuple(getattr(pack, "objects", ()))), codec=codec,
-                       block_size=block_size)
+    data = table_pack_bytes(pack, table, codec=codec, block_size=block_size)
     clause = f"package {package}" + (f' // import "{import_path}"' if import_path else "")
     nk, nb = len(table.kernels), len(table.blobs)
     digest = hashlib.sha256(data).digest()

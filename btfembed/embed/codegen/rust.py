@@ -24,8 +24,8 @@ import re
 from importlib import resources
 
 from btfembed import __version__
-from btfembed.embed.codegen._table import canonical_table
-from btfembed.embed.pack import Pack, encode_pack
+from btfembed.embed.codegen._table import canonical_table, table_pack_bytes
+from btfembed.embed.pack import Pack
 from btfembed.errors import ConfigError
 
 __all__ = ["generate_rust", "RUST_CODECS", "rust_output_paths"]
@@ -52,8 +52,7 @@ def generate_rust(pack: Pack, *, data_file: str, codec: str = "zlib",
         raise ConfigError(f"codec {codec!r} cannot be read by the Rust runtime (it decodes zlib only; Rust's "
                           "standard library has no decompressor): use --codec zlib or --codec none")
     table = canonical_table(pack)
-    data = encode_pack(Pack(table.kernels, table.blobs, tuple(getattr(pack, "objects", ()))), codec=codec,
-                       block_size=block_size)
+    data = table_pack_bytes(pack, table, codec=codec, block_size=block_size)
     runtime = resources.files("btfembed.embed").joinpath("runtimes").joinpath("btfembed.rs").read_text("utf-8")
     nk, nb = len(table.kernels), len(table.blobs)
     digest = hashlib.sha256(data).digest()
