@@ -135,11 +135,12 @@ def variants(work: Path, n: int) -> list[Path]:
     is missing)."""
     clang = shutil.which("clang")
     out = []
-    flags = [["-O2", "-DBENCH_VARIANT=1"], ["-O1"], ["-Os"], ["-O3"], ["-O2", "-fno-unroll-loops"]]
+    flags = [["-O1"], ["-Os"], ["-O2", "-mcpu=v3"], ["-O1", "-mcpu=v3"], ["-Os", "-mcpu=v3"]]
     if clang:
         for i, extra in enumerate(flags):
             obj = work / f"tracer_v{i}.o"
-            proc = subprocess.run([clang, "-target", "bpfel", "-g", *extra, "-c", str(CHANGED_SOURCE), "-o", str(obj)],
+            proc = subprocess.run([clang, "-target", "bpfel", "-g", "-D__TARGET_ARCH_x86", *extra, "-c",
+                                   str(CHANGED_SOURCE), "-o", str(obj)],
                                   capture_output=True)
             if proc.returncode == 0 and all(obj.read_bytes() != o.read_bytes() for o in out + [BASE_OBJECTS[0]]):
                 out.append(obj)
