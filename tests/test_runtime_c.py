@@ -170,6 +170,65 @@ def test_corrupt_packs(tmp_path: Path, name: str, mangle, codec: str) -> None:
     assert out["path"] == "" and out["fds_leaked"] == "0"
 
 
+ONCE_C = r"""
+#include "gen.h"
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+/* argv[1]: key; argv[2]: offset of an index byte; argv[3]: offset of a blob byte. */
+int main(int argc, char **argv)
+{
+	struct btfembed_options o = { 0 };
+	struct btfembed_btf b;
+	unsigned char *pack = (unsigned char *)t_pack;
+	int rc;
+
+	(void)argc;
+	o.flags = BTFEMBED_FORCE | BTFEMBED_NO_ENV;
+	o.key = argv[1];
+	rc = t_btf_path_opts(&b, &o);
+	btfembed_release(&b);
+	printf("first %d checked %d\n", rc, t_checked);
+	pack[atol(argv[2])] ^= 0x01;
+	rc = t_btf_path_opts(&b, &o);
+	btfembed_release(&b);
+	printf("index-flipped %d check %d\n", rc, btfembed_check(&t_btf_table, 0));
+	pack[atol(argv[2])] ^= 0x01;
+	pack[atol(argv[3])] ^= 0x01;
+	rc = t_btf_path_opts(&b, &o);
+	btfembed_release(&b);
+	printf("blob-flipped %d path %s\n", rc, b.path ? b.path : "-");
+	return 0;
+}
+"""
+
+
+def test_index_checked_once_blobs_always(pack, tmp_path: Path) -> None:
+    """The index digest and structure are checked on the first call only
+    (the generated table's flag remembers it; btfembed_check() always
+    checks); every call still checks the blob's digest.  The pack is made
+    writable here to change it between calls."""
+    from btfembed.embed.codegen import generate_c
+
+    data = encode_pack(pack, codec="none")
+    c_text, h_text = generate_c(pack, prefix="t", codec="none")
+    assert "static const char t_pack[" in c_text and "static int t_checked;" in c_text
+    c_text = c_text.replace("static const char t_pack[", "static char t_pack[")
+    (tmp_path / "gen.h").write_text(h_text)
+    (tmp_path / "gen.c").write_text(c_text)
+    (tmp_path / "t.c").write_text('#include "gen.c"\n' + ONCE_C)
+    exe = compile_c(compiler("gcc"), tmp_path / "t", [tmp_path / "t.c"])
+    index = 52                                  # a reserved header byte: covered by the index digest only
+    blob = pack.blob_for(KernelKey("x86_64", "debian", "12", DEB_REL))
+    blob_at = data.index(blob) + len(blob) // 2
+    out = subprocess.run([str(exe), f"debian/12/x86_64/{DEB_REL}", str(index), str(blob_at)], capture_output=True,
+                         text=True, check=True).stdout.split("\n")
+    assert out[0] == "first 0 checked 1"
+    assert out[1] == f"index-flipped 0 check {-errno.EBADMSG}"
+    assert out[2] == f"blob-flipped {-errno.EBADMSG} path -"
+
+
 def test_table_of_another_abi(pack, tmp_path: Path) -> None:
     h = build_harness(tmp_path, pack, transform=lambda t: t.replace("\tBTFEMBED_TABLE_ABI,", "\t1u,"))
     out, _ = h.run(DEB_ARGS + ["--os-release", osr(tmp_path), "--force"])

@@ -547,9 +547,32 @@ static int btfembed__cmp_entry(const struct btfembed__pack *p, size_t i, const c
 	return c;
 }
 
+/* Whether table t's index was checked before (table->checked, set by
+ * btfembed__open; atomic where the compiler offers it, else never cached). */
+static int btfembed__was_checked(const struct btfembed_table *t)
+{
+#if defined(__GNUC__) && defined(__ATOMIC_ACQUIRE)
+	return t->checked && __atomic_load_n(t->checked, __ATOMIC_ACQUIRE);
+#else
+	(void)t;
+	return 0;
+#endif
+}
+
+static void btfembed__set_checked(const struct btfembed_table *t)
+{
+#if defined(__GNUC__) && defined(__ATOMIC_RELEASE)
+	if (t->checked)
+		__atomic_store_n(t->checked, 1, __ATOMIC_RELEASE);
+#else
+	(void)t;
+#endif
+}
+
 /* Header, index digest and structure: 0, -EINVAL (not a table of this
- * ABI), -EBADMSG (corrupt). */
-static int btfembed__open(const struct btfembed_table *t, struct btfembed__pack *p)
+ * ABI), -EBADMSG (corrupt).  The digest and structure are checked once per
+ * table (table->checked) unless `full`: the header is read every time. */
+static int btfembed__open_full(const struct btfembed_table *t, struct btfembed__pack *p, int full)
 {
 	struct btfembed__sha256 sha;
 	unsigned char digest[32];
@@ -586,6 +609,13 @@ static int btfembed__open(const struct btfembed_table *t, struct btfembed__pack 
 	if (tables > t->size || BTFEMBED_PACK_HEADER_SIZE + tables + p->strings_size > t->size)
 		return -EBADMSG;
 	p->data_offset = BTFEMBED_PACK_HEADER_SIZE + tables + p->strings_size;
+	p->blocks = b + BTFEMBED_PACK_HEADER_SIZE;
+	p->blobs = p->blocks + p->n_blocks * BTFEMBED_PACK_BLOCK_RECORD;
+	p->entries = p->blobs + p->n_blobs * BTFEMBED_PACK_BLOB_RECORD;
+	p->objects = p->entries + p->n_entries * BTFEMBED_PACK_ENTRY_RECORD;
+	p->strings = (const char *)(p->objects + p->n_objects * BTFEMBED_PACK_OBJECT_RECORD);
+	if (!full && btfembed__was_checked(t))
+		return 0;
 
 	btfembed__sha256_init(&sha);
 	btfembed__sha256_update(&sha, b, 64);
@@ -594,11 +624,6 @@ static int btfembed__open(const struct btfembed_table *t, struct btfembed__pack 
 	if (memcmp(digest, b + BTFEMBED_PACK_OFF_META_SHA256, 32) != 0)
 		return -EBADMSG;
 
-	p->blocks = b + BTFEMBED_PACK_HEADER_SIZE;
-	p->blobs = p->blocks + p->n_blocks * BTFEMBED_PACK_BLOCK_RECORD;
-	p->entries = p->blobs + p->n_blobs * BTFEMBED_PACK_BLOB_RECORD;
-	p->objects = p->entries + p->n_entries * BTFEMBED_PACK_ENTRY_RECORD;
-	p->strings = (const char *)(p->objects + p->n_objects * BTFEMBED_PACK_OBJECT_RECORD);
 	if (p->strings_size && (p->strings[0] != 0 || p->strings[p->strings_size - 1] != 0))
 		return -EBADMSG;
 	if (!p->strings_size && (p->n_entries || p->n_objects))
@@ -639,7 +664,13 @@ static int btfembed__open(const struct btfembed_table *t, struct btfembed__pack 
 	for (i = 0; i < p->n_objects; i++)
 		if (btfembed__check_string(p, btfembed__u32(p->objects + i * BTFEMBED_PACK_OBJECT_RECORD)) != 0)
 			return -EBADMSG;
+	btfembed__set_checked(t);
 	return 0;
+}
+
+static int btfembed__open(const struct btfembed_table *t, struct btfembed__pack *p)
+{
+	return btfembed__open_full(t, p, 0);
 }
 
 /* Blob `blob`: *data points at its raw bytes, checked against its digest;
@@ -749,7 +780,7 @@ BTFEMBED_API int btfembed_check(const struct btfembed_table *table, int blobs)
 {
 	struct btfembed__pack p;
 	size_t i, len;
-	int rc = btfembed__open(table, &p);
+	int rc = btfembed__open_full(table, &p, 1);
 
 	for (i = 0; !rc && blobs && i < p.n_blobs; i++) {
 		const unsigned char *data;

@@ -41,7 +41,10 @@
  *    BTFEMBED_AMBIGUOUS if their blobs differ; BTFEMBED_NO_MATCH if none.
  * 4. Only the block holding the blob is decompressed; the blob's SHA-256
  *    (and the index's) is checked before anything is handed out (-EBADMSG
- *    on a mismatch).  The blob is written to a sealed memfd and out->path
+ *    on a mismatch).  The index (digest and structure) is checked on the
+ *    first call only: the pack is constant data of the program, and
+ *    table->checked remembers the result; every blob's digest is checked
+ *    on every call.  The blob is written to a sealed memfd and out->path
  *    is "/proc/self/fd/N"; without memfd or /proc, or with
  *    BTFEMBED_NO_MEMFD, a mkstemp file (mode 0600) in opt->tmpdir, $TMPDIR
  *    or /tmp.  btfembed_release() closes or unlinks it.
@@ -97,7 +100,7 @@ extern "C" {
 
 #define BTFEMBED_VERSION "0.1.0"
 /* Layout of struct btfembed_table; generated code checks it. */
-#define BTFEMBED_TABLE_ABI 2
+#define BTFEMBED_TABLE_ABI 3
 
 /* Return values (negative: -errno). */
 #define BTFEMBED_OK         0 /* out->path holds the embedded BTF for this kernel */
@@ -185,6 +188,7 @@ struct btfembed_table {
 	const unsigned char *pack;     /* pack format 2 bytes */
 	size_t size;                   /* their number */
 	btfembed_decode_fn decode;     /* NULL for codec none */
+	int *checked;                  /* set once the index is checked (NULL: check every call) */
 };
 
 struct btfembed_options {
@@ -239,8 +243,9 @@ BTFEMBED_API int btfembed_running_key(struct btfembed_key *key, const struct btf
 BTFEMBED_API int btfembed_lookup(const struct btfembed_table *table, const struct btfembed_key *key,
 				 size_t *index, int *exact);
 
-/* Check the whole pack: header, index digest and structure (0 or -errno);
- * with `blobs` also decompress every block and check every blob digest. */
+/* Check the whole pack: header, index digest and structure (0 or -errno),
+ * always (also after an earlier call checked them); with `blobs` also
+ * decompress every block and check every blob digest. */
 BTFEMBED_API int btfembed_check(const struct btfembed_table *table, int blobs);
 
 /* Number of entries (>= 0), or -errno for a bad table. */
