@@ -654,3 +654,33 @@ def test_generated_sources_inside_the_out_dir_are_part_of_the_unit(tmp_path: Pat
         text = dep.read_text()
         assert str(out / "kernel_btf.c") in text and ".btfembed-new-" not in text, text
         assert _leftovers(out) == []
+
+
+def test_unchanged_out_dir_is_kept_and_a_damaged_one_rewritten(tmp_path: Path) -> None:
+    """A rerun that would write the same files leaves the out-dir in place
+    (same inodes, times refreshed); a damaged file, a stray file or an
+    empty directory in it makes the rerun write the whole build again."""
+    out = tmp_path / "out"
+    cmd = _unit_build(tmp_path, [OBJ_A, OBJ_B], out)
+    subprocess.run(cmd, check=True, capture_output=True)
+    expect = _tree(out)
+    inodes = {p: os.stat(out / p).st_ino for p in expect}
+    past = 1_000_000_000
+    for p in expect:
+        os.utime(out / p, (past, past))
+    subprocess.run(cmd, check=True, capture_output=True)
+    assert _tree(out) == expect
+    assert {p: os.stat(out / p).st_ino for p in expect} == inodes
+    assert all(os.stat(out / p).st_mtime > past for p in expect)
+    blob = next(p for p in expect if p.endswith(".btf"))
+    damaged = bytearray(expect[blob])
+    damaged[len(damaged) // 2] ^= 0xFF
+    for harm in (lambda: (out / blob).write_bytes(bytes(damaged)),
+                 lambda: (out / "stray.txt").write_bytes(b"x"),
+                 lambda: (out / "empty").mkdir()):
+        harm()
+        subprocess.run(cmd, check=True, capture_output=True)
+        assert _tree(out) == expect
+        assert not (out / "empty").exists()
+        assert os.stat(out / "btfembed.pack").st_ino != inodes["btfembed.pack"]
+        assert _leftovers(out) == []

@@ -153,10 +153,18 @@ def _plain(value: Any) -> Any:
     return json.loads(json.dumps(value))
 
 
+_SUMMARY_FIELDS = len(Summary._fields)
+
+
 def _summary_from(obj: Sequence[Any]) -> Summary:
-    s = Summary(*obj)
+    if len(obj) != _SUMMARY_FIELDS:
+        s = Summary(*obj)
+    else:
+        s = Summary._make(obj)  # tuple.__new__: no per-field keyword handling
     target: Sequence[Any] | None = s.target        # lists, as read back from JSON
     ident: Sequence[Any] | None = s.target_ident
+    if target is None and ident is None:
+        return s
     return s._replace(target=tuple(target) if target is not None else None,
                       target_ident=tuple(ident) if ident is not None else None)
 
@@ -165,8 +173,14 @@ def summaries_to_plain(summaries: "Sequence[Summary]") -> list[list[object]]:
     return [list(s) for s in summaries]
 
 
+_new = tuple.__new__
+
+
 def summaries_from_plain(obj: Iterable[Sequence[Any]]) -> tuple[Summary, ...]:
-    return tuple(_summary_from(s) for s in obj)
+    # Most summaries have no target (the last two fields): those are made
+    # straight from the JSON list.
+    return tuple(_new(Summary, s) if len(s) == _SUMMARY_FIELDS and s[-1] is None and s[-2] is None
+                 else _summary_from(s) for s in obj)
 
 
 def analysis_to_plain(a: ObjectAnalysis, byte_order: str) -> dict[str, object]:

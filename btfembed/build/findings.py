@@ -86,6 +86,7 @@ def arch_mismatches(build: BuildResult) -> list[ArchMismatch]:
     """Per object and kernel architecture: relocations on arch-specific
     types that do not resolve there."""
     out = []
+    roots: dict[str, str | None] = {}           # access -> arch_type(access): most accesses repeat
     for oi, o in enumerate(build.objects):
         bad: dict[str, dict[int, set[tuple[str, int]]]] = {}     # arch -> kernel index -> relocation ids
         types: dict[str, set[str]] = {}
@@ -94,7 +95,9 @@ def arch_mismatches(build: BuildResult) -> list[ArchMismatch]:
             arch = k.kernel.key.arch
             had = False
             for s in k.summaries[oi]:
-                t = arch_type(s.access)
+                t = roots.get(s.access, "")
+                if t == "":
+                    t = roots[s.access] = arch_type(s.access)
                 if t is None:
                     continue
                 had = True

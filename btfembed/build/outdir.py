@@ -8,6 +8,11 @@ Files are written there; ``commit()`` then puts the new tree in place with
 one atomic exchange of the two directories (``renameat2(RENAME_EXCHANGE)``;
 a plain rename when there was no directory yet) and removes the old tree.
 
+``keep_if_same(tree)`` instead leaves the directory as it is when it
+already holds exactly those files with those bytes (a build that changed
+nothing rewrites nothing; the files' times are refreshed, so build tools
+that compare times see the outputs as new).
+
 So a reader of ``<path>`` sees either the previous complete build or the
 new one, never a mix: a kill, a full disk or an error before ``commit``
 leaves the previous build in place (the next run removes the unfinished
@@ -126,6 +131,36 @@ class OutDir:
         except OSError as exc:
             raise FileAccessError(f"cannot write {os.path.join(self.target, rel)}: {_reason(exc)}") from None
         return os.path.join(self.given, rel)
+
+    def keep_if_same(self, tree: "list[tuple[str, bytes]]") -> bool:
+        """True (and the build is done: nothing to commit) when ``<path>``
+        holds exactly the files of ``tree`` (relative path, bytes), and no
+        other entries."""
+        want = {os.path.normpath(rel): data for rel, data in tree}
+        seen = 0
+        try:
+            for top, dirs, names in os.walk(self.target):
+                if not names and not dirs and top != self.target:
+                    return False  # an empty directory a fresh build would not have
+                for name in names:
+                    full = os.path.join(top, name)
+                    data = want.get(os.path.relpath(full, self.target))
+                    if data is None or os.path.islink(full) or not os.path.isfile(full):
+                        return False
+                    if os.path.getsize(full) != len(data):
+                        return False
+                    with open(full, "rb") as f:
+                        if f.read() != data:
+                            return False
+                    seen += 1
+            if seen != len(want) or not seen:
+                return False
+            for rel in want:
+                os.utime(os.path.join(self.target, rel))
+        except OSError:
+            return False
+        self.committed = True
+        return True
 
     def commit(self) -> None:
         """Put the new tree in place (one atomic step) and remove the old one."""

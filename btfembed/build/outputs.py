@@ -15,6 +15,8 @@ one unit, see ``btfembed.build.outdir``; other files each atomically):
   leaves nothing behind.
 
 Nothing is written when a kernel failed, unless ``settings.keep_going``.
+An out-dir that already holds exactly the files a build would write is
+left as it is (its files' times refreshed).
 """
 
 from __future__ import annotations
@@ -79,9 +81,13 @@ def write_outputs(result: "BuildResult", settings: "Settings") -> list[str]:
             if inside is not None:
                 tree.append((inside, data))
                 files.remove((path, data))
-        for rel, data in tree:
-            written_tree.append(out.write(rel, data))
-        out.commit()
+        assert out.new is not None
+        if not os.listdir(out.new) and out.keep_if_same(tree):  # nothing generated into it, nothing changed
+            written_tree = [os.path.join(out.given, rel) for rel, _data in tree]
+        else:
+            for rel, data in tree:
+                written_tree.append(out.write(rel, data))
+            out.commit()
     for path, data in files:
         ensure_dir(os.path.dirname(os.path.abspath(path)))
         atomic_write(path, data)

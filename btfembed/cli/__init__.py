@@ -67,7 +67,10 @@ def _cmake_dir() -> str:
     return _resource_dir("btfembed.cmake")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The whole command line; with ``only`` (a command name), just that
+    command's parser (what a run of that command needs: the other commands'
+    modules are not imported)."""
     parser = argparse.ArgumentParser(
         prog="btfembed",
         description=(
@@ -92,15 +95,16 @@ def build_parser() -> argparse.ArgumentParser:
         "(with --cmakedir: both, one per line, cmake first)",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in COMMANDS:
+    for name in (only,) if only in COMMANDS else COMMANDS:
         module = importlib.import_module(f"btfembed.cli.{name}")
         module.register(sub)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    given = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(only=given[0] if given else None)
+    args = parser.parse_args(given)
     if args.cmakedir or args.includedir:
         if args.cmakedir:
             print(_cmake_dir())
