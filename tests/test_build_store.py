@@ -215,6 +215,30 @@ def test_corrupt_stat_memo_is_empty(tmp_path: Path) -> None:
     assert build([OBJ_A], kernels, Cache(str(tmp_path / "cache"))).hashed == 0
 
 
+def test_damaged_stat_memo_is_not_trusted(tmp_path: Path) -> None:
+    """A memo whose entries were altered (two kernels' digests swapped, a
+    valid JSON) would hand each kernel the other's cached result: its seal
+    no longer matches, so it is not used: every file is hashed again, the
+    results are right and the damage is reported."""
+    import json as _json
+
+    kernels = settled_kernels(tmp_path)
+    cache = Cache(str(tmp_path / "cache"))
+    first = build([OBJ_A], kernels, cache)
+    memo_file = tmp_path / "cache" / "v1" / "stat-memo.json"
+    head, _, body = memo_file.read_bytes().partition(b"\n")
+    data = _json.loads(body)
+    a, b = (os.path.abspath(k.path) for k in kernels[:2])
+    files = data["files"]
+    files[a][5], files[b][5] = files[b][5], files[a][5]
+    memo_file.write_bytes(head + b"\n" + _json.dumps(data).encode())
+    again = build([OBJ_A], kernels, Cache(str(tmp_path / "cache")))
+    assert again.hashed == 3
+    assert [k.blob for k in again.kernels] == [k.blob for k in first.kernels]
+    assert str(memo_file) in again.damaged
+    assert build([OBJ_A], kernels, Cache(str(tmp_path / "cache"))).hashed == 0
+
+
 def test_sizes() -> None:
     assert parse_size("8G") == 8 << 30 and parse_size("500M") == 500 << 20 and parse_size("0") == 0
     assert parse_size("2GiB") == 2 << 30 and parse_size("1.5k") == 1536 and parse_size(42) == 42

@@ -469,7 +469,7 @@ def run_build(objects: tuple[ObjectInput, ...], kernels: Sequence[KernelInput], 
                 raise
     if any(r.decoded for r in results.values()):
         _STORE.evict()
-    parent_damage = [p for p in cache.damaged]
+    parent_damage = [p for p in cache.damaged] + ([memo.path] if memo.damaged and memo.path else [])
     worker_damage = [p for r in results.values() for p in r.damaged if p not in parent_damage]
     return BuildResult(objects, tuple(results[i] for i in range(total)), memo.hashed,
                        tuple(dict.fromkeys(parent_damage + worker_damage)))

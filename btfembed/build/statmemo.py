@@ -5,7 +5,11 @@ ctime), so an unchanged kernel tree is not read again.
 file.  Hashing thousands of archives costs seconds; a file whose stat
 identity is unchanged has the digest it had, as in ccache's direct mode.
 The memo is one JSON file in the cache (``<root>/v1/stat-memo.json``),
-absolute path -> ``[dev, ino, size, mtime_ns, ctime_ns, sha256]``.
+absolute path -> ``[dev, ino, size, mtime_ns, ctime_ns, sha256]``, sealed
+with its own digest like every cache entry: a damaged memo would give a
+kernel another file's digest (and so another kernel's cached result), so
+one whose seal does not match is not used (``damaged``; every file is
+hashed again and the memo rewritten).
 
 A digest is only remembered when it is certain: the file's stat is the
 same before and after reading it, and its mtime and ctime are older than
@@ -23,6 +27,7 @@ import os
 import stat
 import time
 
+from btfembed.build.cache import DamagedEntry, seal, unseal
 from btfembed.errors import FileAccessError
 from btfembed.inputs.containers import MAX_INPUT_BYTES
 from btfembed.inputs.files import atomic_write
@@ -30,7 +35,7 @@ from btfembed.inputs.files import atomic_write
 __all__ = ["StatMemo", "file_digest"]
 
 RACY_NS = 100_000_000
-_VERSION = 1
+_VERSION = 2
 _NO_MEMO = ("/sys/", "/proc/")
 
 
@@ -67,21 +72,32 @@ def file_digest(path: str) -> tuple[str, os.stat_result]:
 class StatMemo:
     """``StatMemo(None)`` memoizes nothing (every file is hashed).
     Counters: ``hashed`` (files read in full), ``remembered`` (digests
-    taken from the memo)."""
+    taken from the memo); ``damaged``: the memo file failed its check."""
 
     def __init__(self, root: str | None):
         self.path = os.path.join(root, "v1", "stat-memo.json") if root is not None else None
         self.entries: dict[str, object] = {}   # path -> [identity..., digest] (as read: checked on use)
         self.hashed = self.remembered = 0
         self._dirty = False
+        self.damaged = False
         if self.path is not None:
             try:
                 with open(self.path, "rb") as f:
-                    data = json.loads(f.read())
-                if isinstance(data, dict) and data.get("version") == _VERSION and isinstance(data.get("files"), dict):
-                    self.entries = data["files"]
-            except (OSError, ValueError):
-                pass
+                    raw = f.read()
+            except OSError:
+                return
+            if raw.startswith(b"{"):  # an unsealed memo of an earlier version: not used
+                self._dirty = True
+                return
+            try:
+                data = json.loads(unseal(raw))
+            except (DamagedEntry, ValueError):
+                self.damaged = self._dirty = True
+                return
+            if isinstance(data, dict) and data.get("version") == _VERSION and isinstance(data.get("files"), dict):
+                self.entries = data["files"]
+            else:
+                self._dirty = True
 
     def digest(self, path: str) -> str:
         full = os.path.abspath(path)
@@ -118,8 +134,8 @@ class StatMemo:
             return
         try:
             os.makedirs(os.path.dirname(self.path), exist_ok=True)
-            atomic_write(self.path, json.dumps({"version": _VERSION, "files": self.entries},
-                                                separators=(",", ":"), sort_keys=True).encode())
+            atomic_write(self.path, seal(json.dumps({"version": _VERSION, "files": self.entries},
+                                                     separators=(",", ":"), sort_keys=True).encode()))
             self._dirty = False
         except Exception:  # a memo that cannot be written is not an error
             pass
