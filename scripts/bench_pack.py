@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Benchmark pack format 2 against what it replaces, in one run.
+"""Benchmark pack format 3 against what it replaces, in one run.
 
 For each object set x kernel list (the test corpus's real-kernel objects x
 the shared kernels; with --bcc-objects DIR also bcc libbpf-tools' objects x
@@ -9,7 +9,7 @@ build' makes), and side by side:
 * tar.gz     the BTFHub-layout tree of the blobs as one tar.gz (what bcc
              links with ld -b binary);
 * per-blob   the unique blobs each zlib-compressed (format 1's --compress);
-* pack2 X    pack format 2 with codec X (none, zlib, xz, zstd), whole file;
+* pack2 X    pack format 3 with codec X (none, zlib, xz, zstd), whole file;
 * +linked    the bytes a linked, stripped program grows by: the tar.gz as a
              plain array (bcc's way, no code) versus generated C with each
              codec (pack + the btfembed runtime + the codec glue; the codec

@@ -1,6 +1,7 @@
-"""Pack format 2 (docs/pack-format.md): one owner of the constants
+"""Pack format 3 (docs/pack-format.md): one owner of the constants
 (btfembed.embed.format) and copies that must not drift; the writer's layout,
-determinism and blob order; corrupt packs refused by the Python reader."""
+determinism and blob order; the BTF name transform; corrupt packs refused by
+the Python reader."""
 
 from __future__ import annotations
 
@@ -37,6 +38,8 @@ def test_python_runtime_copy_matches_the_owner() -> None:
     assert runtime.PACK_CODECS == F.CODECS
     assert runtime.PACK_BLOCK_SIZE_MAX == F.BLOCK_SIZE_MAX
     assert runtime.PACK_COUNT_MAX == F.COUNT_MAX
+    assert (runtime.PACK_FLAG_BTF_NAMES, runtime.PACK_FLAGS_KNOWN) == (F.FLAG_BTF_NAMES, F.FLAGS_KNOWN)
+    assert runtime.PACK_BTF_KINDS == F.BTF_KINDS
     assert runtime.FIELD_MAX == F.FIELD_MAX and runtime.BLOB_MAX == F.BLOB_MAX
     for name, code, offset in F.HEADER_FIELDS:
         assert offset + struct.calcsize("<" + code) <= F.HEADER_SIZE, name
@@ -52,7 +55,7 @@ def _c_defines() -> dict[str, str]:
 def test_c_header_copy_matches_the_owner() -> None:
     d = _c_defines()
     if not d:
-        pytest.skip("the C runtime does not read pack format 2 yet")
+        pytest.skip("the C runtime does not read pack format 3 yet")
     assert d["BTFEMBED_PACK_MAGIC"] == '"BTFEMBED-PACK\\n"'
     assert int(d["BTFEMBED_PACK_FORMAT"]) == F.FORMAT
     assert int(d["BTFEMBED_PACK_HEADER_SIZE"]) == F.HEADER_SIZE
@@ -60,6 +63,12 @@ def test_c_header_copy_matches_the_owner() -> None:
     assert int(d["BTFEMBED_PACK_BLOB_RECORD"]) == F.BLOB_RECORD
     assert int(d["BTFEMBED_PACK_ENTRY_RECORD"]) == F.ENTRY_RECORD
     assert int(d["BTFEMBED_PACK_OBJECT_RECORD"]) == F.OBJECT_RECORD
+    assert d["BTFEMBED_PACK_FLAG_BTF_NAMES"] == f"{F.FLAG_BTF_NAMES}u"
+    assert d["BTFEMBED_PACK_FLAGS_KNOWN"] == f"{F.FLAGS_KNOWN}u"
+    c = (INCLUDE / "btfembed.c").read_text()
+    body = c[c.index("kinds[20][3] = {"):]
+    rows = re.findall(r"\{ (\d+), (\d+), (\d+) \}", body[:body.index("};")])
+    assert {k: (int(a), int(b), bool(int(n))) for k, (a, b, n) in enumerate(rows) if k} == F.BTF_KINDS
     for ident, name in F.CODECS.items():
         assert int(d[f"BTFEMBED_PACK_CODEC_{name.upper()}"]) == ident
     fields = {n: o for n, _, o in F.HEADER_FIELDS}
@@ -99,7 +108,7 @@ def test_layout_and_index_digest() -> None:
     data = encode_pack(build_pack(_items()), codec="none", block_size=5000)
     h = struct.unpack_from(F.HEADER_STRUCT, data)
     fields = dict(zip([n for n, _, _ in F.HEADER_FIELDS], h))
-    assert fields["magic"] == F.MAGIC and fields["format"] == 2 and fields["codec"] == F.CODEC_NONE
+    assert fields["magic"] == F.MAGIC and fields["format"] == F.FORMAT and fields["codec"] == F.CODEC_NONE
     assert fields["pack_size"] == len(data) and fields["flags"] == 0 and fields["reserved"] == bytes(12)
     assert fields["n_entries"] == 12 and fields["n_blobs"] == len({b for _, b in _items()})
     data_offset = (F.HEADER_SIZE + fields["n_blocks"] * F.BLOCK_RECORD + fields["n_blobs"] * F.BLOB_RECORD
@@ -156,6 +165,95 @@ def test_object_digest_covers_btf_and_ext_only() -> None:
         want = hashlib.sha256(struct.pack("<I", len(btf)) + btf + struct.pack("<I", len(ext)) + ext).digest()
         assert object_digest(data) == want
     assert object_digest(el) != object_digest((OBJS / "synth_enums.el.o").read_bytes())
+
+
+# ---------------------------------------------------------------------------
+# The BTF name transform
+
+
+def _real_blobs() -> list[bytes]:
+    from test_runtime_rules import blobs
+
+    return sorted(blobs().values())
+
+
+def _names(blob: bytes) -> list[int]:
+    """Every name offset the transform rewrites, in order (a reference walk
+    written apart from runtime.btf_names)."""
+    hdr, toff, tlen = struct.unpack_from("<III", blob, 4)
+    pos, end, out = hdr + toff, hdr + toff + tlen, []
+    while pos < end:
+        name, info = struct.unpack_from("<II", blob, pos)
+        kind, vlen = (info >> 24) & 0x1F, info & 0xFFFF
+        extra, member, named = F.BTF_KINDS[kind]
+        out.append(name)
+        if named:
+            out += [struct.unpack_from("<I", blob, pos + 12 + extra + i * member)[0] for i in range(vlen)]
+        pos += 12 + extra + vlen * member
+    return out
+
+
+def test_btf_names_recodes_first_uses_and_round_trips() -> None:
+    for blob in _real_blobs():
+        enc = runtime.btf_names(blob, encode=True)
+        assert len(enc) == len(blob) and enc != blob
+        assert runtime.btf_names(enc, encode=False) == blob
+        before, after = _names(blob), _names(enc)
+        # strings are laid out in order of first use: most names become 0
+        assert after.count(0) > 0.7 * len(after)
+        hdr, _, _, soff, slen = struct.unpack_from("<IIIII", blob, 4)
+        strs = blob[hdr + soff:hdr + soff + slen]
+        nxt = 1
+        for v, w in zip(before, after):
+            if v == nxt:
+                assert w == 0
+                nxt = strs.index(b"\0", nxt) + 1
+            else:
+                assert w == (v + 1 if v < nxt else v)
+        # only name fields changed
+        diff = [i for i in range(len(blob)) if blob[i] != enc[i]]
+        assert diff
+        assert blob[:24] == enc[:24] and blob[hdr + soff:] == enc[hdr + soff:]
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_btf_names_is_a_bijection_on_any_bytes(seed: int) -> None:
+    """Damaged or truncated BTF, and bytes that are not BTF at all: encode
+    and decode undo each other both ways (the walk stops where the shape
+    ends, or never starts)."""
+    rng = random.Random(seed)
+    blobs = _real_blobs()
+    for _ in range(250):
+        b = bytearray(rng.choice(blobs))
+        for _ in range(rng.randrange(1, 8)):
+            b[rng.randrange(len(b))] = rng.randrange(256)
+        if rng.random() < 0.3:
+            b = b[:rng.randrange(len(b) + 1)]
+        if len(b) >= 20 and rng.random() < 0.1:  # overlapping sections
+            struct.pack_into("<I", b, 16, 0)
+        data = bytes(b)
+        assert runtime.btf_names(runtime.btf_names(data, encode=True), encode=False) == data
+        assert runtime.btf_names(runtime.btf_names(data, encode=False), encode=True) == data
+    junk = bytes(rng.randrange(256) for _ in range(500))
+    assert runtime.btf_names(junk, encode=True) == junk
+
+
+@pytest.mark.parametrize("codec", ["none", "zlib", "xz"])
+def test_packs_of_btf_store_recoded_blobs(codec: str) -> None:
+    """Compressed packs set the flag and store recoded blobs; none does not
+    (unless asked); every reader gives back the original bytes."""
+    blobs = _real_blobs()
+    pack = build_pack([(KernelKey("x86_64", "d", str(i), f"5.{i}"), b) for i, b in enumerate(blobs)])
+    data = encode_pack(pack, codec=codec)
+    assert _fixed(data)["flags"] == (0 if codec == "none" else F.FLAG_BTF_NAMES)
+    assert decode_pack(data) == pack
+    forced = encode_pack(pack, codec="none", btf_names=True)
+    assert _fixed(forced)["flags"] == F.FLAG_BTF_NAMES and decode_pack(forced) == pack
+    assert all(b not in forced for b in blobs) and all(runtime.btf_names(b, encode=True) in forced for b in blobs)
+    plain = bytearray(forced)
+    plain[44:48] = bytes(4)                     # flag cleared: the stored bytes no longer match the digests
+    with pytest.raises(PackError, match="digest"):
+        decode_pack(_reseal(plain))
 
 
 # ---------------------------------------------------------------------------
@@ -241,7 +339,7 @@ MANGLES = [
     ("index", lambda d: d[:200]),
     ("format", lambda d: d[:14] + b"\x01\x00" + d[16:]),
     ("codec", lambda d: _reseal(bytearray(d[:16] + b"\x09\x00\x00\x00" + d[20:]))),
-    ("flags", lambda d: _reseal(bytearray(d[:44] + b"\x01\x00\x00\x00" + d[48:]))),
+    ("flags", lambda d: _reseal(bytearray(d[:44] + b"\x02\x00\x00\x00" + d[48:]))),
     ("flip-blob-byte", _flip_blob_byte),
     ("flip-index-byte", lambda d: d[:150] + bytes([d[150] ^ 1]) + d[151:]),
     ("truncate", lambda d: _truncate_block(d, False)),

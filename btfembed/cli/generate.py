@@ -11,7 +11,7 @@ Embed the minimized BTF of PACK (written by 'btfembed build') in a C program
 or a Python package, with the runtime that picks the blob of the running
 kernel and hands it to libbpf as btf_custom_path.
 
---lang c writes NAME.c and NAME.h.  NAME.c holds the pack (format 2, see
+--lang c writes NAME.c and NAME.h.  NAME.c holds the pack (format 3, see
 docs/pack-format.md: unique blobs solid-compressed in blocks, a sorted key
 index, SHA-256 digests the runtime checks) and a private copy of the
 runtime; compile it with -I"$(btfembed --includedir)" and link the codec's
@@ -91,7 +91,7 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
     p.add_argument("--go-import-path", metavar="PATH",
                    help="Go only: import path, written as the package's import comment")
     p.add_argument("--codec", choices=["zlib", "xz", "zstd", "none"], default=None,
-                   help="compression of the embedded pack (format 2, solid blocks): zlib (default; C links "
+                   help="compression of the embedded pack (format 3, solid blocks): zlib (default; C links "
                         "-lz; Rust: none), xz (smallest; C links -llzma), zstd (C links -lzstd), none")
     p.add_argument("--block-size", type=int, metavar="BYTES",
                    help="raw bytes per compressed block (default 262144): the most a runtime decompresses")

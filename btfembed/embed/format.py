@@ -1,4 +1,4 @@
-"""Pack format 2: the constants every reader and writer shares.
+"""Pack format 3: the constants every reader and writer shares.
 
 This module is their one owner (the specification is docs/pack-format.md).
 The copies kept by the standalone runtimes -- ``btfembed.embed.runtime``
@@ -13,11 +13,11 @@ __all__ = [
     "MAGIC", "FORMAT", "HEADER_SIZE", "DIGEST_SIZE", "BLOCK_RECORD", "BLOB_RECORD", "ENTRY_RECORD",
     "OBJECT_RECORD", "CODECS", "CODEC_IDS", "CODEC_NONE", "CODEC_ZLIB", "CODEC_XZ", "CODEC_ZSTD",
     "DEFAULT_CODEC", "DEFAULT_BLOCK_SIZE", "BLOCK_SIZE_MAX", "FIELD_MAX", "BLOB_MAX", "PACK_MAX",
-    "COUNT_MAX", "HEADER_FIELDS",
+    "COUNT_MAX", "HEADER_FIELDS", "FLAG_BTF_NAMES", "FLAGS_KNOWN", "BTF_KINDS",
 ]
 
 MAGIC = b"BTFEMBED-PACK\n"       # 14 bytes, as in format 1
-FORMAT = 2
+FORMAT = 3                        # 3: blobs may be stored with their BTF name references recoded
 HEADER_SIZE = 96                  # fixed fields (64 bytes) + metadata SHA-256
 DIGEST_SIZE = 32                  # SHA-256
 BLOCK_RECORD = 12                 # u32 data offset, u32 stored size, u32 raw size
@@ -39,6 +39,37 @@ FIELD_MAX = 255                   # bytes per key field (and per string)
 BLOB_MAX = 256 * 1024 * 1024      # largest raw blob
 PACK_MAX = 0xFFFFFFFF             # offsets are u32
 COUNT_MAX = 1 << 24               # entries, blobs, blocks, objects
+
+# Header flags.  FLAG_BTF_NAMES: every blob is stored recoded by the BTF
+# name transform (docs/pack-format.md, "BTF name transform"); the writer sets
+# it for every codec but none.
+FLAG_BTF_NAMES = 1
+FLAGS_KNOWN = FLAG_BTF_NAMES
+
+# The BTF name transform's view of a type record, by kind (BTF_KIND_*):
+# (bytes after the 12-byte common part, bytes per member, whether each
+# member starts with a name offset).  Kinds not listed end the walk.
+BTF_KINDS = {
+    1: (4, 0, False),    # INT
+    2: (0, 0, False),    # PTR
+    3: (12, 0, False),   # ARRAY
+    4: (0, 12, True),    # STRUCT
+    5: (0, 12, True),    # UNION
+    6: (0, 8, True),     # ENUM
+    7: (0, 0, False),    # FWD
+    8: (0, 0, False),    # TYPEDEF
+    9: (0, 0, False),    # VOLATILE
+    10: (0, 0, False),   # CONST
+    11: (0, 0, False),   # RESTRICT
+    12: (0, 0, False),   # FUNC
+    13: (0, 8, True),    # FUNC_PROTO
+    14: (4, 0, False),   # VAR
+    15: (0, 12, False),  # DATASEC
+    16: (0, 0, False),   # FLOAT
+    17: (4, 0, False),   # DECL_TAG
+    18: (0, 0, False),   # TYPE_TAG
+    19: (0, 12, True),   # ENUM64
+}
 
 # Header layout: (name, struct code, offset); all little-endian.
 HEADER_FIELDS = (

@@ -1,10 +1,11 @@
 """Packs: every kernel key mapped to a deduplicated minimized BTF blob.
 
 A pack is what ``btfembed build`` produces and what the generators embed.
-The file is pack format 2, specified in docs/pack-format.md (constants in
+The file is pack format 3, specified in docs/pack-format.md (constants in
 ``btfembed.embed.format``): a fixed header with a SHA-256 over the index,
 block / blob / entry / object tables, a string table, then the blobs in
-solid-compressed blocks of bounded raw size.
+solid-compressed blocks of bounded raw size (recoded by the BTF name
+transform first, ``runtime.btf_names``, when compressed).
 
 ``encode_pack`` is the writer.  Reading is the runtime's job
 (``btfembed.embed.runtime``, the code generated Python modules run too);
@@ -227,10 +228,12 @@ def _strings(values: Sequence[str]) -> tuple[bytes, dict[str, int]]:
 
 
 def encode_pack(pack: Pack, *, codec: str | None = None, block_size: int | None = None,
-                compress: bool | None = None) -> bytes:
-    """Pack format 2 bytes for ``pack``.  ``codec``: none, zlib (default), xz
+                compress: bool | None = None, btf_names: bool | None = None) -> bytes:
+    """Pack format 3 bytes for ``pack``.  ``codec``: none, zlib (default), xz
     or zstd (``compress=True`` is the older spelling of zlib, ``False`` of
-    none); ``block_size``: raw bytes per block (default 256 KiB)."""
+    none); ``block_size``: raw bytes per block (default 256 KiB);
+    ``btf_names``: store the blobs recoded by the BTF name transform (default:
+    for every codec but none, where it saves nothing)."""
     if codec is None:
         codec = "none" if compress is False else F.DEFAULT_CODEC
     if codec not in _COMPRESSORS:
@@ -265,10 +268,16 @@ def encode_pack(pack: Pack, *, codec: str | None = None, block_size: int | None 
         blocks.append(cur)
 
     compressor = _COMPRESSORS[codec]
+    if btf_names is None:
+        btf_names = codec != "none"
+    flags = F.FLAG_BTF_NAMES if btf_names else 0
     block_recs, blob_recs, stored = [], [], []
     pos = block_max = 0
     for b, members in enumerate(blocks):
-        raw = b"".join(pack.blobs[i] for i in members)
+        if flags & F.FLAG_BTF_NAMES:
+            raw = b"".join(_rt.btf_names(pack.blobs[i], encode=True) for i in members)
+        else:
+            raw = b"".join(pack.blobs[i] for i in members)
         data = compressor(raw)
         off = 0
         for i in members:
@@ -288,7 +297,7 @@ def encode_pack(pack: Pack, *, codec: str | None = None, block_size: int | None 
     if size > F.PACK_MAX:
         raise ConfigError(f"the pack would be {size} bytes; at most {F.PACK_MAX} are supported")
     fixed = struct.pack(F.HEADER_STRUCT, F.MAGIC, F.FORMAT, F.CODEC_IDS[codec], len(pack.kernels),
-                        len(pack.blobs), len(blocks), len(pack.objects), len(strings), block_max, 0,
+                        len(pack.blobs), len(blocks), len(pack.objects), len(strings), block_max, flags,
                         size, bytes(12), bytes(32))[:64]
     digest = hashlib.sha256(fixed + meta).digest()
     return fixed + digest + meta + b"".join(stored)

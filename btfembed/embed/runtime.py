@@ -72,7 +72,7 @@ __all__ = [
     "EMBEDDED", "KERNEL_BTF", "NO_MATCH", "AMBIGUOUS", "Lookup", "InvalidPackError", "NoBTFError",
     "normalize_arch", "parse_os_release", "read_os_release", "running_key", "lookup", "find_btf",
     "btf_path", "blob_path", "describe", "kernels", "explain", "check_object", "object_digest", "parse_key",
-    "StaleObjectError",
+    "StaleObjectError", "btf_names",
 ]
 
 # Status values (Lookup.status); the C runtime's BTFEMBED_OK, _KERNEL_BTF,
@@ -88,10 +88,10 @@ OS_RELEASE_MAX = 64 * 1024
 FIELD_MAX = 255
 BLOB_MAX = 256 * 1024 * 1024
 
-# Pack format 2 (docs/pack-format.md).  A copy of btfembed.embed.format,
+# Pack format 3 (docs/pack-format.md).  A copy of btfembed.embed.format,
 # which owns these values: tests/test_pack_format.py fails when they drift.
 PACK_MAGIC = b"BTFEMBED-PACK\n"
-PACK_FORMAT = 2
+PACK_FORMAT = 3
 PACK_HEADER_SIZE = 96
 PACK_HEADER_STRUCT = "<14sHIIIIIIIII12s32s"
 PACK_BLOCK_RECORD = 12
@@ -101,6 +101,15 @@ PACK_OBJECT_RECORD = 36
 PACK_CODECS = {0: "none", 1: "zlib", 2: "xz", 3: "zstd"}
 PACK_BLOCK_SIZE_MAX = 256 * 1024 * 1024
 PACK_COUNT_MAX = 1 << 24
+PACK_FLAG_BTF_NAMES = 1
+PACK_FLAGS_KNOWN = PACK_FLAG_BTF_NAMES
+# BTF kind -> (bytes after the common 12, bytes per member, members start with a name)
+PACK_BTF_KINDS = {
+    1: (4, 0, False), 2: (0, 0, False), 3: (12, 0, False), 4: (0, 12, True), 5: (0, 12, True),
+    6: (0, 8, True), 7: (0, 0, False), 8: (0, 0, False), 9: (0, 0, False), 10: (0, 0, False),
+    11: (0, 0, False), 12: (0, 0, False), 13: (0, 8, True), 14: (4, 0, False), 15: (0, 12, False),
+    16: (0, 0, False), 17: (4, 0, False), 18: (0, 0, False), 19: (0, 12, True),
+}
 _WS = " \t\n\v\f\r"
 _KEY_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_")
 _ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
@@ -397,7 +406,7 @@ def object_digest(data: bytes) -> bytes:
 
 
 def _pack_table(data: bytes, name: str = "pack") -> "_Table":
-    """Read a btfembed pack (format 2, docs/pack-format.md): the header, the
+    """Read a btfembed pack (format 3, docs/pack-format.md): the header, the
     index digest and every table now; a blob (its block decompressed, its
     size and sha256 checked) on demand."""
 
@@ -415,7 +424,7 @@ def _pack_table(data: bytes, name: str = "pack") -> "_Table":
         raise bad(f"unsupported format {fmt} (this runtime reads format {PACK_FORMAT}; rebuild the pack)")
     if codec not in PACK_CODECS:
         raise bad(f"unknown codec {codec}")
-    if flags != 0:
+    if flags & ~PACK_FLAGS_KNOWN:
         raise bad(f"unknown flags {flags:#x}")
     if pack_size != len(data):
         raise bad(f"size {len(data)} but the header says {pack_size} (truncated or padded)")
@@ -501,6 +510,8 @@ def _pack_table(data: bytes, name: str = "pack") -> "_Table":
     def get_blob(i: int) -> bytes:
         block, off, length, digest = blobs[i]
         raw = get_block(block)[off:off + length]
+        if flags & PACK_FLAG_BTF_NAMES:
+            raw = btf_names(raw, encode=False)
         if len(raw) != length or hashlib.sha256(raw).digest() != digest:
             raise bad(f"blob {i}: digest mismatch")
         return raw
@@ -511,6 +522,57 @@ def _pack_table(data: bytes, name: str = "pack") -> "_Table":
     table.info = {"codec": codec_name, "n_blobs": n_blobs, "n_blocks": n_blocks, "block_max": block_max,
                   "pack_size": pack_size}
     return table
+
+
+def btf_names(blob: bytes, *, encode: bool) -> bytes:
+    """The BTF name transform of docs/pack-format.md (``encode=False``: its
+    inverse).  Defined for any bytes and length-preserving: in a blob shaped
+    like little-endian BTF, each name offset of the type records (a type's
+    name, a member's, an enumerator's, a parameter's) that points at the
+    next string not yet named becomes 0, a smaller one grows by 1 and a
+    larger one stays.  Strings are laid out in order of first use, so most
+    names become 0, which compresses far better than growing offsets that
+    shift from one kernel to the next.  Only name fields change: the walk
+    (header, kinds, member counts) and the string section read the same
+    before and after, so decoding retraces the encoding."""
+    n = len(blob)
+    if n < 24:
+        return blob
+    magic, hdr_len, type_off, type_len, str_off, str_len = struct.unpack_from("<H2xIIIII", blob)
+    if magic != 0xEB9F or hdr_len < 24:
+        return blob
+    t0, s0 = hdr_len + type_off, hdr_len + str_off
+    t1, s1 = t0 + type_len, s0 + str_len
+    if t1 > n or s1 > n or not (t1 <= s0 or s1 <= t0):
+        return blob
+    strs = blob[s0:s1]
+    out = bytearray(blob)
+    nxt = 1
+    pos = t0
+    unpack, pack = struct.unpack_from, struct.pack_into
+    while pos + 12 <= t1:
+        info = unpack("<I", out, pos + 4)[0]
+        spec = PACK_BTF_KINDS.get((info >> 24) & 0x1F)
+        if spec is None:
+            break
+        extra, member, named = spec
+        end = pos + 12 + extra + (info & 0xFFFF) * member
+        if end > t1:
+            break
+        fields = range(pos + 12 + extra, end, member) if named else ()
+        for f in (pos, *fields):
+            v = unpack("<I", out, f)[0]
+            if (v == nxt) if encode else (v == 0):
+                w = 0 if encode else nxt
+                z = strs.find(b"\0", nxt)
+                nxt = z + 1 if z >= 0 else len(strs)
+            elif encode:
+                w = v + 1 if v < nxt else v
+            else:
+                w = v - 1 if v <= nxt else v
+            pack("<I", out, f, w)
+        pos = end
+    return bytes(out)
 
 
 def _decompress(codec: str, stored: bytes, raw_size: int, bad: Any) -> bytes:

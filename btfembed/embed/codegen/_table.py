@@ -67,7 +67,7 @@ def canonical_table(pack: PackLike, *, dedup: bool = True) -> Table:
 
 
 def table_pack_bytes(pack: PackLike, table: Table, *, codec: str, block_size: int | None = None) -> bytes:
-    """The pack format 2 bytes a generated source embeds: ``table``'s
+    """The pack format 3 bytes a generated source embeds: ``table``'s
     entries and blobs (from ``canonical_table(pack)``), ``pack``'s object
     records."""
     return encode_pack(Pack(table.kernels, table.blobs, tuple(getattr(pack, "objects", ()))), codec=codec,

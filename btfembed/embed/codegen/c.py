@@ -1,6 +1,6 @@
 """C output: ``NAME.c`` (the pack, private runtime) and ``NAME.h``.
 
-The pack (format 2, docs/pack-format.md) is one ``static const char
+The pack (format 3, docs/pack-format.md) is one ``static const char
 P_pack[size]`` array initialized from a string literal of exactly ``size``
 bytes (no trailing NUL), split into adjacent literals of about 76 columns.
 String literals compile 10-25 times faster than ``{0x12, ...}``
@@ -152,7 +152,7 @@ def _banner(table: Table, codec: str, pack_size: int, what: str) -> list[str]:
         " * Do not edit; regenerate instead.",
         " *",
         f" * Minimized kernel BTF for {nk} kernel{'s' if nk != 1 else ''}: {nb} unique "
-        f"blob{'s' if nb != 1 else ''}, {table.raw_size()} bytes raw, in a {pack_size}-byte pack (format 2),",
+        f"blob{'s' if nb != 1 else ''}, {table.raw_size()} bytes raw, in a {pack_size}-byte pack (format 3),",
         f" * {how}.",
         f" * Content sha256: {table.digest()}",
         " */",
@@ -276,7 +276,7 @@ def generate_c(pack: PackLike, *, prefix: str, compress: bool | None = None, cod
         '#pragma GCC diagnostic ignored "-Woverlength-strings"',
         "#endif",
         "",
-        f"/* Pack format 2 (docs/pack-format.md): {nk} entries, {nb} blobs. */",
+        f"/* Pack format 3 (docs/pack-format.md): {nk} entries, {nb} blobs. */",
         f"static const char {p}_pack[{len(pack_bytes)}] BTFEMBED_NONSTRING =",
         c_bytes_literals(pack_bytes) + ";",
         "",

@@ -2,7 +2,7 @@
 
 Files written into the output directory DIR (the package's directory)::
 
-    btfembed.btfpack        the pack (format 2), embedded with //go:embed
+    btfembed.btfpack        the pack (format 3), embedded with //go:embed
     btfembed_pack.go        the //go:embed line, the pack's size and SHA-256
     btfembed_runtime.go     the runtime (standard library only)
     btfembed_cilium.go      KernelSpec() -> *btf.Spec for cilium/ebpf; built

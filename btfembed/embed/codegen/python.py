@@ -1,6 +1,6 @@
 """Python output: a module ``NAME.py`` plus its data file ``NAME.btfpack``.
 
-The data file is a btfembed pack (format 2, docs/pack-format.md) holding the
+The data file is a btfembed pack (format 3, docs/pack-format.md) holding the
 canonical table; the module is ``btfembed/embed/runtime.py`` copied verbatim (so
 one implementation serves btfembed and every generated module), preceded by
 a banner and docstring and followed by a few lines binding the module to its
@@ -126,7 +126,7 @@ def generate_python(pack: Pack, *, data_file: str, compress: bool | None = None,
     """Return ``(module_text, data_bytes)`` for ``pack``.
 
     ``data_file`` is the name of the data file, in the module's directory
-    (``write_python`` uses ``<module stem>.btfpack``, a pack in format 2);
+    (``write_python`` uses ``<module stem>.btfpack``, a pack in format 3);
     ``codec``: none, zlib (default), xz or zstd (``compress`` True/False is
     the older spelling of zlib/none).  Deterministic: the output depends only on
     the pack's content, the options and btfembed's version.  ``app_ids``:

@@ -501,7 +501,7 @@ static void btfembed__sha256_final(struct btfembed__sha256 *s, unsigned char out
 struct btfembed__pack {
 	const unsigned char *base;
 	size_t size, data_offset;
-	unsigned int codec;
+	unsigned int codec, flags;
 	size_t n_entries, n_blobs, n_blocks, n_objects, strings_size, block_max;
 	const unsigned char *blocks, *blobs, *entries, *objects;
 	const char *strings;
@@ -596,7 +596,8 @@ static int btfembed__open_full(const struct btfembed_table *t, struct btfembed__
 	p->n_objects = btfembed__u32(b + BTFEMBED_PACK_OFF_N_OBJECTS);
 	p->strings_size = btfembed__u32(b + BTFEMBED_PACK_OFF_STRINGS_SIZE);
 	p->block_max = btfembed__u32(b + BTFEMBED_PACK_OFF_BLOCK_MAX);
-	if (p->codec > BTFEMBED_PACK_CODEC_ZSTD || btfembed__u32(b + BTFEMBED_PACK_OFF_FLAGS) != 0)
+	p->flags = (unsigned int)btfembed__u32(b + BTFEMBED_PACK_OFF_FLAGS);
+	if (p->codec > BTFEMBED_PACK_CODEC_ZSTD || (p->flags & ~BTFEMBED_PACK_FLAGS_KNOWN))
 		return -EBADMSG;
 	if (btfembed__u32(b + BTFEMBED_PACK_OFF_PACK_SIZE) != t->size)
 		return -EBADMSG;
@@ -673,6 +674,70 @@ static int btfembed__open(const struct btfembed_table *t, struct btfembed__pack 
 	return btfembed__open_full(t, p, 0);
 }
 
+/* The BTF name transform (docs/pack-format.md), undone in place on
+ * b[0..n): the same walk as the encoder's, over fields it does not change. */
+static size_t btfembed__next_string(const unsigned char *s, size_t len, size_t n)
+{
+	const unsigned char *z = n < len ? (const unsigned char *)memchr(s + n, 0, len - n) : NULL;
+
+	return z ? (size_t)(z - s) + 1 : len;
+}
+
+static void btfembed__put32(unsigned char *p, unsigned long v)
+{
+	p[0] = (unsigned char)v;
+	p[1] = (unsigned char)(v >> 8);
+	p[2] = (unsigned char)(v >> 16);
+	p[3] = (unsigned char)(v >> 24);
+}
+
+static void btfembed__btf_names_decode(unsigned char *b, size_t n)
+{
+	/* BTF kind: bytes after the common 12, bytes per member, members named */
+	static const unsigned char kinds[20][3] = {
+		{ 0, 0, 0 }, { 4, 0, 0 }, { 0, 0, 0 }, { 12, 0, 0 }, { 0, 12, 1 }, { 0, 12, 1 }, { 0, 8, 1 },
+		{ 0, 0, 0 }, { 0, 0, 0 }, { 0, 0, 0 }, { 0, 0, 0 }, { 0, 0, 0 }, { 0, 0, 0 }, { 0, 8, 1 },
+		{ 4, 0, 0 }, { 0, 12, 0 }, { 0, 0, 0 }, { 4, 0, 0 }, { 0, 0, 0 }, { 0, 12, 1 },
+	};
+	unsigned long long hdr, t0, t1, s0, s1, pos, end, f;
+	const unsigned char *strs;
+	size_t next = 1, slen;
+
+	if (n < 24 || b[0] != 0x9f || b[1] != 0xeb)
+		return;
+	hdr = btfembed__u32(b + 4);
+	t0 = hdr + btfembed__u32(b + 8);
+	t1 = t0 + btfembed__u32(b + 12);
+	s0 = hdr + btfembed__u32(b + 16);
+	s1 = s0 + btfembed__u32(b + 20);
+	if (hdr < 24 || t1 > n || s1 > n || !(t1 <= s0 || s1 <= t0))
+		return;
+	strs = b + s0;
+	slen = (size_t)(s1 - s0);
+	for (pos = t0; pos + 12 <= t1; pos = end) {
+		size_t info = btfembed__u32(b + pos + 4), kind = (info >> 24) & 0x1f;
+		const unsigned char *k = kinds[kind < 20 ? kind : 0];
+
+		if (kind == 0 || kind >= 20)
+			break;
+		end = pos + 12 + k[0] + (unsigned long long)(info & 0xffff) * k[1];
+		if (end > t1)
+			break;
+		for (f = pos; f < end; f = f == pos ? pos + 12 + k[0] : f + k[1]) {
+			size_t v = btfembed__u32(b + f);
+
+			if (v == 0) {
+				btfembed__put32(b + f, (unsigned long)next);
+				next = btfembed__next_string(strs, slen, next);
+			} else if (v <= next) {
+				btfembed__put32(b + f, (unsigned long)(v - 1));
+			}
+			if (!k[2])
+				break;
+		}
+	}
+}
+
 /* Blob `blob`: *data points at its raw bytes, checked against its digest;
  * *owned is the block buffer to free() (NULL when the pack is stored). */
 static int btfembed__get_blob(const struct btfembed_table *t, const struct btfembed__pack *p, size_t blob,
@@ -691,7 +756,14 @@ static int btfembed__get_blob(const struct btfembed_table *t, const struct btfem
 	raw_size = btfembed__u32(k + 8);
 	*len = btfembed__u32(r + 8);
 	memcpy(sha, r + 12, 32);
-	if (p->codec == BTFEMBED_PACK_CODEC_NONE) {
+	if (p->codec == BTFEMBED_PACK_CODEC_NONE && (p->flags & BTFEMBED_PACK_FLAG_BTF_NAMES)) {
+		buf = malloc(*len ? *len : 1);
+		if (!buf)
+			return -ENOMEM;
+		memcpy(buf, p->base + p->data_offset + boff + off, *len);
+		raw = (const unsigned char *)buf;
+		off = 0;
+	} else if (p->codec == BTFEMBED_PACK_CODEC_NONE) {
 		raw = p->base + p->data_offset + boff;
 	} else {
 		if (!t->decode)
@@ -705,6 +777,8 @@ static int btfembed__get_blob(const struct btfembed_table *t, const struct btfem
 		}
 		raw = (const unsigned char *)buf;
 	}
+	if (p->flags & BTFEMBED_PACK_FLAG_BTF_NAMES)
+		btfembed__btf_names_decode((unsigned char *)buf + off, *len);
 	btfembed__sha256_init(&s);
 	btfembed__sha256_update(&s, raw + off, *len);
 	btfembed__sha256_final(&s, got);

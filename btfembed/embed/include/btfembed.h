@@ -5,7 +5,7 @@
  *
  * `btfembed generate PACK --lang c --output NAME` writes NAME.c and NAME.h
  * (symbol prefix P: --prefix, default NAME's file name).  NAME.c holds the
- * pack (format 2, docs/pack-format.md: blobs solid-compressed in blocks,
+ * pack (format 3, docs/pack-format.md: blobs solid-compressed in blocks,
  * every blob and the index covered by SHA-256) and a private (static) copy
  * of this runtime, so it is the only file to compile:
  *
@@ -125,11 +125,11 @@ extern "C" {
 #define BTFEMBED_HOW_AMBIGUOUS  3 /* release + arch, candidates with different blobs */
 #define BTFEMBED_HOW_KERNEL_BTF 4 /* not looked up: the kernel has BTF */
 
-/* Pack format 2 (docs/pack-format.md).  A copy of btfembed/embed/format.py,
+/* Pack format 3 (docs/pack-format.md).  A copy of btfembed/embed/format.py,
  * which owns these values (tests/test_pack_format.py compares them). */
 #define BTFEMBED_PACK_MAGIC "BTFEMBED-PACK\n"
 #define BTFEMBED_PACK_MAGIC_LEN 14
-#define BTFEMBED_PACK_FORMAT 2
+#define BTFEMBED_PACK_FORMAT 3
 #define BTFEMBED_PACK_HEADER_SIZE 96
 #define BTFEMBED_PACK_BLOCK_RECORD 12
 #define BTFEMBED_PACK_BLOB_RECORD 44
@@ -151,6 +151,8 @@ extern "C" {
 #define BTFEMBED_PACK_OFF_PACK_SIZE 48
 #define BTFEMBED_PACK_OFF_META_SHA256 64
 #define BTFEMBED_PACK_COUNT_MAX (1u << 24)
+#define BTFEMBED_PACK_FLAG_BTF_NAMES 1u /* blobs stored recoded by the BTF name transform */
+#define BTFEMBED_PACK_FLAGS_KNOWN 1u
 #define BTFEMBED_PACK_BLOCK_SIZE_MAX ((size_t)256 << 20)
 
 #define BTFEMBED_FIELD_MAX 255                   /* bytes per key field */
@@ -185,7 +187,7 @@ typedef int (*btfembed_decode_fn)(unsigned int codec, void *dst, size_t dst_len,
 /* Generated tables (do not write these by hand). */
 struct btfembed_table {
 	unsigned int abi;              /* BTFEMBED_TABLE_ABI */
-	const unsigned char *pack;     /* pack format 2 bytes */
+	const unsigned char *pack;     /* pack format 3 bytes */
 	size_t size;                   /* their number */
 	btfembed_decode_fn decode;     /* NULL for codec none */
 	int *checked;                  /* set once the index is checked (NULL: check every call) */

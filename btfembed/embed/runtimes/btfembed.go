@@ -173,7 +173,7 @@ const (
 	fieldMax      = 255
 	blobMax       = 256 * 1024 * 1024
 	packMagic     = "BTFEMBED-PACK\n"
-	packFormat    = 2
+	packFormat    = 3
 	packHeader    = 96
 	packBlockRec  = 12
 	packBlobRec   = 44
@@ -183,7 +183,73 @@ const (
 	blockSizeMax  = 256 * 1024 * 1024
 	codecNone     = 0
 	codecZlib     = 1
+	flagBTFNames  = 1 // blobs stored recoded by the BTF name transform
+	flagsKnown    = flagBTFNames
 )
+
+// btfKinds: per BTF kind, bytes after the common 12, bytes per member, and
+// whether members start with a name offset (the BTF name transform).
+var btfKinds = [20][3]uint32{
+	{0, 0, 0}, {4, 0, 0}, {0, 0, 0}, {12, 0, 0}, {0, 12, 1}, {0, 12, 1}, {0, 8, 1},
+	{0, 0, 0}, {0, 0, 0}, {0, 0, 0}, {0, 0, 0}, {0, 0, 0}, {0, 0, 0}, {0, 8, 1},
+	{4, 0, 0}, {0, 12, 0}, {0, 0, 0}, {4, 0, 0}, {0, 0, 0}, {0, 12, 1},
+}
+
+// btfNamesDecode undoes the BTF name transform (docs/pack-format.md) in
+// place: the walk reads only fields the transform leaves alone.
+func btfNamesDecode(b []byte) {
+	le := binary.LittleEndian
+	n := uint64(len(b))
+	if n < 24 || le.Uint16(b) != 0xEB9F {
+		return
+	}
+	hdr := uint64(le.Uint32(b[4:]))
+	t0 := hdr + uint64(le.Uint32(b[8:]))
+	t1 := t0 + uint64(le.Uint32(b[12:]))
+	s0 := hdr + uint64(le.Uint32(b[16:]))
+	s1 := s0 + uint64(le.Uint32(b[20:]))
+	if hdr < 24 || t1 > n || s1 > n || !(t1 <= s0 || s1 <= t0) {
+		return
+	}
+	strs := b[s0:s1]
+	next := uint64(1)
+	for pos := t0; pos+12 <= t1; {
+		info := le.Uint32(b[pos+4:])
+		kind := (info >> 24) & 0x1f
+		if kind == 0 || kind >= 20 {
+			break
+		}
+		k := btfKinds[kind]
+		end := pos + 12 + uint64(k[0]) + uint64(info&0xffff)*uint64(k[1])
+		if end > t1 {
+			break
+		}
+		fields := []uint64{pos}
+		if k[2] == 1 {
+			for f := pos + 12 + uint64(k[0]); f < end; f += uint64(k[1]) {
+				fields = append(fields, f)
+			}
+		}
+		for _, f := range fields {
+			v := uint64(le.Uint32(b[f:]))
+			if v == 0 {
+				le.PutUint32(b[f:], uint32(next))
+				z := -1
+				if next < uint64(len(strs)) {
+					z = bytes.IndexByte(strs[next:], 0)
+				}
+				if z >= 0 {
+					next += uint64(z) + 1
+				} else {
+					next = uint64(len(strs))
+				}
+			} else if v <= next {
+				le.PutUint32(b[f:], uint32(v-1))
+			}
+		}
+		pos = end
+	}
+}
 
 var archAliases = map[string]string{
 	"aarch64": "arm64", "arm64": "arm64", "armv8": "arm64",
@@ -429,7 +495,7 @@ func Running(opts *Options) (RunningKey, error) {
 }
 
 // ---------------------------------------------------------------------------
-// Pack format 2 (docs/pack-format.md of btfembed)
+// Pack format 3 (docs/pack-format.md of btfembed)
 
 type block struct{ start, stored, raw uint32 }
 type blob struct {
@@ -445,6 +511,7 @@ type entry struct {
 type Pack struct {
 	data    []byte
 	codec   uint32
+	flags   uint32
 	blocks  []block
 	blobs   []blob
 	entries []entry
@@ -486,7 +553,7 @@ func ParsePack(data []byte, name string) (*Pack, error) {
 	if codec > 3 {
 		return nil, bad(name, fmt.Sprintf("unknown codec %d", codec))
 	}
-	if flags != 0 {
+	if flags&^flagsKnown != 0 {
 		return nil, bad(name, fmt.Sprintf("unknown flags %#x", flags))
 	}
 	if uint64(packSize) != uint64(len(data)) {
@@ -506,7 +573,7 @@ func ParsePack(data []byte, name string) (*Pack, error) {
 	if !bytes.Equal(h.Sum(nil), data[64:96]) {
 		return nil, bad(name, "index digest mismatch")
 	}
-	p := &Pack{data: data, codec: codec, objects: map[[32]byte]string{}}
+	p := &Pack{data: data, codec: codec, flags: flags, objects: map[[32]byte]string{}}
 	pos := uint64(packHeader)
 	var expect uint64
 	for i := uint32(0); i < nBlocks; i++ {
@@ -615,11 +682,14 @@ func (p *Pack) Blob(i int) ([]byte, error) {
 		}
 	}
 	out := raw[b.off : b.off+b.length]
+	if p.codec == codecNone {
+		out = append([]byte(nil), out...) // never hand out (or recode) the pack's own bytes
+	}
+	if p.flags&flagBTFNames != 0 {
+		btfNamesDecode(out)
+	}
 	if sha256.Sum256(out) != b.digest {
 		return nil, bad("pack", fmt.Sprintf("blob %d: digest mismatch", p.entries[i].blob))
-	}
-	if p.codec == codecNone {
-		out = append([]byte(nil), out...)
 	}
 	return out, nil
 }

@@ -216,7 +216,7 @@ const OS_RELEASE_MAX: usize = 64 * 1024;
 const FIELD_MAX: usize = 255;
 const BLOB_MAX: u32 = 256 * 1024 * 1024;
 const PACK_MAGIC: &[u8] = b"BTFEMBED-PACK\n";
-const PACK_FORMAT: u16 = 2;
+const PACK_FORMAT: u16 = 3;
 const PACK_HEADER_SIZE: usize = 96;
 const PACK_BLOCK_RECORD: usize = 12;
 const PACK_BLOB_RECORD: usize = 44;
@@ -226,6 +226,14 @@ const PACK_COUNT_MAX: u32 = 1 << 24;
 const PACK_BLOCK_SIZE_MAX: u32 = 256 * 1024 * 1024;
 const CODEC_NONE: u32 = 0;
 const CODEC_ZLIB: u32 = 1;
+const FLAG_BTF_NAMES: u32 = 1; // blobs stored recoded by the BTF name transform
+const FLAGS_KNOWN: u32 = FLAG_BTF_NAMES;
+// Per BTF kind: bytes after the common 12, bytes per member, members named.
+const BTF_KINDS: [[u32; 3]; 20] = [
+    [0, 0, 0], [4, 0, 0], [0, 0, 0], [12, 0, 0], [0, 12, 1], [0, 12, 1], [0, 8, 1],
+    [0, 0, 0], [0, 0, 0], [0, 0, 0], [0, 0, 0], [0, 0, 0], [0, 0, 0], [0, 8, 1],
+    [4, 0, 0], [0, 12, 0], [0, 0, 0], [4, 0, 0], [0, 0, 0], [0, 12, 1],
+];
 
 const ARCH_ALIASES: &[(&str, &str)] = &[
     ("aarch64", "arm64"), ("arm64", "arm64"), ("armv8", "arm64"),
@@ -802,7 +810,7 @@ fn zlib_decompress(stored: &[u8], raw_size: usize) -> Result<Vec<u8>, &'static s
 }
 
 // ---------------------------------------------------------------------------
-// Pack format 2 (docs/pack-format.md of btfembed)
+// Pack format 3 (docs/pack-format.md of btfembed)
 
 struct Block {
     start: usize,
@@ -817,10 +825,73 @@ struct Blob {
     digest: [u8; 32],
 }
 
+/// Undo the BTF name transform (docs/pack-format.md) in place: the walk
+/// reads only fields the transform leaves alone.
+fn btf_names_decode(b: &mut [u8]) {
+    let n = b.len() as u64;
+    if n < 24 || b[0] != 0x9f || b[1] != 0xeb {
+        return;
+    }
+    let hdr = u32_at(b, 4) as u64;
+    let t0 = hdr + u32_at(b, 8) as u64;
+    let t1 = t0 + u32_at(b, 12) as u64;
+    let s0 = hdr + u32_at(b, 16) as u64;
+    let s1 = s0 + u32_at(b, 20) as u64;
+    if hdr < 24 || t1 > n || s1 > n || !(t1 <= s0 || s1 <= t0) {
+        return;
+    }
+    let strs = b[s0 as usize..s1 as usize].to_vec();
+    let mut next: u64 = 1;
+    let mut pos = t0;
+    while pos + 12 <= t1 {
+        let info = u32_at(b, pos as usize + 4);
+        let kind = ((info >> 24) & 0x1f) as usize;
+        if kind == 0 || kind >= 20 {
+            break;
+        }
+        let k = BTF_KINDS[kind];
+        let end = pos + 12 + k[0] as u64 + (info & 0xffff) as u64 * k[1] as u64;
+        if end > t1 {
+            break;
+        }
+        let mut fields = vec![pos];
+        if k[2] == 1 {
+            let mut f = pos + 12 + k[0] as u64;
+            while f < end {
+                fields.push(f);
+                f += k[1] as u64;
+            }
+        }
+        for f in fields {
+            let f = f as usize;
+            let v = u32_at(b, f) as u64;
+            let w = if v == 0 {
+                let w = next;
+                next = if (next as usize) < strs.len() {
+                    match strs[next as usize..].iter().position(|&c| c == 0) {
+                        Some(z) => next + z as u64 + 1,
+                        None => strs.len() as u64,
+                    }
+                } else {
+                    strs.len() as u64
+                };
+                w
+            } else if v <= next {
+                v - 1
+            } else {
+                v
+            };
+            b[f..f + 4].copy_from_slice(&(w as u32).to_le_bytes());
+        }
+        pos = end;
+    }
+}
+
 /// A parsed, checked btfembed pack (codec none or zlib).
 pub struct Pack {
     data: &'static [u8],
     codec: u32,
+    flags: u32,
     blocks: Vec<Block>,
     blobs: Vec<Blob>,
     entries: Vec<(Key, usize)>,
@@ -855,7 +926,7 @@ impl Pack {
         if codec > 3 {
             return Err(bad(&format!("unknown codec {}", codec)));
         }
-        if flags != 0 {
+        if flags & !FLAGS_KNOWN != 0 {
             return Err(bad(&format!("unknown flags {:#x}", flags)));
         }
         if pack_size as u64 != data.len() as u64 {
@@ -955,7 +1026,7 @@ impl Pack {
             objects.push(d);
             pos += PACK_OBJECT_RECORD;
         }
-        Ok(Pack { data, codec, blocks, blobs, entries, objects })
+        Ok(Pack { data, codec, flags, blocks, blobs, entries, objects })
     }
 
     /// The kernel keys, sorted.
@@ -964,20 +1035,23 @@ impl Pack {
     }
 
     /// The raw BTF of entry `i` (its block decompressed), its SHA-256
-    /// checked: borrowed from the executable for codec none.
+    /// checked: borrowed from the executable for codec none (unless recoded).
     pub fn blob(&self, i: usize) -> Result<Cow<'static, [u8]>, Error> {
         let (_, b) = self.entries.get(i).ok_or_else(|| Error(format!("btfembed: entry {} out of range", i)))?;
         let blob = &self.blobs[*b];
         let block = &self.blocks[blob.block];
         let data: &'static [u8] = self.data;
         let stored = &data[block.start..block.start + block.stored];
-        let raw: Cow<'static, [u8]> = if self.codec == CODEC_ZLIB {
+        let mut raw: Cow<'static, [u8]> = if self.codec == CODEC_ZLIB {
             let inflated = zlib_decompress(stored, block.size)
                 .map_err(|why| bad(&format!("block {} does not decompress ({})", blob.block, why)))?;
             Cow::Owned(inflated[blob.off..blob.off + blob.len].to_vec())
         } else {
             Cow::Borrowed(&stored[blob.off..blob.off + blob.len])
         };
+        if self.flags & FLAG_BTF_NAMES != 0 {
+            btf_names_decode(raw.to_mut());
+        }
         if sha256(&raw) != blob.digest {
             return Err(bad(&format!("blob {}: digest mismatch", b)));
         }

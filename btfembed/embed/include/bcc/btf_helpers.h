@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * btf_helpers.h - a drop-in for bcc libbpf-tools' btf_helpers.h, backed by
- * BTF that btfembed embedded (pack format 2) instead of the
+ * BTF that btfembed embedded (pack format 3) instead of the
  * min_core_btfs.tar.gz archive.
  *
  * Replace libbpf-tools' btf_helpers.c and the tarball object with:
