@@ -139,3 +139,42 @@ def test_dask_missing_is_one_line(tmp_path: Path) -> None:
                "-q", "--executor", "dask://127.0.0.1:8786", env=env)
     assert proc.returncode == 2 and proc.stderr.count("\n") == 1
     assert "pip install 'btfembed[dask]'" in proc.stderr
+
+
+def test_build_help_dask_example_runs_as_written(dask_cluster: str, tmp_path: Path) -> None:
+    """The ``--executor dask://scheduler:8786`` example of ``build --help``,
+    as written but for the scheduler's address, in a scratch directory
+    holding files of the names it uses; its outputs equal a local build's."""
+    import io
+    import lzma
+    import shlex
+    import shutil
+    import tarfile
+
+    from btfembed.cli.build import HELP
+
+    line = next(x.split("  #")[0].strip() for x in HELP.split("examples:", 1)[1].splitlines() if "dask://" in x)
+    archive = tmp_path / "btfhub-archive" / "debian" / "12" / "x86_64"
+    archive.mkdir(parents=True)
+    raw = lzma.decompress((REPO_KERNELS / "debian_12_x86_64_6.1.0-50-amd64.btf.xz").read_bytes())
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        info = tarfile.TarInfo("6.1.0-50-amd64.btf")
+        info.size = len(raw)
+        tar.addfile(info, io.BytesIO(raw))
+    (archive / "6.1.0-50-amd64.btf.tar.xz").write_bytes(lzma.compress(buf.getvalue()))
+    shutil.copy(REPO / "examples" / "c-loader" / "task_report.bpf.o", tmp_path / "prog.bpf.o")
+    argv = shlex.split(line.replace("dask://scheduler:8786", dask_cluster))
+    assert argv[0] == "btfembed" and dask_cluster in argv
+    env = dict(os.environ, XDG_CACHE_HOME=str(tmp_path / "cache"),
+               PYTHONPATH=os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])))
+    proc = subprocess.run([sys.executable, "-m", "btfembed", *argv[1:]], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    local = subprocess.run([sys.executable, "-m", "btfembed", "build", "prog.bpf.o", "--kernels", "btfhub-archive",
+                            "--out-dir", "local", "--no-cache", "-q"], cwd=tmp_path, env=env,
+                           capture_output=True, text=True, timeout=300)
+    assert local.returncode == 0, local.stderr
+    from btfembed.build.settings import Settings
+    out = Settings().out_dir if "--out-dir" not in argv else argv[argv.index("--out-dir") + 1]
+    assert tree_bytes(tmp_path / out) == tree_bytes(tmp_path / "local")

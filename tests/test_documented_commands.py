@@ -76,7 +76,7 @@ def test_build_help_examples_run_as_written(scratch: Path) -> None:
     ran = 0
     for cmd in examples:
         if "dask://" in cmd:
-            continue  # needs a running scheduler: tests/test_build_dask.py runs one
+            continue  # needs a running scheduler: test_build_dask.py runs this example against one
         if "sysfs" in cmd and not SYSFS.exists():
             continue
         proc = _sh(cmd, scratch)
@@ -158,3 +158,54 @@ def test_generate_prefix_has_no_doubled_btf(scratch: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     h = (scratch / "gen" / "foo_btf.h").read_text()
     assert "int foo_btf_path(" in h and "foo_btf_btf_path" not in h
+
+
+_LOADER_C = """\
+#include <stdio.h>
+#include "HEADER"
+
+int main(void)
+{
+    struct btfembed_btf btf;
+    int err = probe_btf_path(&btf);
+    printf("probe_btf_path: %d\\n", err);
+    return 0;
+}
+"""
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("block", ["custom_target", "subproject"])
+def test_readme_meson_recipes_run_as_written(scratch: Path, block: str) -> None:
+    """The README's two Meson recipes (its ``meson`` blocks, as written:
+    the custom_target, and the subproject copied in by ``python -m
+    btfembed.meson``) configure, generate and link a loader, with the real
+    Meson and Ninja."""
+    meson, ninja = shutil.which("meson"), shutil.which("ninja")
+    if meson is None or ninja is None or shutil.which("cc") is None:
+        pytest.skip("meson, ninja and a C compiler are needed")
+    if subprocess.run(["pkg-config", "--exists", "libbpf"]).returncode != 0:
+        pytest.skip("libbpf (pkg-config) is needed")
+    marker = "custom_target('probe_btf'" if block == "custom_target" else "subproject('btfembed')"
+    recipe = next(b for b in _readme_blocks("meson") if marker in b)
+    if not SYSFS.exists():
+        recipe = recipe.replace(", '--kernels', 'sysfs'", "")
+    header = "probe_btf.h" if block == "custom_target" else re.search(r'#include "([^"]+)"', recipe).group(1)
+    src = scratch / "proj"
+    src.mkdir()
+    (src / "meson.build").write_text("project('readme-recipe', 'c')\n" + recipe)
+    (src / "loader.c").write_text(_LOADER_C.replace("HEADER", header))
+    shutil.copy(scratch / "prog.bpf.o", src / "probe.bpf.o")
+    shutil.copytree(scratch / "btfhub-archive", src / "btfhub-archive")
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])))
+    if block == "subproject":
+        subprocess.run([sys.executable, "-m", "btfembed.meson", str(src / "subprojects" / "btfembed")], env=env,
+                       check=True, capture_output=True)
+    native = scratch / "native.ini"  # the Python that imports this btfembed
+    native.write_text(f"[binaries]\npython = '{sys.executable}'\npython3 = '{sys.executable}'\n")
+    bdir = scratch / "mbuild"
+    for cmd in ([meson, "setup", str(bdir), str(src), f"--native-file={native}"], [ninja, "-C", str(bdir)]):
+        proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
+        assert proc.returncode == 0, f"{' '.join(cmd)}\n{proc.stdout}\n{proc.stderr}"
+    run = subprocess.run([str(bdir / "loader")], capture_output=True, text=True, timeout=60, env=env)
+    assert run.returncode == 0 and run.stdout.startswith("probe_btf_path: "), run

@@ -10,7 +10,8 @@
 
 Dask workers must be able to import the same btfembed version, and read
 the kernel files and the cache directory at the paths this machine uses (a
-cluster on one machine, or a shared file system).  A worker that cannot
+cluster on one machine, or a shared file system); relative paths are sent
+as absolute ones (workers do not share the build's working directory).  A worker that cannot
 write the cache just does not store its results.  Install the extra with
 ``pip install 'btfembed[dask]'``.
 """
@@ -18,6 +19,7 @@ write the cache just does not store its results.  Install the extra with
 from __future__ import annotations
 
 import concurrent.futures as futures
+import os
 import re
 import socket
 from typing import Any, Callable, Sequence
@@ -60,6 +62,11 @@ def _client(address: str) -> Any:
                             f"{exc.__class__.__name__}: {exc}") from None
 
 
+def _absolute(kernel: Any) -> Any:
+    """``kernel`` (a ``KernelInput``) with absolute paths."""
+    return kernel._replace(path=os.path.abspath(kernel.path), modules=tuple(os.path.abspath(m) for m in kernel.modules))
+
+
 def run_on_dask(address: str, context: Any, tasks: Sequence[tuple[int, Any, str]],
                 done: Callable[[int, Any], None]) -> None:
     """Run ``process_in_context(context, kernel, digest)`` for every
@@ -67,12 +74,15 @@ def run_on_dask(address: str, context: Any, tasks: Sequence[tuple[int, Any, str]
     as results arrive."""
     from btfembed.build.pipeline import process_in_context
 
+    if context.cache_root is not None:
+        context = context._replace(cache_root=os.path.abspath(context.cache_root))
+    given = {i: kernel for i, kernel, _digest in tasks}   # results name the kernels as given
     client = _client(address)
     try:
         key = context.key()
         shared = client.scatter(context, broadcast=True, hash=False)
         executor = client.get_executor(pure=False)
-        pending = {executor.submit(process_in_context, shared, key, kernel, digest): i
+        pending = {executor.submit(process_in_context, shared, key, _absolute(kernel), digest): i
                    for i, kernel, digest in tasks}
         try:
             for fut in futures.as_completed(pending):
@@ -82,7 +92,7 @@ def run_on_dask(address: str, context: Any, tasks: Sequence[tuple[int, Any, str]
                     raise
                 except Exception as exc:
                     raise ExecutorError(f"a Dask task failed: {exc.__class__.__name__}: {exc}") from None
-                done(pending[fut], result)
+                done(pending[fut], result._replace(kernel=given[pending[fut]]))
         finally:
             for fut in pending:
                 fut.cancel()
