@@ -2,10 +2,13 @@
 
 Opening a BTF does the minimum: it checks the header and section bounds,
 views the type section as an array of u32 words (byte-swapped once if the
-data is not in host order), and walks the records once to build the
-id -> word-offset index.  Everything else is lazy: a name index is built on
-the first lookup by name, and types are decoded one at a time on
-``type(id)`` and memoised.  ``validate()`` checks every record eagerly.
+data is not in host order), walks the records once to build the
+id -> word-offset index, and runs libbpf's sanity check over the whole type
+section (name offsets and referenced type ids, compared a group of records
+at a time by C-level integer operations).  Everything else is lazy: a name
+index is built on the first lookup by name, and types are decoded one at a
+time on ``type(id)`` and memoised.  ``validate()`` decodes every record
+eagerly.
 
 Split BTF (kernel modules) is opened with ``base=``: ids continue after the
 base's last id and string offsets after the base's string section, and
@@ -14,6 +17,7 @@ lookups of lower ids and offsets go to the base.
 
 from __future__ import annotations
 
+import bisect
 import itertools
 import operator
 import struct
@@ -39,7 +43,7 @@ HOST_ORDER = sys.byteorder  # "little" or "big"
 ByteOrder = Literal["little", "big"]
 _MAX_CHAIN = 4096  # longest modifier/typedef chain followed before calling it a cycle
 _MAX_RESOLVE_DEPTH = 32  # libbpf's MAX_RESOLVE_DEPTH for size resolution
-_CHECK_RECORDS = 8192  # records compared at a time by the sanity check
+_CHECK_WORDS = 1 << 14  # type-section words compared at a time by the sanity check
 
 _BTF_VERSION = 1
 
@@ -51,81 +55,91 @@ _REF_KINDS = frozenset({PTR, TYPEDEF, VOLATILE, CONST, RESTRICT, FUNC, VAR, DECL
 _EXTRA_ROLES = {ARRAY: (_TYPE, _TYPE, _OTHER)}   # the words after the 3-word header
 _ITEM_ROLES = {STRUCT: (_NAME, _TYPE, _OTHER), UNION: (_NAME, _TYPE, _OTHER), ENUM: (_NAME, _OTHER),
                ENUM64: (_NAME, _OTHER, _OTHER), FUNC_PROTO: (_NAME, _TYPE), DATASEC: (_TYPE, _OTHER, _OTHER)}
-_LANE_BIT30, _LANE_LOW31 = 1 << 30, (1 << 31) - 1
 
 
 class _UnknownKind(Exception):
     pass
 
 
-class _Steps(dict[int, int]):
-    """info word -> record length in words (computed once per distinct
-    info); ``patterns`` gives the record's word roles."""
+_Shape = tuple[int, bytes, bytes, int]  # record words; roles of the words before the items, of an item; items
+_SHAPES: dict[int, _Shape] = {}  # info -> shape, for BTF without a layout section (a memo of wire rules)
 
-    def __init__(self, fixed: list[int | None], per: list[int]):
-        super().__init__()
+
+class _Records:
+    """What the walk needs per distinct ``info`` word, computed once each:
+    ``table`` maps it to (record length in words, the record's lanes).
+
+    The lanes are the sanity check's addends, one 32-bit lane per word of
+    the record (``2**32 - limit`` for a name offset or a type id, 0 for
+    any other word), in a bytearray shared by every record with that info.
+    The walk collects one reference per record; ``fill`` writes the lanes
+    once the limits are known (the type count is known only after the
+    walk)."""
+
+    def __init__(self, fixed: list[Any], per: list[Any], shared: bool):
         self.fixed, self.per = fixed, per
-        self.patterns = _Patterns(self)
+        self.table: dict[int, tuple[int, bytearray]] = {}
+        self.shapes: dict[int, _Shape] = {}
+        self._memo = _SHAPES if shared else {}
 
-    def lanes(self, str_end: int, type_cnt: int, order: ByteOrder) -> "_Lanes":
-        return _Lanes(self.patterns, str_end, type_cnt, order)
+    def add(self, info: int) -> None:
+        shape = self._memo.get(info)
+        if shape is None:
+            shape = self._shape(info)
+            if len(self._memo) >= 1 << 16:
+                self._memo.clear()
+            self._memo[info] = shape
+        self.shapes[info] = shape
+        self.table[info] = (shape[0], bytearray(4 * shape[0]))
 
-    def __missing__(self, info: int) -> int:
+    def _shape(self, info: int) -> _Shape:
         top = info >> 24
         f = self.fixed[top]
         if f is None:
             raise _UnknownKind
-        n = self[info] = f + self.per[top] * (info & wire.VLEN_MASK)
-        return n
-
-
-class _Patterns(dict[int, bytes]):
-    def __init__(self, steps: _Steps):
-        super().__init__()
-        self.steps = steps
-
-    def __missing__(self, info: int) -> bytes:
-        kind = (info >> wire.KIND_SHIFT) & wire.KIND_MASK
-        length = self.steps[info]
-        head = bytes((_NAME, _OTHER, _TYPE if kind in _REF_KINDS else _OTHER))
-        extra = bytes(_EXTRA_ROLES.get(kind, ()))
+        vlen = info & wire.VLEN_MASK
+        length: int = f + self.per[top] * vlen
+        kind = top & wire.KIND_MASK
+        head = bytes((_NAME, _OTHER, _TYPE if kind in _REF_KINDS else _OTHER)) + bytes(_EXTRA_ROLES.get(kind, ()))
         item = bytes(_ITEM_ROLES.get(kind, ()))
-        if item:
-            pat = head + extra + item * (info & wire.VLEN_MASK)
-        else:
-            pat = head + extra
-        if len(pat) != length:  # layout-described kinds: words of unknown meaning
-            pat = (head + bytes(length))[:length]
-        self[info] = pat
-        return pat
+        if len(head) + len(item) * vlen != length:  # e.g. INT's word, layout-described kinds: nothing checked
+            head, item, vlen = head[:3] + bytes(length - 3), b"", 0
+        return length, head, item, vlen
+
+    def roles(self, info: int) -> bytes:
+        """The role of each word of a record with this info."""
+        _length, head, item, count = self.shapes[info]
+        return head + item * count
+
+    def fill(self, str_end: int, type_cnt: int) -> None:
+        by_role = (bytes(4), _addend(str_end), _addend(type_cnt))
+        memo: dict[tuple[bytes, bytes], tuple[bytes, bytes]] = {}
+        shapes = self.shapes
+        for info, (_length, lanes) in self.table.items():
+            _length, head, item, count = shapes[info]
+            got = memo.get((head, item))
+            if got is None:
+                got = memo[head, item] = (b"".join([by_role[r] for r in head]), b"".join([by_role[r] for r in item]))
+            lanes[:] = got[0] + got[1] * count if count else got[0]
 
 
-class _Lanes(dict[int, bytes]):
-    """info word -> the record's sanity-check lanes (4 bytes per word)."""
-
-    def __init__(self, patterns: "_Patterns", str_end: int, type_cnt: int, order: ByteOrder):
-        super().__init__()
-        self.patterns = patterns
-        self.by_role = (bytes(4), ((1 << 31) - str_end).to_bytes(4, order), ((1 << 31) - type_cnt).to_bytes(4, order))
-
-    def __missing__(self, info: int) -> bytes:
-        by_role = self.by_role
-        lanes = self[info] = b"".join([by_role[r] for r in self.patterns[info]])
-        return lanes
+def _addend(limit: int) -> bytes:
+    """The lane added to a checked word: it carries out of its 32 bits
+    exactly when the word is >= ``limit`` (a limit past the u32 range
+    checks nothing)."""
+    return ((1 << 32) - limit).to_bytes(4, HOST_ORDER) if 0 < limit < 1 << 32 else bytes(4)
 
 
-def _addend_bytes(str_end: int, type_cnt: int, order: ByteOrder) -> list[tuple[int, int]]:
-    """Per byte of a 32-bit lane (in memory order): that byte of
-    ``2**31 - limit`` for name lanes and for type lanes."""
-    k_name = ((1 << 31) - min(str_end, 1 << 31)).to_bytes(4, order)
-    k_type = ((1 << 31) - min(type_cnt, 1 << 31)).to_bytes(4, order)
-    return list(zip(k_name, k_type))
+_LANE_STARTS: list[int] = []  # the int with bit 32*j set for each j <= 2 * _CHECK_WORDS, once built
 
 
-def _role_table(k_name: int, k_type: int) -> bytes:
-    table = bytearray(256)
-    table[_NAME], table[_TYPE] = k_name, k_type
-    return bytes(table)
+def _lane_starts(lanes: int) -> int:
+    """An int with bit 32*j set for each j < ``lanes`` (or more)."""
+    if lanes <= 2 * _CHECK_WORDS + 1:
+        if not _LANE_STARTS:
+            _LANE_STARTS.append(int.from_bytes(b"\1\0\0\0" * (2 * _CHECK_WORDS + 1), "little"))
+        return _LANE_STARTS[0]
+    return int.from_bytes(b"\1\0\0\0" * lanes, "little")  # a group ending in a record longer than a group
 
 
 class Header(NamedTuple):
@@ -297,17 +311,7 @@ class BTF:
             self._offs = offsets if isinstance(offsets, array) and offsets.typecode == "I" else array("I", offsets)
             self.type_cnt: int = self.start_id + len(self._offs)
             if not checked:
-                steps = self._steps()
-                words = self._words
-                infos = array("I", map(words.__getitem__, map((1).__add__, self._offs)))
-                try:
-                    lengths = list(map(steps.__getitem__, infos))
-                except _UnknownKind:
-                    raise BTFFormatError("type index does not fit the type section") from None
-                starts = list(itertools.accumulate(lengths, initial=0))
-                if starts.pop() != len(words) or starts != self._offs.tolist():
-                    raise BTFFormatError("type index does not fit the type section")
-                self._check_records(infos, steps)
+                self._check_index()
             if names:
                 self.prefetch_essential_names(names)
         elif names:
@@ -326,7 +330,7 @@ class BTF:
     def _size_tables(self) -> tuple[list[Any], list[Any]]:
         """Per top byte of ``info`` (kind and kind_flag): record words before
         the vlen items, and words per vlen item.  ``None`` for kinds that
-        cannot be sized (that makes the scan loop raise TypeError)."""
+        cannot be sized (``_Records`` raises ``_UnknownKind`` for them)."""
         fixed: list[Any] = [None] * 256
         per: list[Any] = [None] * 256
         for kind in range(wire.MAX_KIND + 1):
@@ -348,108 +352,142 @@ class BTF:
             per[kind] = per[kind | 0x80] = p
         return fixed, per
 
-    def _steps(self) -> "_Steps":
-        return _Steps(*self._size_tables())
+    def _records(self) -> _Records:
+        return _Records(*self._size_tables(), shared=not self.layout)
 
     def _scan(self, by_offset: dict[int, str] | None = None) -> tuple[array[int], list[int], list[int]]:
         """Walk the records: their word offsets; with ``by_offset`` (name
         offset -> essential name), also the positions of types with those
         names, and of types whose name starts mid-string.  Then the sanity
-        check (``_check_records``) over what the walk collected."""
+        check (``_check_records``) over the lanes the walk collected."""
         words = self._words
         n = len(words)
-        steps = self._steps()
+        records = self._records()
+        table = records.table
+        infos = words[1:]  # infos[i] is the info word of a record starting at word i
         offs = array("I")  # 4 bytes per type instead of a Python int object
         append = offs.append
-        infos = array("I")
-        info_append = infos.append
+        lanes: list[bytearray] = []
         hits: list[int] = []
         odd: list[int] = []
         i = 0
-        try:
-            if by_offset:
-                get = by_offset.get
-                table = self.strings
-                data, lo = table.data, table.start
-                hi = lo + len(data)
-                while i < n:
+        # Each loop ends on an IndexError (the record header past the end of
+        # the section) or a KeyError (an info not seen yet: its entry is
+        # made and the walk goes on).
+        while True:
+            try:
+                if by_offset:
+                    strs = self.strings
+                    data, lo = strs.data, strs.start
+                    hi = lo + len(data)
+                    if lo:
+                        while True:
+                            append(i)
+                            step, record_lanes = table[infos[i]]
+                            lanes.append(record_lanes)
+                            x = words[i]
+                            if x and (x in by_offset or (lo < x < hi and data[x - lo - 1])):
+                                (hits if x in by_offset else odd).append(len(offs) - 1)
+                            i += step
+                    while True:  # the same with lo == 0
+                        append(i)
+                        step, record_lanes = table[infos[i]]
+                        lanes.append(record_lanes)
+                        x = words[i]
+                        if x and (x in by_offset or (x < hi and data[x - 1])):
+                            (hits if x in by_offset else odd).append(len(offs) - 1)
+                        i += step
+                while True:
                     append(i)
-                    x = words[i]
-                    if x and (get(x) is not None or (lo < x < hi and data[x - lo - 1])):
-                        (hits if get(x) is not None else odd).append(len(offs) - 1)
-                    info = words[i + 1]
-                    info_append(info)
-                    i += steps[info]
-            while i < n:
-                append(i)
-                info = words[i + 1]
-                info_append(info)
-                i += steps[info]
-        except _UnknownKind:
-            i = offs[-1]
-            kind = (words[i + 1] >> wire.KIND_SHIFT) & wire.KIND_MASK
-            raise UnsupportedKindError(
-                f"type [{self.start_id + len(offs) - 1}] has unknown kind {kind} and no layout section describes it",
-                offset=self._type_start + 4 * i) from None
-        except IndexError:
-            # The last record's header runs past the end of the section.
-            pass
+                    step, record_lanes = table[infos[i]]
+                    lanes.append(record_lanes)
+                    i += step
+            except KeyError:
+                try:
+                    records.add(infos[i])
+                except _UnknownKind:
+                    kind = (infos[i] >> wire.KIND_SHIFT) & wire.KIND_MASK
+                    raise UnsupportedKindError(
+                        f"type [{self.start_id + len(offs) - 1}] has unknown kind {kind} and no layout section "
+                        f"describes it", offset=self._type_start + 4 * i) from None
+                offs.pop()
+            except IndexError:
+                break
+        if i != n - 1:  # not a record whose header runs past the end
+            offs.pop()  # i == n: the end; i > n: the last record runs past it
         if i != n:
-            bad = offs[-1]
             raise BTFFormatError(
                 f"type [{self.start_id + len(offs) - 1}] runs past the end of the type section",
-                offset=self._type_start + 4 * bad)
-        self._check_records(infos, steps)
+                offset=self._type_start + 4 * offs[-1])
+        self._check_records(offs, lanes, records)
         return offs, hits, odd
 
-    def _check_records(self, infos: array[int], steps: "_Steps") -> None:
+    def _check_index(self) -> None:
+        """The ``offsets`` given to the constructor: the index of this type
+        section, record by record; then the sanity check."""
+        words, offs = self._words, self._offs
+        records = self._records()
+        table = records.table
+        unfit = BTFFormatError("type index does not fit the type section")
+        try:
+            infos = list(map(words.__getitem__, map((1).__add__, offs)))
+            for info in set(infos):
+                records.add(info)
+        except (IndexError, _UnknownKind):
+            raise unfit from None
+        entries = list(map(table.__getitem__, infos))
+        starts = list(itertools.accumulate(map(operator.itemgetter(0), entries), initial=0))
+        if starts.pop() != len(words) or starts != offs.tolist():
+            raise unfit
+        self._check_records(offs, list(map(operator.itemgetter(1), entries)), records)
+
+    def _check_records(self, offs: array[int], lanes: list[bytearray], records: _Records) -> None:
         """libbpf's sanity check (``btf_sanity_check``) over the whole type
-        section at once: every name offset (of types, members, enum values,
+        section: every name offset (of types, members, enum values,
         parameters) inside the string sections, every referenced type id
         (and array index type, member, parameter, DATASEC variable) below
         ``type_cnt``.  (That a FUNC points to a FUNC_PROTO is checked when
         the FUNC is decoded, and by ``validate``.)
 
-        The per-word roles come from one pattern per distinct ``info``; the
-        comparisons run on the whole section as one big integer of 32-bit
-        lanes, so the cost is a few C-level passes, not a Python loop.  On a
-        failure, ``_first_bad_record`` finds the type to name."""
+        ``lanes`` holds each record's addends (``_Records``).  A group of
+        records at a time, the words and the addends are read as two
+        integers of 32-bit lanes and added: a lane carries into the next
+        exactly when its word is at or past its limit, and no lane carries
+        otherwise (an unchecked lane adds 0 and gets no carry), so the
+        check is one test of the lane-start bits of ``(w + a) ^ w ^ a``:
+        a few C-level passes, not a Python loop.  On a failure,
+        ``_first_bad_record`` finds the type to name."""
         words = self._words
-        if not len(words):
+        n = len(words)
+        if not n:
             return
         str_end = self.strings.start + len(self.strings.data)
-        type_cnt = self.start_id + len(infos)
-        if max(str_end, type_cnt) > 1 << 30:  # pragma: no cover - beyond the input size cap
-            self._first_bad_record(infos, steps, str_end, type_cnt)
-            return
-        order = HOST_ORDER
-        # One 32-bit lane per word: 2**31 - limit for checked words (name
-        # offsets, type ids), 0 for others.  Limits are at most 2**30, so
-        # bit 30 marks the checked lanes.
-        lanes = steps.lanes(str_end, type_cnt, order)
-        raw = memoryview(words).cast("B")
-        # Lanes never carry into each other (a checked lane's sum stays below
-        # 2**32), so the section is compared a group of records at a time:
-        # memory stays small instead of several big integers of the
-        # section's size.
-        bit30, low31 = _LANE_BIT30.to_bytes(4, order), _LANE_LOW31.to_bytes(4, order)
-        pos = 0
-        for first in range(0, len(infos), _CHECK_RECORDS):
-            addends = b"".join(map(lanes.__getitem__, infos[first:first + _CHECK_RECORDS]))
-            end = pos + len(addends)
-            count = len(addends) // 4
-            addend = int.from_bytes(addends, order)
-            high = (addend & int.from_bytes(bit30 * count, order)) << 1
-            value = int.from_bytes(raw[pos:end], order)
-            if value & high or ((value & int.from_bytes(low31 * count, order)) + addend) & high:
-                self._first_bad_record(infos, steps, str_end, type_cnt)
-            pos = end
+        type_cnt = self.start_id + len(offs)
+        records.fill(str_end, type_cnt)
+        raw: "bytes | memoryview"
+        if isinstance(words, memoryview):  # a view of the data, in host order
+            raw, base = self.raw, self._type_start
+        else:
+            raw, base = memoryview(words).cast("B"), 0
+        order: ByteOrder = "little" if HOST_ORDER == "little" else "big"
+        join = b"".join
+        count = len(offs)
+        k = 0
+        while k < count:
+            first = offs[k]
+            end_k = bisect.bisect_left(offs, first + _CHECK_WORDS, k + 1)
+            last = offs[end_k] if end_k < count else n
+            addend = int.from_bytes(join(lanes[k:end_k]), order)
+            value = int.from_bytes(raw[base + 4 * first:base + 4 * last], order)
+            if ((value + addend) ^ value ^ addend) & _lane_starts(last - first + 1):
+                self._first_bad_record(offs, k, records, str_end, type_cnt)
+            k = end_k
 
-    def _first_bad_record(self, infos: array[int], steps: "_Steps", str_end: int, type_cnt: int) -> None:
+    def _first_bad_record(self, offs: array[int], k: int, records: _Records, str_end: int, type_cnt: int) -> None:
         words, first = self._words, self.start_id
-        i = 0
-        for k, info in enumerate(infos):
-            for j, role in enumerate(steps.patterns[info]):
+        for k in range(k, len(offs)):
+            i = offs[k]
+            for j, role in enumerate(records.roles(words[i + 1])):
                 x = words[i + j]
                 if role == _NAME and x >= str_end:
                     what = "name" if j == 0 else "member, value or parameter name"
@@ -458,7 +496,6 @@ class BTF:
                 if role == _TYPE and x >= type_cnt:
                     raise TypeIdError(f"type [{first + k}] refers to missing type id {x} "
                                       f"(the last type id is {type_cnt - 1})", offset=self._type_start + 4 * (i + j))
-            i += steps[info]
         raise AssertionError("sanity check failed on no record")  # pragma: no cover
 
     def __len__(self) -> int:
