@@ -9,20 +9,23 @@ build' makes), and side by side:
 * tar.gz     the BTFHub-layout tree of the blobs as one tar.gz (what bcc
              links with ld -b binary);
 * per-blob   the unique blobs each zlib-compressed (format 1's --compress);
-* pack2 X    pack format 3 with codec X (none, zlib, xz, zstd), whole file;
+* pack3 X    pack format 3 with codec X (none, zlib, xz, zstd), whole file;
+* as is      the same without the BTF recoding (how format 2
+             stored blobs), for comparison;
 * +linked    the bytes a linked, stripped program grows by: the tar.gz as a
              plain array (bcc's way, no code) versus generated C with each
              codec (pack + the btfembed runtime + the codec glue; the codec
              library itself is shared); "runtime" is the growth with an
-             empty pack.  Goals: pack2 <= 0.5x tar.gz; linked <= 0.6x the
+             empty pack.  Goals: pack3 <= 0.5x tar.gz; linked <= 0.6x the
              tar.gz's growth + runtime.
 
 Then the C runtime on a pack of >= 4,000 entries (synthetic keys over the
-real blobs): time to select and decode one blob (btfembed_btf_path(): index
-digest and checks, lookup, one block decompressed, blob digest, memfd), the
-part without the memfd (btfembed_lookup + btfembed_entry_blob), and the
-peak extra heap during one selection (a malloc counter linked into the
-benchmark): goals <= 2 ms and <= 2x the block size.
+real blobs): time to select and decode one blob (btfembed_btf_path():
+lookup, one block decompressed, BTF names decoded, blob digest, memfd; the
+first call of a process also checks the index digest and structure), wall
+and CPU time, the first call and the mean of later ones, the index checks
+alone, and the peak extra heap during one selection (a malloc counter
+linked into the benchmark): goals <= 2 ms and <= 2x the block size.
 
 usage: scripts/bench_pack.py [--bcc-objects DIR] [--jobs N] [--entries N]
 
@@ -134,8 +137,11 @@ int main(int argc, char **argv)
 
 	o.flags = BTFEMBED_FORCE | BTFEMBED_NO_ENV;
 	o.key = argv[1];
+	t0 = now();
+	c0 = cpu();
 	if (bench_btf_path_opts(&b, &o) != 0)
 		return 1;
+	printf("first %.1f\nfirst_cpu %.1f\n", (now() - t0) * 1e6, (cpu() - c0) * 1e6);
 	btfembed_release(&b);
 	before = cur;
 	peak = cur;
@@ -257,6 +263,7 @@ def size_row(name: str, items: list[tuple[KernelKey, bytes]], objects: list[str]
     uniq = pack.blobs
     per_blob = sum(len(zlib.compress(b, 9)) for b in uniq)
     sizes = {c: len(encode_pack(pack, codec=c)) for c in CODECS}
+    plain = {c: len(encode_pack(pack, codec=c, btf_recode=False)) for c in ("zlib", "xz")}
     grow = linked_growth(work, pack, tgz)
     best = min(sizes["zlib"], sizes["xz"])
     print(f"\n== {name}: {len(objects)} objects x {len(items)} kernels, {len(uniq)} unique blobs, "
@@ -265,9 +272,11 @@ def size_row(name: str, items: list[tuple[KernelKey, bytes]], objects: list[str]
     print(f"  {'tar.gz (BTFHub tree)':22} {len(tgz):>9} {1.0:>9.2f} {grow['tar.gz'][0]:>13} {grow['tar.gz'][1]:>17}")
     print(f"  {'per-blob zlib (v1)':22} {per_blob:>9} {per_blob / len(tgz):>9.2f}")
     for c in CODECS:
-        print(f"  {'pack2 ' + c:22} {sizes[c]:>9} {sizes[c] / len(tgz):>9.2f} {grow[c][0]:>13} {grow[c][1]:>17}")
+        print(f"  {'pack3 ' + c:22} {sizes[c]:>9} {sizes[c] / len(tgz):>9.2f} {grow[c][0]:>13} {grow[c][1]:>17}")
+    for c in ("zlib", "xz"):
+        print(f"  {'  ' + c + ', as is':22} {plain[c]:>9} {plain[c] / len(tgz):>9.2f}   (without the BTF recoding)")
     print(f"  {'runtime (empty pack)':22} {'':>9} {'':>9} {grow['runtime'][0]:>13} {grow['runtime'][1]:>17}")
-    print(f"  goal pack2 <= 0.5x tar.gz: zlib {sizes['zlib'] / len(tgz):.2f}, xz {sizes['xz'] / len(tgz):.2f} "
+    print(f"  goal pack3 <= 0.5x tar.gz: zlib {sizes['zlib'] / len(tgz):.2f}, xz {sizes['xz'] / len(tgz):.2f} "
           f"({'met' if best <= 0.5 * len(tgz) else 'NOT met'})")
     for i, what in ((0, "file"), (1, "sections")):
         limit = 0.6 * grow["tar.gz"][i] + grow["runtime"][i]
@@ -287,8 +296,9 @@ def timing(items: list[tuple[KernelKey, bytes]], entries: int, work: Path) -> No
     key = synth[entries // 2][0]
     key_text = f"{key.distro}/{key.distro_version}/{key.arch}/{key.release}"
     print(f"\n== C runtime: {entries} entries over {len(blobs)} real blobs, select {key_text}")
-    print(f"  {'codec':6} {'pack':>9} {'blocks':>7} {'block max':>10} {'wall us':>8} {'cpu us':>8} "
-          f"{'index us':>9} {'peak heap':>10} {'x block':>8}")
+    print(f"  {'codec':6} {'pack':>9} {'blocks':>7} {'block max':>10} {'1st wall':>9} {'1st cpu':>8} "
+          f"{'wall us':>8} {'cpu us':>8} {'index us':>9} {'peak heap':>10} {'x block':>8}")
+    worst = 0.0
     from btfembed.embed import runtime as rt
     for codec in CODECS:
         d = work / f"timing-{codec}"
@@ -302,16 +312,28 @@ def timing(items: list[tuple[KernelKey, bytes]], entries: int, work: Path) -> No
                         str(INCLUDE / "btfembed.c"), *LIBS[codec]], check=True)
         out = dict(line.split() for line in subprocess.run([str(exe), key_text, "300"], capture_output=True,
                                                             text=True, check=True).stdout.splitlines())
+        firsts = []
+        for _ in range(15):  # the first call of a fresh process, median of 15 processes
+            one = dict(line.split() for line in subprocess.run([str(exe), key_text, "1"], capture_output=True,
+                                                                text=True, check=True).stdout.splitlines())
+            firsts.append((float(one["first_cpu"]), float(one["first"])))
+        firsts.sort()
+        out["first_cpu"], out["first"] = (str(v) for v in firsts[len(firsts) // 2])
         data = encode_pack(pack, codec=codec)
         info = rt._pack_table(data).info
         peak = int(out["peak"])
-        print(f"  {codec:6} {len(data):>9} {info['n_blocks']:>7} {info['block_max']:>10} {float(out['full']):>8.0f} "
+        print(f"  {codec:6} {len(data):>9} {info['n_blocks']:>7} {info['block_max']:>10} "
+              f"{float(out['first']):>9.0f} {float(out['first_cpu']):>8.0f} {float(out['full']):>8.0f} "
               f"{float(out['cpu']):>8.0f} {float(out['check']):>9.0f} {peak:>10} {peak / info['block_max']:>8.2f}")
+        if codec in ("zlib", "xz"):
+            worst = max(worst, float(out["first_cpu"]), float(out["cpu"]))
     load = os.getloadavg()[0]
-    print(f"  btfembed_btf_path(): wall and CPU time per call (index digest and checks, lookup, one block "
-          f"decoded, blob digest, memfd); index us: the index checks alone (CPU).  Load average {load:.1f} "
-          f"on {os.cpu_count()} CPUs.")
-    print("  goals: <= 2000 us per call; peak heap <= 2x block max")
+    print("  btfembed_btf_path() per call: lookup, one block decoded, BTF names decoded, blob digest, memfd; "
+          "the first call of a process also checks the index (digest and structure), later ones do not.  "
+          f"1st: that first call (median of 15 processes); wall/cpu us: the mean of 300 later calls; index us: the index "
+          f"checks alone (btfembed_check, CPU).  Load average {load:.1f} on {os.cpu_count()} CPUs.")
+    print(f"  goals: <= 2000 us per call (zlib and xz, CPU, first or later: worst {worst:.0f} us, "
+          f"{'met' if worst <= 2000 else 'NOT met'}); peak heap <= 2x block max")
 
 
 def main(argv: list[str] | None = None) -> int:

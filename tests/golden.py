@@ -39,7 +39,7 @@ VMLINUX = ("cilium-testdata_2019-11_x86_64_5.3-approx", "debian_12_x86_64_6.1.0-
 MODULE = "debian_12_x86_64_6.1.0-50-amd64__nf_conntrack"
 ABOUT = ("Outputs of the command line at commit d28e486 (before the public API and the typing work); "
          "the pack, report and Python-module digests of the build and generate cases as of f89def4 "
-         "(pack format 2), regenerated for pack format 3 (the BTF name transform); the build cases' "
+         "(pack format 2), regenerated for pack format 3 (the BTF recoding); the build cases' "
          "debian 6.1 blob with the nf_conntrack module types its relocations reach (modules in build).  Regenerate with: PYTHONPATH=. python3 tests/golden.py --update")
 REAL = ("conntrack_mod", "kernel_c19", "key_ref_fwd", "no_core", "task_small", "tracer")
 

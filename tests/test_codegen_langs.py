@@ -416,8 +416,8 @@ def test_rust_inflate_decodes_every_kind_of_zlib_block(tmp_path: Path, monkeypat
 
 
 @pytest.mark.parametrize("lang", ["go", "rust"])
-def test_btf_names_decoded_as_python_encodes(tmp_path: Path, lang: str) -> None:
-    """The Go and Rust inverses of the BTF name transform give back the
+def test_btf_recode_decoded_as_python_encodes(tmp_path: Path, lang: str) -> None:
+    """The Go and Rust inverses of the BTF recoding give back the
     exact blob for real, damaged, truncated and non-BTF blobs (zlib pack,
     each blob chosen with BTFEMBED_KEY and dumped)."""
     import random

@@ -1,6 +1,6 @@
 """Pack format 3 (docs/pack-format.md): one owner of the constants
 (btfembed.embed.format) and copies that must not drift; the writer's layout,
-determinism and blob order; the BTF name transform; corrupt packs refused by
+determinism and blob order; the BTF recoding; corrupt packs refused by
 the Python reader."""
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ def test_python_runtime_copy_matches_the_owner() -> None:
     assert runtime.PACK_CODECS == F.CODECS
     assert runtime.PACK_BLOCK_SIZE_MAX == F.BLOCK_SIZE_MAX
     assert runtime.PACK_COUNT_MAX == F.COUNT_MAX
-    assert (runtime.PACK_FLAG_BTF_NAMES, runtime.PACK_FLAGS_KNOWN) == (F.FLAG_BTF_NAMES, F.FLAGS_KNOWN)
+    assert (runtime.PACK_FLAG_BTF_RECODE, runtime.PACK_FLAGS_KNOWN) == (F.FLAG_BTF_RECODE, F.FLAGS_KNOWN)
     assert runtime.PACK_BTF_KINDS == F.BTF_KINDS
     assert runtime.FIELD_MAX == F.FIELD_MAX and runtime.BLOB_MAX == F.BLOB_MAX
     for name, code, offset in F.HEADER_FIELDS:
@@ -63,12 +63,12 @@ def test_c_header_copy_matches_the_owner() -> None:
     assert int(d["BTFEMBED_PACK_BLOB_RECORD"]) == F.BLOB_RECORD
     assert int(d["BTFEMBED_PACK_ENTRY_RECORD"]) == F.ENTRY_RECORD
     assert int(d["BTFEMBED_PACK_OBJECT_RECORD"]) == F.OBJECT_RECORD
-    assert d["BTFEMBED_PACK_FLAG_BTF_NAMES"] == f"{F.FLAG_BTF_NAMES}u"
+    assert d["BTFEMBED_PACK_FLAG_BTF_RECODE"] == f"{F.FLAG_BTF_RECODE}u"
     assert d["BTFEMBED_PACK_FLAGS_KNOWN"] == f"{F.FLAGS_KNOWN}u"
     c = (INCLUDE / "btfembed.c").read_text()
-    body = c[c.index("kinds[20][3] = {"):]
-    rows = re.findall(r"\{ (\d+), (\d+), (\d+) \}", body[:body.index("};")])
-    assert {k: (int(a), int(b), bool(int(n))) for k, (a, b, n) in enumerate(rows) if k} == F.BTF_KINDS
+    body = c[c.index("kinds[20][4] = {"):]
+    rows = re.findall(r"\{ (\d+), (\d+), (\d+), (\d+) \}", body[:body.index("};")])
+    assert {k: (int(a), int(b), bool(int(n)), int(d)) for k, (a, b, n, d) in enumerate(rows) if k} == F.BTF_KINDS
     for ident, name in F.CODECS.items():
         assert int(d[f"BTFEMBED_PACK_CODEC_{name.upper()}"]) == ident
     fields = {n: o for n, _, o in F.HEADER_FIELDS}
@@ -168,7 +168,7 @@ def test_object_digest_covers_btf_and_ext_only() -> None:
 
 
 # ---------------------------------------------------------------------------
-# The BTF name transform
+# The BTF recoding
 
 
 def _real_blobs() -> list[bytes]:
@@ -177,28 +177,32 @@ def _real_blobs() -> list[bytes]:
     return sorted(blobs().values())
 
 
-def _names(blob: bytes) -> list[int]:
-    """Every name offset the transform rewrites, in order (a reference walk
-    written apart from runtime.btf_names)."""
+def _fields(blob: bytes) -> tuple[list[int], list[list[int]]]:
+    """The name offsets the recoding rewrites, in order, and per record the
+    values it stores as differences (a reference walk written apart from
+    runtime.btf_recode)."""
     hdr, toff, tlen = struct.unpack_from("<III", blob, 4)
-    pos, end, out = hdr + toff, hdr + toff + tlen, []
+    pos, end, names, deltas = hdr + toff, hdr + toff + tlen, [], []
     while pos < end:
         name, info = struct.unpack_from("<II", blob, pos)
         kind, vlen = (info >> 24) & 0x1F, info & 0xFFFF
-        extra, member, named = F.BTF_KINDS[kind]
-        out.append(name)
+        extra, member, named, delta = F.BTF_KINDS[kind]
+        at = [pos + 12 + extra + i * member for i in range(vlen)]
+        names.append(name)
         if named:
-            out += [struct.unpack_from("<I", blob, pos + 12 + extra + i * member)[0] for i in range(vlen)]
+            names += [struct.unpack_from("<I", blob, a)[0] for a in at]
+        if delta:
+            deltas.append([struct.unpack_from("<I", blob, a + delta)[0] for a in at])
         pos += 12 + extra + vlen * member
-    return out
+    return names, deltas
 
 
-def test_btf_names_recodes_first_uses_and_round_trips() -> None:
+def test_btf_recode_recodes_names_and_differences_and_round_trips() -> None:
     for blob in _real_blobs():
-        enc = runtime.btf_names(blob, encode=True)
+        enc = runtime.btf_recode(blob, encode=True)
         assert len(enc) == len(blob) and enc != blob
-        assert runtime.btf_names(enc, encode=False) == blob
-        before, after = _names(blob), _names(enc)
+        assert runtime.btf_recode(enc, encode=False) == blob
+        (before, old), (after, new) = _fields(blob), _fields(enc)
         # strings are laid out in order of first use: most names become 0
         assert after.count(0) > 0.7 * len(after)
         hdr, _, _, soff, slen = struct.unpack_from("<IIIII", blob, 4)
@@ -210,14 +214,15 @@ def test_btf_names_recodes_first_uses_and_round_trips() -> None:
                 nxt = strs.index(b"\0", nxt) + 1
             else:
                 assert w == (v + 1 if v < nxt else v)
-        # only name fields changed
-        diff = [i for i in range(len(blob)) if blob[i] != enc[i]]
-        assert diff
+        assert any(len(r) > 1 for r in old)
+        for values, stored in zip(old, new):
+            assert stored == [(v - p) & 0xFFFFFFFF for v, p in zip(values, [0] + values[:-1])]
+        # the header and the strings are untouched
         assert blob[:24] == enc[:24] and blob[hdr + soff:] == enc[hdr + soff:]
 
 
 @pytest.mark.parametrize("seed", range(4))
-def test_btf_names_is_a_bijection_on_any_bytes(seed: int) -> None:
+def test_btf_recode_is_a_bijection_on_any_bytes(seed: int) -> None:
     """Damaged or truncated BTF, and bytes that are not BTF at all: encode
     and decode undo each other both ways (the walk stops where the shape
     ends, or never starts)."""
@@ -232,10 +237,10 @@ def test_btf_names_is_a_bijection_on_any_bytes(seed: int) -> None:
         if len(b) >= 20 and rng.random() < 0.1:  # overlapping sections
             struct.pack_into("<I", b, 16, 0)
         data = bytes(b)
-        assert runtime.btf_names(runtime.btf_names(data, encode=True), encode=False) == data
-        assert runtime.btf_names(runtime.btf_names(data, encode=False), encode=True) == data
+        assert runtime.btf_recode(runtime.btf_recode(data, encode=True), encode=False) == data
+        assert runtime.btf_recode(runtime.btf_recode(data, encode=False), encode=True) == data
     junk = bytes(rng.randrange(256) for _ in range(500))
-    assert runtime.btf_names(junk, encode=True) == junk
+    assert runtime.btf_recode(junk, encode=True) == junk
 
 
 @pytest.mark.parametrize("codec", ["none", "zlib", "xz"])
@@ -245,11 +250,11 @@ def test_packs_of_btf_store_recoded_blobs(codec: str) -> None:
     blobs = _real_blobs()
     pack = build_pack([(KernelKey("x86_64", "d", str(i), f"5.{i}"), b) for i, b in enumerate(blobs)])
     data = encode_pack(pack, codec=codec)
-    assert _fixed(data)["flags"] == (0 if codec == "none" else F.FLAG_BTF_NAMES)
+    assert _fixed(data)["flags"] == (0 if codec == "none" else F.FLAG_BTF_RECODE)
     assert decode_pack(data) == pack
-    forced = encode_pack(pack, codec="none", btf_names=True)
-    assert _fixed(forced)["flags"] == F.FLAG_BTF_NAMES and decode_pack(forced) == pack
-    assert all(b not in forced for b in blobs) and all(runtime.btf_names(b, encode=True) in forced for b in blobs)
+    forced = encode_pack(pack, codec="none", btf_recode=True)
+    assert _fixed(forced)["flags"] == F.FLAG_BTF_RECODE and decode_pack(forced) == pack
+    assert all(b not in forced for b in blobs) and all(runtime.btf_recode(b, encode=True) in forced for b in blobs)
     plain = bytearray(forced)
     plain[44:48] = bytes(4)                     # flag cleared: the stored bytes no longer match the digests
     with pytest.raises(PackError, match="digest"):

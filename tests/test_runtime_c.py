@@ -230,8 +230,8 @@ def test_index_checked_once_blobs_always(pack, tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("codec", ["none", "xz"])
-def test_btf_names_decoded_as_python_encodes(tmp_path: Path, codec: str) -> None:
-    """The C inverse of the BTF name transform agrees with the Python
+def test_btf_recode_decoded_as_python_encodes(tmp_path: Path, codec: str) -> None:
+    """The C inverse of the BTF recoding agrees with the Python
     encoder on real blobs and on damaged, truncated and non-BTF ones:
     btfembed_check(table, 1) decodes every blob and checks its digest."""
     import random
@@ -250,7 +250,7 @@ def test_btf_names_decoded_as_python_encodes(tmp_path: Path, codec: str) -> None
                 b = b[:rng.randrange(1, len(b) + 1)]
         items.append((KernelKey("x86_64", "d", str(i), f"5.{i}"), bytes(b)))
     pack = build_pack(items)
-    data = encode_pack(pack, codec=codec, btf_names=True, block_size=40000)
+    data = encode_pack(pack, codec=codec, btf_recode=True, block_size=40000)
     c_text, h_text = generate_c(pack, prefix="t", codec=codec, pack_bytes=data)
     (tmp_path / "gen.h").write_text(h_text)
     (tmp_path / "gen.c").write_text(c_text)

@@ -13,7 +13,7 @@ __all__ = [
     "MAGIC", "FORMAT", "HEADER_SIZE", "DIGEST_SIZE", "BLOCK_RECORD", "BLOB_RECORD", "ENTRY_RECORD",
     "OBJECT_RECORD", "CODECS", "CODEC_IDS", "CODEC_NONE", "CODEC_ZLIB", "CODEC_XZ", "CODEC_ZSTD",
     "DEFAULT_CODEC", "DEFAULT_BLOCK_SIZE", "BLOCK_SIZE_MAX", "FIELD_MAX", "BLOB_MAX", "PACK_MAX",
-    "COUNT_MAX", "HEADER_FIELDS", "FLAG_BTF_NAMES", "FLAGS_KNOWN", "BTF_KINDS",
+    "COUNT_MAX", "HEADER_FIELDS", "FLAG_BTF_RECODE", "FLAGS_KNOWN", "BTF_KINDS",
 ]
 
 MAGIC = b"BTFEMBED-PACK\n"       # 14 bytes, as in format 1
@@ -40,35 +40,37 @@ BLOB_MAX = 256 * 1024 * 1024      # largest raw blob
 PACK_MAX = 0xFFFFFFFF             # offsets are u32
 COUNT_MAX = 1 << 24               # entries, blobs, blocks, objects
 
-# Header flags.  FLAG_BTF_NAMES: every blob is stored recoded by the BTF
-# name transform (docs/pack-format.md, "BTF name transform"); the writer sets
-# it for every codec but none.
-FLAG_BTF_NAMES = 1
-FLAGS_KNOWN = FLAG_BTF_NAMES
+# Header flags.  FLAG_BTF_RECODE: every blob is stored transformed by the
+# BTF recoding (docs/pack-format.md, "BTF recoding"); the writer sets it for
+# every codec but none.
+FLAG_BTF_RECODE = 1
+FLAGS_KNOWN = FLAG_BTF_RECODE
 
-# The BTF name transform's view of a type record, by kind (BTF_KIND_*):
-# (bytes after the 12-byte common part, bytes per member, whether each
-# member starts with a name offset).  Kinds not listed end the walk.
+# The BTF recoding's view of a type record, by kind (BTF_KIND_*): (bytes
+# after the 12-byte common part, bytes per member, whether each member
+# starts with a name offset, the position in each member of a value stored
+# as the difference from the previous member's, 0 for none).  Kinds not
+# listed end the walk.
 BTF_KINDS = {
-    1: (4, 0, False),    # INT
-    2: (0, 0, False),    # PTR
-    3: (12, 0, False),   # ARRAY
-    4: (0, 12, True),    # STRUCT
-    5: (0, 12, True),    # UNION
-    6: (0, 8, True),     # ENUM
-    7: (0, 0, False),    # FWD
-    8: (0, 0, False),    # TYPEDEF
-    9: (0, 0, False),    # VOLATILE
-    10: (0, 0, False),   # CONST
-    11: (0, 0, False),   # RESTRICT
-    12: (0, 0, False),   # FUNC
-    13: (0, 8, True),    # FUNC_PROTO
-    14: (4, 0, False),   # VAR
-    15: (0, 12, False),  # DATASEC
-    16: (0, 0, False),   # FLOAT
-    17: (4, 0, False),   # DECL_TAG
-    18: (0, 0, False),   # TYPE_TAG
-    19: (0, 12, True),   # ENUM64
+    1: (4, 0, False, 0),    # INT
+    2: (0, 0, False, 0),    # PTR
+    3: (12, 0, False, 0),   # ARRAY
+    4: (0, 12, True, 8),    # STRUCT: member offsets
+    5: (0, 12, True, 8),    # UNION
+    6: (0, 8, True, 4),     # ENUM: values
+    7: (0, 0, False, 0),    # FWD
+    8: (0, 0, False, 0),    # TYPEDEF
+    9: (0, 0, False, 0),    # VOLATILE
+    10: (0, 0, False, 0),   # CONST
+    11: (0, 0, False, 0),   # RESTRICT
+    12: (0, 0, False, 0),   # FUNC
+    13: (0, 8, True, 0),    # FUNC_PROTO
+    14: (4, 0, False, 0),   # VAR
+    15: (0, 12, False, 0),  # DATASEC
+    16: (0, 0, False, 0),   # FLOAT
+    17: (4, 0, False, 0),   # DECL_TAG
+    18: (0, 0, False, 0),   # TYPE_TAG
+    19: (0, 12, True, 0),   # ENUM64
 }
 
 # Header layout: (name, struct code, offset); all little-endian.

@@ -72,7 +72,7 @@ __all__ = [
     "EMBEDDED", "KERNEL_BTF", "NO_MATCH", "AMBIGUOUS", "Lookup", "InvalidPackError", "NoBTFError",
     "normalize_arch", "parse_os_release", "read_os_release", "running_key", "lookup", "find_btf",
     "btf_path", "blob_path", "describe", "kernels", "explain", "check_object", "object_digest", "parse_key",
-    "StaleObjectError", "btf_names",
+    "StaleObjectError", "btf_recode",
 ]
 
 # Status values (Lookup.status); the C runtime's BTFEMBED_OK, _KERNEL_BTF,
@@ -101,14 +101,16 @@ PACK_OBJECT_RECORD = 36
 PACK_CODECS = {0: "none", 1: "zlib", 2: "xz", 3: "zstd"}
 PACK_BLOCK_SIZE_MAX = 256 * 1024 * 1024
 PACK_COUNT_MAX = 1 << 24
-PACK_FLAG_BTF_NAMES = 1
-PACK_FLAGS_KNOWN = PACK_FLAG_BTF_NAMES
-# BTF kind -> (bytes after the common 12, bytes per member, members start with a name)
+PACK_FLAG_BTF_RECODE = 1
+PACK_FLAGS_KNOWN = PACK_FLAG_BTF_RECODE
+# BTF kind -> (bytes after the common 12, bytes per member, members start
+# with a name, where in a member a value is stored as a difference or 0)
 PACK_BTF_KINDS = {
-    1: (4, 0, False), 2: (0, 0, False), 3: (12, 0, False), 4: (0, 12, True), 5: (0, 12, True),
-    6: (0, 8, True), 7: (0, 0, False), 8: (0, 0, False), 9: (0, 0, False), 10: (0, 0, False),
-    11: (0, 0, False), 12: (0, 0, False), 13: (0, 8, True), 14: (4, 0, False), 15: (0, 12, False),
-    16: (0, 0, False), 17: (4, 0, False), 18: (0, 0, False), 19: (0, 12, True),
+    1: (4, 0, False, 0), 2: (0, 0, False, 0), 3: (12, 0, False, 0), 4: (0, 12, True, 8),
+    5: (0, 12, True, 8), 6: (0, 8, True, 4), 7: (0, 0, False, 0), 8: (0, 0, False, 0),
+    9: (0, 0, False, 0), 10: (0, 0, False, 0), 11: (0, 0, False, 0), 12: (0, 0, False, 0),
+    13: (0, 8, True, 0), 14: (4, 0, False, 0), 15: (0, 12, False, 0), 16: (0, 0, False, 0),
+    17: (4, 0, False, 0), 18: (0, 0, False, 0), 19: (0, 12, True, 0),
 }
 _WS = " \t\n\v\f\r"
 _KEY_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_")
@@ -510,8 +512,8 @@ def _pack_table(data: bytes, name: str = "pack") -> "_Table":
     def get_blob(i: int) -> bytes:
         block, off, length, digest = blobs[i]
         raw = get_block(block)[off:off + length]
-        if flags & PACK_FLAG_BTF_NAMES:
-            raw = btf_names(raw, encode=False)
+        if flags & PACK_FLAG_BTF_RECODE:
+            raw = btf_recode(raw, encode=False)
         if len(raw) != length or hashlib.sha256(raw).digest() != digest:
             raise bad(f"blob {i}: digest mismatch")
         return raw
@@ -524,17 +526,22 @@ def _pack_table(data: bytes, name: str = "pack") -> "_Table":
     return table
 
 
-def btf_names(blob: bytes, *, encode: bool) -> bytes:
-    """The BTF name transform of docs/pack-format.md (``encode=False``: its
-    inverse).  Defined for any bytes and length-preserving: in a blob shaped
-    like little-endian BTF, each name offset of the type records (a type's
-    name, a member's, an enumerator's, a parameter's) that points at the
-    next string not yet named becomes 0, a smaller one grows by 1 and a
-    larger one stays.  Strings are laid out in order of first use, so most
-    names become 0, which compresses far better than growing offsets that
-    shift from one kernel to the next.  Only name fields change: the walk
-    (header, kinds, member counts) and the string section read the same
-    before and after, so decoding retraces the encoding."""
+def btf_recode(blob: bytes, *, encode: bool) -> bytes:
+    """The BTF recoding of docs/pack-format.md (``encode=False``: its
+    inverse).  Defined for any bytes and length-preserving; in a blob shaped
+    like little-endian BTF:
+
+    * each name offset of the type records (a type's name, a member's, an
+      enumerator's, a parameter's) that points at the next string not yet
+      named becomes 0, a smaller one grows by 1 and a larger one stays:
+      strings are laid out in order of first use, so most names become 0
+      instead of offsets that shift from one kernel to the next;
+    * struct and union member offsets and enumerator values become the
+      difference from the previous member's, so a member added or grown in
+      one kernel changes one value, not every later one.
+
+    The walk (header, kinds, member counts) and the string section read the
+    same before and after, so decoding retraces the encoding."""
     n = len(blob)
     if n < 24:
         return blob
@@ -555,7 +562,7 @@ def btf_names(blob: bytes, *, encode: bool) -> bytes:
         spec = PACK_BTF_KINDS.get((info >> 24) & 0x1F)
         if spec is None:
             break
-        extra, member, named = spec
+        extra, member, named, delta = spec
         end = pos + 12 + extra + (info & 0xFFFF) * member
         if end > t1:
             break
@@ -571,6 +578,16 @@ def btf_names(blob: bytes, *, encode: bool) -> bytes:
             else:
                 w = v - 1 if v <= nxt else v
             pack("<I", out, f, w)
+        if delta:
+            prev = 0
+            for f in range(pos + 12 + extra + delta, end, member):
+                v = unpack("<I", out, f)[0]
+                if encode:
+                    pack("<I", out, f, (v - prev) & 0xFFFFFFFF)
+                    prev = v
+                else:
+                    prev = (v + prev) & 0xFFFFFFFF
+                    pack("<I", out, f, prev)
         pos = end
     return bytes(out)
 

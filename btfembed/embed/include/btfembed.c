@@ -674,8 +674,8 @@ static int btfembed__open(const struct btfembed_table *t, struct btfembed__pack 
 	return btfembed__open_full(t, p, 0);
 }
 
-/* The BTF name transform (docs/pack-format.md), undone in place on
- * b[0..n): the same walk as the encoder's, over fields it does not change. */
+/* The BTF recoding (docs/pack-format.md), undone in place on b[0..n):
+ * the same walk as the encoder's, over fields it does not change. */
 static size_t btfembed__next_string(const unsigned char *s, size_t len, size_t n)
 {
 	const unsigned char *z = n < len ? (const unsigned char *)memchr(s + n, 0, len - n) : NULL;
@@ -691,13 +691,15 @@ static void btfembed__put32(unsigned char *p, unsigned long v)
 	p[3] = (unsigned char)(v >> 24);
 }
 
-static void btfembed__btf_names_decode(unsigned char *b, size_t n)
+static void btfembed__btf_recode_decode(unsigned char *b, size_t n)
 {
-	/* BTF kind: bytes after the common 12, bytes per member, members named */
-	static const unsigned char kinds[20][3] = {
-		{ 0, 0, 0 }, { 4, 0, 0 }, { 0, 0, 0 }, { 12, 0, 0 }, { 0, 12, 1 }, { 0, 12, 1 }, { 0, 8, 1 },
-		{ 0, 0, 0 }, { 0, 0, 0 }, { 0, 0, 0 }, { 0, 0, 0 }, { 0, 0, 0 }, { 0, 0, 0 }, { 0, 8, 1 },
-		{ 4, 0, 0 }, { 0, 12, 0 }, { 0, 0, 0 }, { 4, 0, 0 }, { 0, 0, 0 }, { 0, 12, 1 },
+	/* BTF kind: bytes after the common 12, bytes per member, members named,
+	 * where in a member a value is stored as a difference (0: none) */
+	static const unsigned char kinds[20][4] = {
+		{ 0, 0, 0, 0 },  { 4, 0, 0, 0 },  { 0, 0, 0, 0 }, { 12, 0, 0, 0 }, { 0, 12, 1, 8 },
+		{ 0, 12, 1, 8 }, { 0, 8, 1, 4 },  { 0, 0, 0, 0 }, { 0, 0, 0, 0 },  { 0, 0, 0, 0 },
+		{ 0, 0, 0, 0 },  { 0, 0, 0, 0 },  { 0, 0, 0, 0 }, { 0, 8, 1, 0 },  { 4, 0, 0, 0 },
+		{ 0, 12, 0, 0 }, { 0, 0, 0, 0 },  { 4, 0, 0, 0 }, { 0, 0, 0, 0 },  { 0, 12, 1, 0 },
 	};
 	unsigned long long hdr, t0, t1, s0, s1, pos, end, f;
 	const unsigned char *strs;
@@ -735,6 +737,14 @@ static void btfembed__btf_names_decode(unsigned char *b, size_t n)
 			if (!k[2])
 				break;
 		}
+		if (k[3]) {
+			unsigned long prev = 0;
+
+			for (f = pos + 12 + k[0] + k[3]; f < end; f += k[1]) {
+				prev = (unsigned long)((btfembed__u32(b + f) + prev) & 0xffffffffu);
+				btfembed__put32(b + f, prev);
+			}
+		}
 	}
 }
 
@@ -756,7 +766,7 @@ static int btfembed__get_blob(const struct btfembed_table *t, const struct btfem
 	raw_size = btfembed__u32(k + 8);
 	*len = btfembed__u32(r + 8);
 	memcpy(sha, r + 12, 32);
-	if (p->codec == BTFEMBED_PACK_CODEC_NONE && (p->flags & BTFEMBED_PACK_FLAG_BTF_NAMES)) {
+	if (p->codec == BTFEMBED_PACK_CODEC_NONE && (p->flags & BTFEMBED_PACK_FLAG_BTF_RECODE)) {
 		buf = malloc(*len ? *len : 1);
 		if (!buf)
 			return -ENOMEM;
@@ -777,8 +787,8 @@ static int btfembed__get_blob(const struct btfembed_table *t, const struct btfem
 		}
 		raw = (const unsigned char *)buf;
 	}
-	if (p->flags & BTFEMBED_PACK_FLAG_BTF_NAMES)
-		btfembed__btf_names_decode((unsigned char *)buf + off, *len);
+	if (p->flags & BTFEMBED_PACK_FLAG_BTF_RECODE)
+		btfembed__btf_recode_decode((unsigned char *)buf + off, *len);
 	btfembed__sha256_init(&s);
 	btfembed__sha256_update(&s, raw + off, *len);
 	btfembed__sha256_final(&s, got);

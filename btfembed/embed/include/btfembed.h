@@ -151,7 +151,7 @@ extern "C" {
 #define BTFEMBED_PACK_OFF_PACK_SIZE 48
 #define BTFEMBED_PACK_OFF_META_SHA256 64
 #define BTFEMBED_PACK_COUNT_MAX (1u << 24)
-#define BTFEMBED_PACK_FLAG_BTF_NAMES 1u /* blobs stored recoded by the BTF name transform */
+#define BTFEMBED_PACK_FLAG_BTF_RECODE 1u /* blobs stored transformed by the BTF recoding */
 #define BTFEMBED_PACK_FLAGS_KNOWN 1u
 #define BTFEMBED_PACK_BLOCK_SIZE_MAX ((size_t)256 << 20)
 

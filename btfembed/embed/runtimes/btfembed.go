@@ -183,21 +183,22 @@ const (
 	blockSizeMax  = 256 * 1024 * 1024
 	codecNone     = 0
 	codecZlib     = 1
-	flagBTFNames  = 1 // blobs stored recoded by the BTF name transform
-	flagsKnown    = flagBTFNames
+	flagBTFRecode = 1 // blobs stored transformed by the BTF recoding
+	flagsKnown    = flagBTFRecode
 )
 
-// btfKinds: per BTF kind, bytes after the common 12, bytes per member, and
-// whether members start with a name offset (the BTF name transform).
-var btfKinds = [20][3]uint32{
-	{0, 0, 0}, {4, 0, 0}, {0, 0, 0}, {12, 0, 0}, {0, 12, 1}, {0, 12, 1}, {0, 8, 1},
-	{0, 0, 0}, {0, 0, 0}, {0, 0, 0}, {0, 0, 0}, {0, 0, 0}, {0, 0, 0}, {0, 8, 1},
-	{4, 0, 0}, {0, 12, 0}, {0, 0, 0}, {4, 0, 0}, {0, 0, 0}, {0, 12, 1},
+// btfKinds: per BTF kind, bytes after the common 12, bytes per member,
+// whether members start with a name offset, and where in a member a value
+// is stored as a difference from the previous member's (0: none).
+var btfKinds = [20][4]uint32{
+	{0, 0, 0, 0}, {4, 0, 0, 0}, {0, 0, 0, 0}, {12, 0, 0, 0}, {0, 12, 1, 8}, {0, 12, 1, 8}, {0, 8, 1, 4},
+	{0, 0, 0, 0}, {0, 0, 0, 0}, {0, 0, 0, 0}, {0, 0, 0, 0}, {0, 0, 0, 0}, {0, 0, 0, 0}, {0, 8, 1, 0},
+	{4, 0, 0, 0}, {0, 12, 0, 0}, {0, 0, 0, 0}, {4, 0, 0, 0}, {0, 0, 0, 0}, {0, 12, 1, 0},
 }
 
-// btfNamesDecode undoes the BTF name transform (docs/pack-format.md) in
+// btfRecodeDecode undoes the BTF recoding (docs/pack-format.md) in
 // place: the walk reads only fields the transform leaves alone.
-func btfNamesDecode(b []byte) {
+func btfRecodeDecode(b []byte) {
 	le := binary.LittleEndian
 	n := uint64(len(b))
 	if n < 24 || le.Uint16(b) != 0xEB9F {
@@ -245,6 +246,13 @@ func btfNamesDecode(b []byte) {
 				}
 			} else if v <= next {
 				le.PutUint32(b[f:], uint32(v-1))
+			}
+		}
+		if k[3] != 0 {
+			prev := uint32(0)
+			for f := pos + 12 + uint64(k[0]) + uint64(k[3]); f < end; f += uint64(k[1]) {
+				prev += le.Uint32(b[f:])
+				le.PutUint32(b[f:], prev)
 			}
 		}
 		pos = end
@@ -685,8 +693,8 @@ func (p *Pack) Blob(i int) ([]byte, error) {
 	if p.codec == codecNone {
 		out = append([]byte(nil), out...) // never hand out (or recode) the pack's own bytes
 	}
-	if p.flags&flagBTFNames != 0 {
-		btfNamesDecode(out)
+	if p.flags&flagBTFRecode != 0 {
+		btfRecodeDecode(out)
 	}
 	if sha256.Sum256(out) != b.digest {
 		return nil, bad("pack", fmt.Sprintf("blob %d: digest mismatch", p.entries[i].blob))

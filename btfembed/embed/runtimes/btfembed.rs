@@ -226,13 +226,14 @@ const PACK_COUNT_MAX: u32 = 1 << 24;
 const PACK_BLOCK_SIZE_MAX: u32 = 256 * 1024 * 1024;
 const CODEC_NONE: u32 = 0;
 const CODEC_ZLIB: u32 = 1;
-const FLAG_BTF_NAMES: u32 = 1; // blobs stored recoded by the BTF name transform
-const FLAGS_KNOWN: u32 = FLAG_BTF_NAMES;
-// Per BTF kind: bytes after the common 12, bytes per member, members named.
-const BTF_KINDS: [[u32; 3]; 20] = [
-    [0, 0, 0], [4, 0, 0], [0, 0, 0], [12, 0, 0], [0, 12, 1], [0, 12, 1], [0, 8, 1],
-    [0, 0, 0], [0, 0, 0], [0, 0, 0], [0, 0, 0], [0, 0, 0], [0, 0, 0], [0, 8, 1],
-    [4, 0, 0], [0, 12, 0], [0, 0, 0], [4, 0, 0], [0, 0, 0], [0, 12, 1],
+const FLAG_BTF_RECODE: u32 = 1; // blobs stored transformed by the BTF recoding
+const FLAGS_KNOWN: u32 = FLAG_BTF_RECODE;
+// Per BTF kind: bytes after the common 12, bytes per member, members named,
+// where in a member a value is stored as a difference (0: none).
+const BTF_KINDS: [[u32; 4]; 20] = [
+    [0, 0, 0, 0], [4, 0, 0, 0], [0, 0, 0, 0], [12, 0, 0, 0], [0, 12, 1, 8], [0, 12, 1, 8], [0, 8, 1, 4],
+    [0, 0, 0, 0], [0, 0, 0, 0], [0, 0, 0, 0], [0, 0, 0, 0], [0, 0, 0, 0], [0, 0, 0, 0], [0, 8, 1, 0],
+    [4, 0, 0, 0], [0, 12, 0, 0], [0, 0, 0, 0], [4, 0, 0, 0], [0, 0, 0, 0], [0, 12, 1, 0],
 ];
 
 const ARCH_ALIASES: &[(&str, &str)] = &[
@@ -825,9 +826,9 @@ struct Blob {
     digest: [u8; 32],
 }
 
-/// Undo the BTF name transform (docs/pack-format.md) in place: the walk
+/// Undo the BTF recoding (docs/pack-format.md) in place: the walk
 /// reads only fields the transform leaves alone.
-fn btf_names_decode(b: &mut [u8]) {
+fn btf_recode_decode(b: &mut [u8]) {
     let n = b.len() as u64;
     if n < 24 || b[0] != 0x9f || b[1] != 0xeb {
         return;
@@ -882,6 +883,16 @@ fn btf_names_decode(b: &mut [u8]) {
                 v
             };
             b[f..f + 4].copy_from_slice(&(w as u32).to_le_bytes());
+        }
+        if k[3] != 0 {
+            let mut prev: u32 = 0;
+            let mut f = pos + 12 + k[0] as u64 + k[3] as u64;
+            while f < end {
+                let at = f as usize;
+                prev = prev.wrapping_add(u32_at(b, at));
+                b[at..at + 4].copy_from_slice(&prev.to_le_bytes());
+                f += k[1] as u64;
+            }
         }
         pos = end;
     }
@@ -1049,8 +1060,8 @@ impl Pack {
         } else {
             Cow::Borrowed(&stored[blob.off..blob.off + blob.len])
         };
-        if self.flags & FLAG_BTF_NAMES != 0 {
-            btf_names_decode(raw.to_mut());
+        if self.flags & FLAG_BTF_RECODE != 0 {
+            btf_recode_decode(raw.to_mut());
         }
         if sha256(&raw) != blob.digest {
             return Err(bad(&format!("blob {}: digest mismatch", b)));
