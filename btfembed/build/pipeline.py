@@ -9,13 +9,19 @@ Flow:
 3. a kernel whose *result* (its BTF for exactly these objects, options and
    btfembed version) is cached is done;
 4. the others go to a process pool (or a Dask cluster, see
-   ``btfembed.build.executors``).  For each object, a cached *analysis*
-   (the object's relocation results on that kernel, its marks and the kernel
-   types they need) is reused; only objects without one make the worker
-   open the kernel: from the kernel store (``btfembed.build.store``) when
-   it was decoded before, else by decompressing and parsing the file (and
-   then storing it).  The union is then emitted and checked
-   from the analyses alone (see ``minimize.assemble``);
+   ``btfembed.build.executors``).  Each object's *analysis* (its relocation
+   results on that kernel, its marks and the kernel types they need) is
+   assembled from the kernel's *outcome book* (``btfembed.build.outcomes``:
+   the outcome of each distinct relocation seen on that kernel, keyed by
+   what it depends on, see ``minimize.pieces``).  Only relocations the book
+   does not know make the worker open the kernel, and only they are
+   resolved: from the kernel store (``btfembed.build.store``) when it was
+   decoded before, else by decompressing and parsing the file (and then
+   storing it).  The union is then emitted and checked from the analyses
+   alone (see ``minimize.assemble``); objects already checked clean against
+   the same emitted bytes are not checked again, and the others replay
+   their relocations over the outcomes on the emitted BTF
+   (``outcomes.CheckMemo``);
 5. results are gathered in key order, so the bytes do not depend on the
    number of jobs or the order of inputs; nothing is written until every
    kernel is done.
@@ -34,7 +40,7 @@ from typing import Any, TYPE_CHECKING, Callable, NamedTuple, Sequence
 
 from btfembed import __version__
 from btfembed.build.cache import (
-    Cache, analysis_from_plain, analysis_to_plain, blob_from_plain, blob_to_plain, digest,
+    Cache, blob_from_plain, blob_to_plain, digest,
     summaries_from_plain, summaries_to_plain,
 )
 from btfembed.core.resolve import Target, root_names
@@ -45,7 +51,10 @@ from btfembed.build import sources
 from btfembed.build.statmemo import StatMemo
 from btfembed.build.store import DEFAULT_MAX, KernelStore
 from btfembed.btf.reader import BTF
-from btfembed.minimize.engine import NeedsKernel, ObjectAnalysis, analyze, assemble, minimize
+from btfembed.btf.strings import essential_name
+from btfembed.build.outcomes import CheckMemo, OutcomeBook
+from btfembed.minimize.engine import NeedsKernel, ObjectAnalysis, assemble, check_compat_input, minimize
+from btfembed.minimize.pieces import KernelPieces, LocalPlan, compose, plan, replay
 from btfembed.minimize.blob import Emitted
 from btfembed.minimize.loader import for_loader, get_loader, loader_notes
 from btfembed.inputs.objects import BpfObject
@@ -91,11 +100,14 @@ class KernelResult(NamedTuple):
     error: str | None = None
     cached: bool = False        # the whole result came from the cache
     loaded: bool = False        # the kernel BTF was opened (from the store or the file)
-    analyzed: int = 0           # object analyses computed (not from the cache)
+    analyzed: int = 0           # object analyses not assembled from the cache alone (the kernel's
+                                # outcome book as read from the cache)
     seconds: float = 0.0
     decoded: bool = False       # the kernel file was read and decompressed (not in the store)
     damaged: tuple[str, ...] = ()  # damaged cache entries met (ignored, recomputed, overwritten)
     notes: tuple[str, ...] = ()    # what --loader rewrote, relocations it could not keep
+    resolved: int = 0           # distinct relocations resolved against the kernel (not from its outcome book)
+    checked: int = 0            # objects checked against the emitted BTF (not known clean)
 
 
 class BuildResult(NamedTuple):
@@ -104,6 +116,16 @@ class BuildResult(NamedTuple):
     hashed: int = 0             # kernel files read to compute their digest (not in the stat memo)
     damaged: tuple[str, ...] = ()  # every damaged cache entry met, in the parent or the workers
     shard: "ShardInfo | None" = None  # set when this is one shard of a build (btfembed.build.shards)
+
+    @property
+    def resolved(self) -> int:
+        """Distinct relocations resolved against kernels (not from their outcome books)."""
+        return sum(k.resolved for k in self.kernels)
+
+    @property
+    def checked(self) -> int:
+        """Objects checked against an emitted BTF (not known clean)."""
+        return sum(k.checked for k in self.kernels)
 
     @property
     def ok(self) -> list[KernelResult]:
@@ -200,16 +222,8 @@ def _result_deps(kernel_digest: str) -> dict[str, object]:
     return {"options": _OPTIONS.cache_key(), "kernel": kernel_digest, "objects": [o.digest for o in _OBJECTS]}
 
 
-def _analysis_deps(kernel_digest: str, obj_digest: str) -> dict[str, object]:
-    return {"options": _OPTIONS.cache_key(), "kernel": kernel_digest, "object": obj_digest}
-
-
 def _result_key(kernel_digest: str) -> str:
     return digest("result", _OPTIONS.cache_key(), kernel_digest, [o.digest for o in _OBJECTS])
-
-
-def _analysis_key(kernel_digest: str, obj_digest: str) -> str:
-    return digest("analysis", _OPTIONS.cache_key(), kernel_digest, obj_digest)
 
 
 def _decode_result(entry: dict[str, Any]) -> tuple[bytes, tuple[tuple[Summary, ...], ...], int, tuple[str, ...]]:
@@ -297,37 +311,87 @@ def _process(kernel: KernelInput, kernel_digest: str) -> KernelResult:
     return r._replace(damaged=tuple(_CACHE.damaged[seen:])) if len(_CACHE.damaged) > seen else r
 
 
+_PLANS: dict[str, LocalPlan] = {}
+
+
+def _plan(o: ObjectInput) -> LocalPlan:
+    """The object's replay plan (``minimize.pieces``), made once per process."""
+    p = _PLANS.get(o.digest)
+    if p is None:
+        p = _PLANS[o.digest] = plan(o.obj)
+    return p
+
+
+def _analyses(kernel: KernelInput, kernel_digest: str, book: OutcomeBook,
+              stats: dict[str, int]) -> tuple[list[ObjectAnalysis], Target | None, bool]:
+    """Every object's analysis on the kernel, assembled from the kernel's
+    outcome book; objects with relocations the book does not know make the
+    kernel open (only those relocations are resolved against it, and only
+    their roots' names looked up).  Returns (analyses, target if opened,
+    decoded)."""
+    analyses: list[ObjectAnalysis | None] = [None] * len(_OBJECTS)
+    target: Target | None = None
+    decoded = False
+    needs: dict[int, set[int]] = {}     # object -> local roots the book does not know
+    failure: BTFEmbedError | None = None
+    for i, o in enumerate(_OBJECTS):
+        try:
+            if _OPTIONS.compat:
+                check_compat_input(o.obj)
+            p = _plan(o)
+            missing: set[int] = set()
+            book.used_fresh = False
+            r = replay(p, book, missing)
+            if r is None:
+                needs[i] = missing
+                continue
+            analyses[i] = compose(p, r, book.type_of)
+        except BTFEmbedError as exc:
+            failure = exc   # raised unless an earlier object fails first
+            break
+        if book.used_fresh or not book.persisted:
+            stats["analyzed"] += 1   # not (all) from the cache
+    if needs:
+        names = {essential_name(o.obj.btf.type(tid).name) for i, o in enumerate(_OBJECTS) if i in needs
+                 for tid in needs[i]}
+        target, decoded = _open_kernel(kernel, kernel_digest, names)
+        book.set_byte_order(target.kernel.byte_order)
+        btfs = list(target.btfs)
+        for i in sorted(needs):
+            o = _OBJECTS[i]
+            source = KernelPieces(target, o.obj, compat=_OPTIONS.compat, known=book)
+            try:
+                r = replay(_plan(o), source)
+                assert r is not None
+                analyses[i] = compose(_plan(o), r, lambda k: btfs[k[0]].type(k[1]))
+            finally:
+                stats["resolved"] += source.resolved
+            stats["analyzed"] += 1
+    if failure is not None:
+        raise failure
+    return [a for a in analyses if a is not None], target, decoded
+
+
 def _process_kernel(kernel: KernelInput, kernel_digest: str) -> KernelResult:
     start = time.perf_counter()
     objects = [o.obj for o in _OBJECTS]
     target: Target | None = None
     decoded = False
-    analyzed = 0
+    stats = {"analyzed": 0, "resolved": 0}
+    book = OutcomeBook(_CACHE, _OPTIONS.cache_key(), kernel_digest)
+    memo = CheckMemo(_CACHE, _OPTIONS.cache_key(), kernel_digest, objects, [o.digest for o in _OBJECTS],
+                     lambda i: _plan(_OBJECTS[i]))
     try:
-        analyses: list[ObjectAnalysis] = []
-        byte_order: str | None = None   # the analyses' (from the kernel or the cache)
-        for o in _OBJECTS:
-            key = _analysis_key(kernel_digest, o.digest)
-            deps = _analysis_deps(kernel_digest, o.digest)
-            hit = _CACHE.get("analysis", key, deps, analysis_from_plain)
-            if hit is not None:
-                a, byte_order = hit
-                analyses.append(a)
-                continue
-            if target is None:
-                target, decoded = _open_kernel(kernel, kernel_digest, _ROOT_NAMES)
-            a = analyze(o.obj, target, compat=_OPTIONS.compat)
-            byte_order = target.kernel.byte_order
-            _CACHE.put("analysis", key, analysis_to_plain(a, byte_order), deps)
-            analyses.append(a)
-            analyzed += 1
-        if target is not None:
-            order = target.kernel.byte_order
-        elif byte_order is not None:
-            order = byte_order
-        else:  # no objects at all
-            target, decoded = _open_kernel(kernel, kernel_digest, set())
-            order = target.kernel.byte_order
+        try:
+            analyses, target, decoded = _analyses(kernel, kernel_digest, book, stats)
+            if target is None and book.byte_order is None:  # no relocation needed the kernel yet
+                target, decoded = _open_kernel(kernel, kernel_digest, set())
+            if target is not None:
+                book.set_byte_order(target.kernel.byte_order)
+        finally:
+            book.save()
+        order = book.byte_order
+        assert order is not None
         if _OPTIONS.compat:
             order = "little"
         start_ids = _start_ids(kernel, kernel_digest, target)
@@ -335,8 +399,12 @@ def _process_kernel(kernel: KernelInput, kernel_digest: str) -> KernelResult:
             target, decoded = _open_kernel(kernel, kernel_digest, set())
             start_ids = _start_ids_of(target)
         try:
-            emitted, level = assemble(objects, analyses, start_ids, compat=_OPTIONS.compat, byte_order=order,
-                                      hdr_len=_OPTIONS.header_size)
+            try:
+                emitted, level = assemble(objects, analyses, start_ids, compat=_OPTIONS.compat, byte_order=order,
+                                          hdr_len=_OPTIONS.header_size, check_memo=memo, emit_memo=book)
+            finally:
+                memo.save()
+                book.save()
         except NeedsKernel:
             if target is None:
                 target, decoded = _open_kernel(kernel, kernel_digest, set())
@@ -350,13 +418,15 @@ def _process_kernel(kernel: KernelInput, kernel_digest: str) -> KernelResult:
             notes = (*_collisions(target), *notes)
     except BTFEmbedError as exc:
         return KernelResult(kernel, kernel_digest, None, (), 0, error=str(exc), loaded=target is not None,
-                            analyzed=analyzed, seconds=time.perf_counter() - start, decoded=decoded)
+                            analyzed=stats["analyzed"], seconds=time.perf_counter() - start, decoded=decoded,
+                            resolved=stats["resolved"], checked=memo.checked)
     sums = tuple(a.summaries for a in analyses)
     _CACHE.put("result", _result_key(kernel_digest), {
         "blob": blob_to_plain(blob), "blob_sha256": hashlib.sha256(blob).hexdigest(), "level": level,
         "summaries": [summaries_to_plain(s) for s in sums], "notes": list(notes)}, _result_deps(kernel_digest))
-    return KernelResult(kernel, kernel_digest, blob, sums, level, loaded=target is not None, analyzed=analyzed,
-                        seconds=time.perf_counter() - start, decoded=decoded, notes=notes)
+    return KernelResult(kernel, kernel_digest, blob, sums, level, loaded=target is not None,
+                        analyzed=stats["analyzed"], seconds=time.perf_counter() - start, decoded=decoded,
+                        notes=notes, resolved=stats["resolved"], checked=memo.checked)
 
 
 def _for_loader(objects: Sequence[BpfObject], analyses: Sequence[ObjectAnalysis],

@@ -24,6 +24,7 @@ Partial file (``shard-K-of-N.btfembed-partial``): gzip-compressed JSON
                     "origin": O, "digest": HEX, "blob": BASE64|null,
                     "level": N, "error": TEXT|null, "cached": BOOL,
                     "loaded": BOOL, "decoded": BOOL, "analyzed": N,
+                    "resolved": N, "checked": N,
                     "summaries": [[SUMMARY...] per object]}, ...]},
      "sha256": HEX}   # of the canonical JSON of "partial"
 
@@ -127,6 +128,7 @@ def encode_partial(result: BuildResult, info: ShardInfo, options: Options) -> by
             "key": list(k.kernel.key), "path": k.kernel.path, "origin": k.kernel.origin, "digest": k.digest,
             "blob": None if k.blob is None else _b64(k.blob), "level": k.level, "error": k.error,
             "cached": k.cached, "loaded": k.loaded, "decoded": k.decoded, "analyzed": k.analyzed,
+            "resolved": k.resolved, "checked": k.checked,
             "summaries": [summaries_to_plain(s) for s in k.summaries],
         })
     partial = {
@@ -193,7 +195,8 @@ def decode_partial(data: bytes, path: str) -> Partial:
                 kernel, str(k["digest"]), None if k["blob"] is None else _unb64(k["blob"]),
                 tuple(summaries_from_plain(s) for s in k["summaries"]), int(k["level"]),
                 error=k["error"], cached=bool(k["cached"]), loaded=bool(k["loaded"]),
-                analyzed=int(k["analyzed"]), decoded=bool(k["decoded"])))
+                analyzed=int(k["analyzed"]), decoded=bool(k["decoded"]), resolved=int(k.get("resolved", 0)),
+                checked=int(k.get("checked", 0))))
     except PartialError:
         raise
     except (OSError, EOFError, zlib.error, ValueError, KeyError, TypeError, AttributeError) as exc:

@@ -31,7 +31,7 @@ Two modes:
 
 from __future__ import annotations
 
-from typing import Callable, Mapping, NamedTuple, Sequence
+from typing import AbstractSet, Callable, Mapping, NamedTuple, Protocol, Sequence
 
 from btfembed.btf import wire
 from btfembed.btf.reader import BTF
@@ -52,7 +52,7 @@ from btfembed.btf.types import Type
 from btfembed.core.results import Difference, Summary, compare, summarize_all
 
 __all__ = ["minimize", "Minimized", "MinimizeError", "resolve_object", "summarize_object",
-           "ObjectAnalysis", "analyze", "assemble", "NeedsKernel", "check_compat_input"]
+           "ObjectAnalysis", "analyze", "assemble", "NeedsKernel", "check_compat_input", "CheckMemo", "EmitMemo"]
 
 
 class NeedsKernel(MinimizeError):
@@ -70,7 +70,7 @@ class ObjectAnalysis(NamedTuple):
     marks: dict[Key, frozenset[int]]               # bpftool's marks
     wide_marks: dict[Key, frozenset[int]] | None   # every candidate that matches on its own
                                                    # (None: not computed, see analyze(wide=))
-    types: dict[Key, Type]                         # original types of every marked key
+    types: Mapping[Key, Type]                      # original types of every marked key
 
 
 class Minimized(NamedTuple):
@@ -164,39 +164,104 @@ def _union(*mark_dicts: Mapping[Key, frozenset[int]]) -> dict[Key, frozenset[int
     return {k: frozenset(v) for k, v in out.items()}
 
 
+class CheckMemo(Protocol):
+    """What ``assemble`` asks while checking an emitted BTF.  ``clean(emitted)``
+    gives the indices of objects known to resolve against ``emitted`` exactly
+    as against the full target; ``add(emitted, indices)`` records newly
+    checked ones; ``summarize(emitted, i, obj, mini)`` gives object ``i``'s
+    summaries against ``emitted`` (``mini()`` makes the emitted BTF's
+    target; ``summarize_object(obj, mini())`` is the plain answer).  Whatever
+    a memo answers must depend on everything a check reads: the object, its
+    summaries on the full target (the kernel and the options) and
+    ``emitted`` (its bytes and ``old_ids``)."""
+
+    def clean(self, emitted: Emitted) -> AbstractSet[int]: ...
+
+    def add(self, emitted: Emitted, indices: AbstractSet[int]) -> None: ...
+
+    def summarize(self, emitted: Emitted, i: int, obj: CoreObject,
+                  mini: Callable[[], Target]) -> Sequence[Summary]: ...
+
+
 def _check(objects: Sequence[CoreObject], summaries: Sequence[Sequence[Summary]],
-           emitted: Emitted) -> list[tuple[int, Difference]]:
-    mini = Target(BTF(emitted.data, source="<minimized>"))
+           emitted: Emitted, memo: CheckMemo | None = None) -> list[tuple[int, Difference]]:
+    known = memo.clean(emitted) if memo is not None else frozenset()
+    todo = [i for i in range(len(objects)) if i not in known]
+    if not todo:
+        return []
+    made: list[Target] = []
+
+    def mini() -> Target:
+        if not made:
+            made.append(Target(BTF(emitted.data, source="<minimized>")))
+        return made[0]
+
     diffs = []
-    for i, (obj, full) in enumerate(zip(objects, summaries)):
-        again = summarize_object(obj, mini)
-        diffs += [(i, d) for d in compare(full, again, id_map=emitted.old_ids)]
+    clean = set()
+    for i in todo:
+        if memo is not None:
+            again = memo.summarize(emitted, i, objects[i], mini)
+        else:
+            again = summarize_object(objects[i], mini())
+        found = compare(summaries[i], again, id_map=emitted.old_ids)
+        diffs += [(i, d) for d in found]
+        if not found:
+            clean.add(i)
+    if memo is not None and clean:
+        memo.add(emitted, clean)
     return diffs
 
 
-def assemble(objects: Sequence[CoreObject], analyses: Sequence[ObjectAnalysis], start_ids: Sequence[int], *,
-             compat: bool = False, byte_order: str = "little", hdr_len: int = wire.HEADER_LEN) -> tuple[Emitted, Level]:
-    """Emit the union of the analyses' marks and check it (default mode).
+class EmitMemo(Protocol):
+    """Emitted BTFs remembered by what ``emit`` makes them from (the marks,
+    the start ids, byte order and header length); see ``assemble``."""
 
-    Returns (emitted, level).  Raises ``NeedsKernel`` when the marks alone
-    cannot give an equivalent BTF.
-    """
+    def emitted(self, kept: Mapping[Key, AbstractSet[int]], start_ids: Sequence[int], byte_order: str,
+                hdr_len: int) -> Emitted | None: ...
+
+    def add(self, kept: Mapping[Key, AbstractSet[int]], start_ids: Sequence[int], byte_order: str, hdr_len: int,
+            emitted: Emitted) -> None: ...
+
+
+def _emit(analyses: Sequence[ObjectAnalysis], kept: dict[Key, frozenset[int]], start_ids: Sequence[int],
+          byte_order: str, hdr_len: int, memo: EmitMemo | None) -> Emitted:
+    if memo is not None:
+        hit = memo.emitted(kept, start_ids, byte_order, hdr_len)
+        if hit is not None:
+            return hit
     types: dict[Key, Type] = {}
     for a in analyses:
         types.update(a.types)
-    kept = _union(*(a.marks for a in analyses))
     emitted = emit(kept, types.__getitem__, start_ids, byte_order=byte_order, hdr_len=hdr_len)
+    if memo is not None:
+        memo.add(kept, start_ids, byte_order, hdr_len, emitted)
+    return emitted
+
+
+def assemble(objects: Sequence[CoreObject], analyses: Sequence[ObjectAnalysis], start_ids: Sequence[int], *,
+             compat: bool = False, byte_order: str = "little", hdr_len: int = wire.HEADER_LEN,
+             check_memo: CheckMemo | None = None, emit_memo: EmitMemo | None = None) -> tuple[Emitted, Level]:
+    """Emit the union of the analyses' marks and check it (default mode).
+
+    Returns (emitted, level).  Raises ``NeedsKernel`` when the marks alone
+    cannot give an equivalent BTF.  ``check_memo``: objects it knows to be
+    clean against the emitted BTF are not checked again (see ``CheckMemo``);
+    ``emit_memo``: emissions it knows are not made again (and the analyses'
+    types then not read).
+    """
+    kept = _union(*(a.marks for a in analyses))
+    emitted = _emit(analyses, kept, start_ids, byte_order, hdr_len, emit_memo)
     if compat:
         return emitted, Level.COMPAT
     summaries = [a.summaries for a in analyses]
-    diffs = _check(objects, summaries, emitted)
+    diffs = _check(objects, summaries, emitted, check_memo)
     if not diffs:
         return emitted, Level.BPFTOOL
     if any(a.wide_marks is None for a in analyses):
         raise NeedsKernel(diffs)
     kept = _union(kept, *(a.wide_marks for a in analyses if a.wide_marks is not None))  # none is None (above)
-    emitted = emit(kept, types.__getitem__, start_ids, byte_order=byte_order, hdr_len=hdr_len)
-    diffs = _check(objects, summaries, emitted)
+    emitted = _emit(analyses, kept, start_ids, byte_order, hdr_len, emit_memo)
+    diffs = _check(objects, summaries, emitted, check_memo)
     if not diffs:
         return emitted, Level.MATCHES
     raise NeedsKernel(diffs)
