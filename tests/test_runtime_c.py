@@ -271,6 +271,55 @@ def test_btf_recode_decoded_as_python_encodes(tmp_path: Path, codec: str) -> Non
     assert out == [str(-errno.EBADMSG), "60"]
 
 
+SHA_C = r"""
+#define BTFEMBED_STATIC 1
+#include "btfembed.c"
+#include <stdio.h>
+
+/* stdin: data; prints the SHA-256 of its first n bytes for n = 0, 1, ..., fed in
+ * pieces of 1 to 200 bytes */
+int main(void)
+{
+	static unsigned char data[1 << 16];
+	size_t len = fread(data, 1, sizeof(data), stdin), n, at, piece;
+	struct btfembed__sha256 s;
+	unsigned char d[32];
+	int i;
+
+	for (n = 0; n <= len; n += n < 300 ? 1 : 997) {
+		btfembed__sha256_init(&s);
+		for (at = 0, piece = 1; at < n; at += piece, piece = piece % 200 + 7)
+			btfembed__sha256_update(&s, data + at, piece < n - at ? piece : n - at);
+		btfembed__sha256_final(&s, d);
+		for (i = 0; i < 32; i++)
+			printf("%02x", d[i]);
+		printf("\n");
+	}
+	return 0;
+}
+"""
+
+
+@pytest.mark.parametrize("variant", ["default", "portable"])
+def test_sha256_matches_hashlib(tmp_path: Path, variant: str) -> None:
+    """The runtime's SHA-256, with the x86-64 SHA extensions where this CPU
+    has them (default) and without (portable), fed in uneven pieces."""
+    import hashlib
+    import random
+
+    (tmp_path / "sha.c").write_text(SHA_C)
+    flags = ("-DBTFEMBED_NO_SHA_NI",) if variant == "portable" else ()
+    exe = compile_c(compiler("gcc"), tmp_path / "sha", [tmp_path / "sha.c"], flags=flags)
+    data = random.Random(3).randbytes(40000)
+    out = subprocess.run([str(exe)], input=data, capture_output=True, check=True).stdout.decode().split()
+    lengths = []
+    n = 0
+    while n <= len(data):
+        lengths.append(n)
+        n += 1 if n < 300 else 997
+    assert out == [hashlib.sha256(data[:n]).hexdigest() for n in lengths]
+
+
 def test_table_of_another_abi(pack, tmp_path: Path) -> None:
     h = build_harness(tmp_path, pack, transform=lambda t: t.replace("\tBTFEMBED_TABLE_ABI,", "\t1u,"))
     out, _ = h.run(DEB_ARGS + ["--os-release", osr(tmp_path), "--force"])

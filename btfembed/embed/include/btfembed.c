@@ -450,6 +450,81 @@ static void btfembed__sha256_init(struct btfembed__sha256 *s)
 	s->total = 0;
 }
 
+/* x86-64 SHA extensions (SHA-NI), used when the CPU has them: several
+ * times faster than the portable rounds above on the index and blobs.
+ * -DBTFEMBED_NO_SHA_NI leaves them out. */
+#if !defined(BTFEMBED_NO_SHA_NI) && defined(__x86_64__) && \
+	((defined(__clang__) && __clang_major__ >= 8) || (!defined(__clang__) && defined(__GNUC__) && __GNUC__ >= 9))
+#define BTFEMBED__SHA_NI 1
+#include <cpuid.h>
+#include <immintrin.h>
+
+__attribute__((target("sha,ssse3,sse4.1"))) static void btfembed__sha256_ni(unsigned int h[8],
+									     const unsigned char *p, size_t n)
+{
+	const __m128i swap = _mm_set_epi64x(0x0c0d0e0f08090a0bLL, 0x0405060700010203LL);
+	__m128i abef, cdgh, t, m[16], k;
+	int g;
+
+	/* h = a..h -> abef = (a, b, e, f) and cdgh = (c, d, g, h), high lane first */
+	t = _mm_shuffle_epi32(_mm_loadu_si128((const __m128i *)(const void *)h), 0xB1);        /* b a d c */
+	cdgh = _mm_shuffle_epi32(_mm_loadu_si128((const __m128i *)(const void *)(h + 4)), 0x1B); /* h g f e */
+	abef = _mm_alignr_epi8(t, cdgh, 8);                                                       /* f e b a */
+	cdgh = _mm_blend_epi16(cdgh, t, 0xF0);                                                    /* h g d c */
+	for (; n; n--, p += 64) {
+		__m128i abef0 = abef, cdgh0 = cdgh;
+
+		for (g = 0; g < 4; g++)
+			m[g] = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(const void *)(p + 16 * g)), swap);
+		for (g = 4; g < 16; g++)
+			m[g] = _mm_sha256msg2_epu32(_mm_add_epi32(_mm_sha256msg1_epu32(m[g - 4], m[g - 3]),
+								  _mm_alignr_epi8(m[g - 1], m[g - 2], 4)),
+						    m[g - 1]);
+		for (g = 0; g < 16; g++) {
+			k = _mm_add_epi32(m[g], _mm_loadu_si128((const __m128i *)(const void *)(btfembed__k256 + 4 * g)));
+			cdgh = _mm_sha256rnds2_epu32(cdgh, abef, k);
+			abef = _mm_sha256rnds2_epu32(abef, cdgh, _mm_shuffle_epi32(k, 0x0E));
+		}
+		abef = _mm_add_epi32(abef, abef0);
+		cdgh = _mm_add_epi32(cdgh, cdgh0);
+	}
+	t = _mm_shuffle_epi32(abef, 0x1B);    /* a b e f */
+	cdgh = _mm_shuffle_epi32(cdgh, 0xB1); /* g h c d */
+	_mm_storeu_si128((__m128i *)(void *)h, _mm_blend_epi16(t, cdgh, 0xF0));
+	_mm_storeu_si128((__m128i *)(void *)(h + 4), _mm_alignr_epi8(cdgh, t, 8));
+}
+
+/* 1 with SHA-NI (and SSSE3, SSE4.1), else 0; asked once, atomically cached. */
+static int btfembed__have_sha_ni(void)
+{
+	static int known; /* 0 unknown, 1 no, 2 yes */
+	int v = __atomic_load_n(&known, __ATOMIC_RELAXED);
+	unsigned int a, b, c, d;
+
+	if (!v) {
+		v = 1;
+		if (__get_cpuid(1, &a, &b, &c, &d) && (c & (1u << 9)) && (c & (1u << 19)) &&
+		    __get_cpuid_count(7, 0, &a, &b, &c, &d) && (b & (1u << 29)))
+			v = 2;
+		__atomic_store_n(&known, v, __ATOMIC_RELAXED);
+	}
+	return v == 2;
+}
+#endif
+
+/* n 64-byte blocks */
+static void btfembed__sha256_blocks(unsigned int h[8], const unsigned char *p, size_t n)
+{
+#ifdef BTFEMBED__SHA_NI
+	if (btfembed__have_sha_ni()) {
+		btfembed__sha256_ni(h, p, n);
+		return;
+	}
+#endif
+	for (; n; n--, p += 64)
+		btfembed__sha256_block(h, p);
+}
+
 static void btfembed__sha256_update(struct btfembed__sha256 *s, const void *data, size_t len)
 {
 	const unsigned char *p = (const unsigned char *)data;
@@ -463,14 +538,12 @@ static void btfembed__sha256_update(struct btfembed__sha256 *s, const void *data
 		len -= take;
 		if (s->used < 64)
 			return;
-		btfembed__sha256_block(s->h, s->buf);
+		btfembed__sha256_blocks(s->h, s->buf, 1);
 		s->used = 0;
 	}
-	while (len >= 64) {
-		btfembed__sha256_block(s->h, p);
-		p += 64;
-		len -= 64;
-	}
+	btfembed__sha256_blocks(s->h, p, len / 64);
+	p += len / 64 * 64;
+	len %= 64;
 	memcpy(s->buf, p, len);
 	s->used = len;
 }
