@@ -178,3 +178,30 @@ def test_build_help_dask_example_runs_as_written(dask_cluster: str, tmp_path: Pa
     from btfembed.build.settings import Settings
     out = Settings().out_dir if "--out-dir" not in argv else argv[argv.index("--out-dir") + 1]
     assert tree_bytes(tmp_path / out) == tree_bytes(tmp_path / "local")
+
+
+def test_dask_workers_do_not_keep_results(tmp_path: Path, dask_cluster: str) -> None:
+    """Each result is released on the cluster once the build has it: the
+    workers hold a few results at any moment, not every kernel's (a build
+    over thousands of kernels would otherwise grow the workers without
+    bound)."""
+    from distributed import Client
+
+    from btfembed.build.cache import Cache
+    from btfembed.build.kernels import KernelInput
+    from btfembed.build.pipeline import Options, load_object_inputs, run_build
+    from btfembed.embed.keys import KernelKey
+
+    small = str(REPO_KERNELS / "cilium-testdata_2019-11_x86_64_5.3-approx.btf.xz")
+    kernels = [KernelInput(KernelKey("x86_64", "u", str(n), "5.3"), small, small) for n in range(12)]
+    held: list[int] = []
+    with Client(dask_cluster.replace("dask://", "tcp://"), timeout=30) as probe:
+        def progress(_r: object, done: int, total: int) -> None:
+            held.append(sum(probe.run(lambda dask_worker: len(dask_worker.data)).values()))
+
+        r = run_build(load_object_inputs([OBJ_A]), kernels, options=Options(), cache=Cache(None),
+                      executor=dask_cluster, progress=progress)
+    assert all(k.error is None for k in r.kernels) and len(held) == 12
+    # What the workers held before (the scattered context, earlier
+    # builds' leftovers) stays; results must not add up.
+    assert max(held) - min(held) <= 3, held

@@ -92,7 +92,8 @@ def run_on_dask(address: str, context: Any, tasks: Sequence[tuple[int, Any, str]
                     raise
                 except Exception as exc:
                     raise ExecutorError(f"a Dask task failed: {exc.__class__.__name__}: {exc}") from None
-                done(pending[fut], result._replace(kernel=given[pending[fut]]))
+                i = pending.pop(fut)  # dropping the future lets the worker free the result
+                done(i, result._replace(kernel=given[i]))
         finally:
             for fut in pending:
                 fut.cancel()
