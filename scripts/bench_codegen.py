@@ -3,7 +3,7 @@
 
 Builds packs of 100 kernel keys with real minimized BTF (the shared kernel
 corpus x several subsets of the test objects, so blobs genuinely differ),
-generates C with and without zlib compression, with and without
+generates C with each codec (none, zlib, xz), with and without
 deduplication, compiles each with gcc and clang (-O2 -c), links each into
 a small program, and prints a table:
 
@@ -51,7 +51,9 @@ from btfembed.embed.pack import Pack, build_pack, encode_pack  # noqa: E402
 from btfembed.inputs.containers import load_btf  # noqa: E402
 
 OBJS = REPO / "tests" / "data" / "objs"
-INCLUDE = REPO / "btfembed" / "include"
+INCLUDE = REPO / "btfembed" / "embed" / "include"
+LIBS = {"none": [], "zlib": ["-lz"], "xz": ["-llzma"], "zstd": ["-lzstd"]}
+CODECS = ("none", "zlib", "xz")
 SUBSETS = [
     ("tracer",),
     ("task_small",),
@@ -134,35 +136,35 @@ def object_size(path: Path) -> int:
     return int(out.splitlines()[1].split()[3])  # dec = text + data + bss
 
 
-def binary_size(cc: str, work: Path, obj: Path, compress: bool) -> int:
+def binary_size(cc: str, work: Path, obj: Path, codec: str) -> int:
     exe = work / f"{obj.stem}.exe"
     subprocess.run([cc, "-O2", f"-I{INCLUDE}", f"-I{work}", "-o", str(exe), str(work / "main.c"), str(obj)]
-                   + (["-lz"] if compress else []), check=True)
+                   + LIBS[codec], check=True)
     subprocess.run(["strip", str(exe)], check=True)
     return exe.stat().st_size
 
 
-def measure(pack: Pack, *, compress: bool, dedup: bool, compilers: list[str], work: Path, tag: str) -> dict:
+def measure(pack: Pack, *, codec: str, dedup: bool, compilers: list[str], work: Path, tag: str) -> dict:
     d = work / tag
     d.mkdir(parents=True, exist_ok=True)
     (d / "main.c").write_text(MAIN_C)
     start = time.perf_counter()
-    c_text, h_text = generate_c(pack, prefix="bench", compress=compress, dedup=dedup)
+    c_text, h_text = generate_c(pack, prefix="bench", codec=codec, dedup=dedup)
     gen = time.perf_counter() - start
     (d / "gen.c").write_text(c_text)
     (d / "gen.h").write_text(h_text)
-    empty_c, _ = generate_c(Pack((), ()), prefix="bench", compress=compress)
+    empty_c, _ = generate_c(Pack((), ()), prefix="bench", codec=codec)
     row = {"gen": gen, "src": len(c_text), "blobs": len(canonical_table(pack, dedup=dedup).blobs)}
     for cc in compilers:
         obj = d / f"gen-{cc}.o"
         row[cc] = run_measured([cc, "-O2", "-c", f"-I{INCLUDE}", f"-I{d}", str(d / "gen.c"), "-o", str(obj)])
         row[f"{cc}.o"] = object_size(obj)
-        full = binary_size(cc, d, obj, compress)
+        full = binary_size(cc, d, obj, codec)
         (d / "empty.c").write_text(empty_c)
         empty_obj = d / f"empty-{cc}.o"
         subprocess.run([cc, "-O2", "-c", f"-I{INCLUDE}", f"-I{d}", str(d / "empty.c"), "-o", str(empty_obj)],
                        check=True)
-        row[f"{cc}.bin"] = (full - binary_size(cc, d, empty_obj, compress)) / max(1, len(pack.kernels))
+        row[f"{cc}.bin"] = (full - binary_size(cc, d, empty_obj, codec)) / max(1, len(pack.kernels))
     return row
 
 
@@ -190,21 +192,20 @@ def main(argv=None) -> int:
         raw = sum(len(b) for b in pack.blobs)
         print(f"  {name}: {len(pack.kernels)} kernels, {len(pack.blobs)} unique blobs, {raw / 1024:.0f} KiB unique raw "
               f"({sum(len(pack.blobs[i]) for _, i in pack.kernels) / 1024:.0f} KiB without dedup), "
-              f"pack file {len(encode_pack(pack)) / 1024:.0f} KiB / "
-              f"{len(encode_pack(pack, compress=True)) / 1024:.0f} KiB zlib")
+              "pack file " + " / ".join(f"{len(encode_pack(pack, codec=c)) / 1024:.0f} KiB {c}" for c in CODECS))
 
     tmp = tempfile.TemporaryDirectory(prefix="bench-codegen-")
     work = args.keep or Path(tmp.name)
-    header = ["pack", "compress", "dedup", "blobs", "gen s", ".c KiB"]
+    header = ["pack", "codec", "dedup", "blobs", "gen s", ".c KiB"]
     for cc in compilers:
         header += [f"{cc} s", f"{cc} MiB", f"{cc} .o KiB", f"{cc} +bin/kernel"]
     rows = []
     for name, pack in sets.items():
-        for compress in (False, True):
+        for codec in CODECS:
             for dedup in (True, False):
-                tag = f"{name}-{'zlib' if compress else 'raw'}-{'dedup' if dedup else 'nodedup'}"
-                r = measure(pack, compress=compress, dedup=dedup, compilers=compilers, work=work, tag=tag)
-                row = [name, "zlib" if compress else "none", "yes" if dedup else "no", str(r["blobs"]),
+                tag = f"{name}-{codec}-{'dedup' if dedup else 'nodedup'}"
+                r = measure(pack, codec=codec, dedup=dedup, compilers=compilers, work=work, tag=tag)
+                row = [name, codec, "yes" if dedup else "no", str(r["blobs"]),
                        f"{r['gen']:.2f}", f"{r['src'] / 1024:.0f}"]
                 for cc in compilers:
                     secs, mib = r[cc]
@@ -215,7 +216,7 @@ def main(argv=None) -> int:
     print("  ".join(h.rjust(w) for h, w in zip(header, widths)))
     for r in rows:
         print("  ".join(c.rjust(w) for c, w in zip(r, widths)))
-    empty = measure(Pack((), ()), compress=False, dedup=True, compilers=compilers, work=work, tag="empty")
+    empty = measure(Pack((), ()), codec="none", dedup=True, compilers=compilers, work=work, tag="empty")
     print("\nbaseline (empty table, runtime only): " + ", ".join(
         f"{cc} {empty[cc][0]:.2f} s / {empty[cc][1]:.0f} MiB, .o {empty[f'{cc}.o'] / 1024:.1f} KiB"
         for cc in compilers))

@@ -339,7 +339,8 @@ def describe_pack(data: bytes, source: str = "pack") -> str:
     except _rt.InvalidPackError as exc:
         raise PackError(str(exc)) from None
     info = table.info
-    lines = [f"{source}: pack format {F.FORMAT}, codec {info['codec']}, {len(table.entries)} kernels, "
+    recoded = ", BTF recoded" if info["flags"] & F.FLAG_BTF_RECODE else ""
+    lines = [f"{source}: pack format {F.FORMAT}, codec {info['codec']}{recoded}, {len(table.entries)} kernels, "
              f"{info['n_blobs']} blobs in {info['n_blocks']} blocks (largest {info['block_max']} bytes raw), "
              f"{info['pack_size']} bytes"]
     for key, i in table.entries:

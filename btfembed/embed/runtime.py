@@ -522,7 +522,7 @@ def _pack_table(data: bytes, name: str = "pack") -> "_Table":
     table.objects = objects
     table.blob_digest = lambda i: blobs[i][3]
     table.info = {"codec": codec_name, "n_blobs": n_blobs, "n_blocks": n_blocks, "block_max": block_max,
-                  "pack_size": pack_size}
+                  "pack_size": pack_size, "flags": flags}
     return table
 
 
