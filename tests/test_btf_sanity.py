@@ -15,13 +15,23 @@ import struct
 
 import pytest
 
-from btfembed.btf import wire
+from btfembed.btf import reader, wire
 from btfembed.btf.reader import BTF, parse_header
 from btfembed.btf.types import Datasec, DeclTag, Var, VarSecinfo, make_info
 from btfembed.btf.writer import Builder
 from btfembed.errors import BTFFormatError
 
 N, T, O = "name", "type", "other"
+GROUP = 1 << 12  # words per comparison group in the tests that use small_groups
+
+
+@pytest.fixture
+def small_groups(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Compare GROUP words at a time (instead of the reader's default), so
+    that small BTF spans many groups and records longer than a group are
+    cheap to build."""
+    monkeypatch.setattr(reader, "_CHECK_WORDS", GROUP)
+    monkeypatch.setattr(reader, "_LANE_STARTS", [])
 
 # Each word of a record, by kind: (words before the items, words per item).
 _HEAD = {
@@ -136,12 +146,11 @@ def _mutations(sec: Section, raw: bytes, good: BTF, rng: random.Random, records:
 
 
 def _synthetic() -> bytes:
-    """A BTF of every checked kind, repeated until the type section spans
-    several comparison groups (about 70,000 words)."""
+    """A BTF of every checked kind, repeated (about 35,000 words)."""
     b = Builder()
     i = b.add_int("int", 4)
     p = b.add_ref(wire.PTR, i)
-    for n in range(600):
+    for n in range(300):
         s = b.add_struct(f"s{n}", 16, [(f"m{k}", (i, p)[k % 2], 32 * k) for k in range(n % 23)])
         b.add_union(f"u{n}", 4, [("x", i, 0), ("y", s, 0)])
         b.add_enum(f"e{n}", 4, [(f"E{n}_{k}", k) for k in range(n % 7)])
@@ -161,19 +170,19 @@ def _synthetic() -> bytes:
 
 
 @pytest.mark.parametrize("order", ["little", "big"])
-def test_check_equals_the_reference_across_comparison_groups(order: str) -> None:
+def test_check_equals_the_reference_across_comparison_groups(order: str, small_groups: None) -> None:
     raw = _synthetic()
     if order == "big":
         raw = Builder.from_btf(BTF(raw)).to_bytes(byte_order="big")
     good = BTF(raw)
     sec = Section(raw, good)
-    assert len(sec.words) > 4 * (1 << 14)
+    assert len(sec.words) > 6 * GROUP
     rng = random.Random(13)
-    # Records at the start, the end and around every multiple of 2**14 words
+    # Records at the start, the end and around every multiple of GROUP words
     # (where comparison groups end), plus random ones.
     starts = [first for first, _ in sec.records]
     picks = {0, 1, len(starts) - 1, len(starts) - 2}
-    for edge in range(1 << 14, len(sec.words), 1 << 14):
+    for edge in range(GROUP, len(sec.words), GROUP):
         k = next(k for k, first in enumerate(starts) if first + len(sec.records[k][1]) > edge)
         picks.update({k - 1, k, k + 1})
     picks.update(rng.sample(range(len(starts)), 4))
@@ -231,14 +240,16 @@ def test_check_on_split_btf() -> None:
 
 
 @pytest.mark.parametrize("order", ["little", "big"])
-def test_check_of_records_longer_than_a_comparison_group(order: str) -> None:
+def test_check_of_records_longer_than_a_comparison_group(order: str, small_groups: None) -> None:
     """Records of more words than a comparison group takes: their first and
     last words, and the words of the small records around them."""
     b = Builder()
     i = b.add_int("int", 4)
-    b.add_func_proto(i, [(f"p{k % 50}", i) for k in range(26_000)])   # 52,003 words, ends on a type id
+    # 2 * GROUP + 9 words, so that with the int before it the first group is a
+    # little longer than twice a group; it ends on a type id.
+    b.add_func_proto(i, [(f"p{k % 50}", i) for k in range(GROUP + 3)])
     b.add_ref(wire.PTR, 2)
-    b.add_enum("big", 4, [(f"V{k}", k) for k in range(30_000)])       # ends on an unchecked word
+    b.add_enum("big", 4, [(f"V{k}", k) for k in range(2 * GROUP)])  # ends on an unchecked word
     b.add_struct("s", 4, [("m", 4, 0)])
     raw = b.to_bytes(byte_order=order)
     good = BTF(raw)

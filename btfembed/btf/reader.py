@@ -43,7 +43,7 @@ HOST_ORDER = sys.byteorder  # "little" or "big"
 ByteOrder = Literal["little", "big"]
 _MAX_CHAIN = 4096  # longest modifier/typedef chain followed before calling it a cycle
 _MAX_RESOLVE_DEPTH = 32  # libbpf's MAX_RESOLVE_DEPTH for size resolution
-_CHECK_WORDS = 1 << 14  # type-section words compared at a time by the sanity check
+_CHECK_WORDS = 1 << 15  # type-section words compared at a time by the sanity check
 
 _BTF_VERSION = 1
 
@@ -371,16 +371,18 @@ class BTF:
         hits: list[int] = []
         odd: list[int] = []
         i = 0
+        strs = self.strings
+        data, lo = strs.data, strs.start
+        hi = lo + len(data)
+        guarded = lo > 0  # split BTF: name offsets below lo are the base's
         # Each loop ends on an IndexError (the record header past the end of
-        # the section) or a KeyError (an info not seen yet: its entry is
-        # made and the walk goes on).
+        # the section; or, in the unguarded loop, a name offset past the
+        # strings) or a KeyError (an info not seen yet: its entry is made
+        # and the walk goes on).
         while True:
             try:
                 if by_offset:
-                    strs = self.strings
-                    data, lo = strs.data, strs.start
-                    hi = lo + len(data)
-                    if lo:
+                    if guarded:
                         while True:
                             append(i)
                             step, record_lanes = table[infos[i]]
@@ -389,12 +391,12 @@ class BTF:
                             if x and (x in by_offset or (lo < x < hi and data[x - lo - 1])):
                                 (hits if x in by_offset else odd).append(len(offs) - 1)
                             i += step
-                    while True:  # the same with lo == 0
+                    while True:  # the same with lo == 0, and no bounds test before data[x - 1]
                         append(i)
                         step, record_lanes = table[infos[i]]
                         lanes.append(record_lanes)
                         x = words[i]
-                        if x and (x in by_offset or (x < hi and data[x - 1])):
+                        if x and (x in by_offset or data[x - 1]):
                             (hits if x in by_offset else odd).append(len(offs) - 1)
                         i += step
                 while True:
@@ -412,7 +414,13 @@ class BTF:
                         f"describes it", offset=self._type_start + 4 * i) from None
                 offs.pop()
             except IndexError:
-                break
+                if i >= n - 1:
+                    break
+                # A name offset past the strings (the sanity check names it):
+                # this record again, in the guarded loop.
+                guarded = True
+                offs.pop()
+                lanes.pop()
         if i != n - 1:  # not a record whose header runs past the end
             offs.pop()  # i == n: the end; i > n: the last record runs past it
         if i != n:
