@@ -271,3 +271,22 @@ def test_compat_mode_from_the_books_is_bpftool_identical(tmp_path: Path, bpftool
         direct = minimize([load_object(OBJ_A), load_object(str(variant))],
                           Target(load_btf(k.kernel.path)), compat=True)
         assert direct.data == k.blob
+
+
+def test_damaged_types_entries_take_the_types_from_the_kernel(tmp_path: Path) -> None:
+    """The books' type tables are read only when an emission is not
+    remembered; damaged ones are misses and the kernel supplies the types."""
+    variant = tracer_variants(tmp_path)[2]
+    cache_dir = tmp_path / "cache"
+    build([OBJ_A, str(TRACER)], Cache(str(cache_dir)))
+    entries = [p for p in sorted((cache_dir / "v2" / "outcomes-types").rglob("*")) if p.is_file()]
+    assert len(entries) == len(KERNEL_FILES)
+    for p in entries:
+        p.write_bytes(p.read_bytes()[:-10])
+    for p in (cache_dir / "v2" / "outcomes").rglob("*"):
+        if p.is_file():
+            _rewrite(p, lambda v: v.pop("emitted"))   # forget the emissions: the types are needed
+    again = build([OBJ_A, str(variant)], Cache(str(cache_dir)))
+    assert set(map(str, entries)) <= set(again.damaged)
+    assert again.resolved == 0 and again.stats()["kernels_loaded"] == len(KERNEL_FILES)
+    same_results(again, build([OBJ_A, str(variant)], Cache(None)))

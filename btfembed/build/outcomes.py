@@ -4,7 +4,8 @@
   ``minimize.pieces`` assembles analyses from: the first candidate list of
   each local root (by kind and essential name) and the piece of each
   distinct relocation (by local fingerprint and the candidate list it met),
-  with the kernel types their marks refer to.  An object whose relocations
+  with the kernel types their marks refer to (in a second entry, read only
+  when an emission is not remembered).  An object whose relocations
   are all in the book is analysed without opening the kernel; otherwise
   only its unknown relocations are resolved against it, and the book
   learns them.  One entry per kernel and option set, read in one file
@@ -43,14 +44,24 @@ from btfembed.minimize.blob import Emitted, Key
 from btfembed.minimize.engine import summarize_object
 from btfembed.minimize.pieces import Cands, KernelPieces, LocalPlan, Piece, piece_key, replay, summaries_of
 
-__all__ = ["CheckMemo", "OutcomeBook"]
+__all__ = ["CheckMemo", "OutcomeBook", "MissingTypes"]
 
 
 def _book(value: Any) -> dict[str, Any]:
     if not (isinstance(value, dict) and isinstance(value.get("cands"), dict) and isinstance(value.get("pieces"), dict)
-            and isinstance(value.get("types"), dict) and value.get("byte_order") in ("little", "big", None)
+            and isinstance(value.get("types"), list) and value.get("byte_order") in ("little", "big", None)
             and isinstance(value.get("clean"), list) and all(isinstance(d, str) for d in value["clean"])):
         raise ValueError("not an outcome book")
+    return value
+
+
+class MissingTypes(KeyError):
+    """A book's piece marks a type its types entry does not hold."""
+
+
+def _plain_types(value: Any) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise ValueError("not a type table")
     return value
 
 
@@ -105,6 +116,9 @@ class OutcomeBook:
         self._cands: dict[str, Cands] = {}
         self._types: dict[Key, Type] = {}
         self._typekeys: set[Key] = set()
+        self._plain_types: dict[str, Any] | None = None   # the types entry, read when a type is asked for
+        self._types_dirty = False
+        self.fallback: Callable[[Key], Type] | None = None   # the kernel's types, once it is open
         self.dirty = False
         self.persisted = False      # the book was read from the cache
         self._fresh: set[str] = set()   # entries learned by this process (not read from the cache)
@@ -114,7 +128,7 @@ class OutcomeBook:
         if self._data is None:
             hit = self.cache.get(self.kind, self.key, self.deps, _book)
             self.persisted = hit is not None
-            self._data = hit if hit is not None else {"cands": {}, "pieces": {}, "types": {}, "byte_order": None,
+            self._data = hit if hit is not None else {"cands": {}, "pieces": {}, "types": [], "byte_order": None,
                                                       "clean": []}
             self._typekeys = {_type_key(name) for name in self._data["types"]}
         return self._data
@@ -164,10 +178,32 @@ class OutcomeBook:
         except (TypeError, ValueError, KeyError):
             return None   # recomputed (and rewritten) by the caller
 
+    def _types_entry(self) -> dict[str, Any]:
+        if self._plain_types is None:
+            hit = self.cache.get(self.kind + "-types", self.key, self.deps, _plain_types)
+            self._plain_types = hit if hit is not None else {}
+        return self._plain_types
+
     def type_of(self, key: Key) -> Type:
+        """The kernel type of a marked key: from the book's types entry, else
+        from the kernel (``fallback``); ``MissingTypes`` when neither has it
+        (the types entry was damaged: open the kernel, set ``fallback``,
+        try again)."""
         t = self._types.get(key)
         if t is None:
-            t = self._types[key] = from_plain(self._load()["types"][f"{key[0]}:{key[1]}"])
+            plain = self._types_entry().get(f"{key[0]}:{key[1]}")
+            if plain is not None:
+                try:
+                    t = from_plain(plain)
+                except (TypeError, ValueError, IndexError):
+                    t = None
+            if t is None:
+                if self.fallback is None:
+                    raise MissingTypes(key)
+                t = self.fallback(key)
+                self._types_entry()[f"{key[0]}:{key[1]}"] = to_plain(t)
+                self._types_dirty = True
+            self._types[key] = t
         return t
 
     def add_candidates(self, root_key: str, cands: Cands) -> None:
@@ -178,12 +214,12 @@ class OutcomeBook:
 
     def add_piece(self, fingerprint: str, cands: Cands, piece: Piece, btfs: Sequence[BTF]) -> None:
         data = self._load()
-        types = data["types"]
         for w, t in piece.marks:
-            name = f"{w}:{t}"
-            if name not in types:
-                types[name] = to_plain(btfs[w].type(t))
+            if (w, t) not in self._typekeys:
+                data["types"].append(f"{w}:{t}")
                 self._typekeys.add((w, t))
+                self._types_entry()[f"{w}:{t}"] = to_plain(btfs[w].type(t))
+                self._types_dirty = True
         key = piece_key(fingerprint, cands)
         self._fresh.add(key)
         data["pieces"][key] = [
@@ -192,6 +228,10 @@ class OutcomeBook:
         self.dirty = True
 
     def save(self) -> None:
+        # Types first: a reader that sees the book's keys should find them.
+        if self._types_dirty and self._plain_types is not None:
+            self.cache.put(self.kind + "-types", self.key, self._plain_types, self.deps)
+            self._types_dirty = False
         if self.dirty and self._data is not None:
             self.cache.put(self.kind, self.key, self._data, self.deps)
             self.dirty = False

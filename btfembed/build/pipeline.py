@@ -52,7 +52,7 @@ from btfembed.build.statmemo import StatMemo
 from btfembed.build.store import DEFAULT_MAX, KernelStore
 from btfembed.btf.reader import BTF
 from btfembed.btf.strings import essential_name
-from btfembed.build.outcomes import CheckMemo, OutcomeBook
+from btfembed.build.outcomes import CheckMemo, MissingTypes, OutcomeBook
 from btfembed.minimize.engine import NeedsKernel, ObjectAnalysis, assemble, check_compat_input, minimize
 from btfembed.minimize.pieces import KernelPieces, LocalPlan, compose, plan, replay
 from btfembed.minimize.blob import Emitted
@@ -357,6 +357,7 @@ def _analyses(kernel: KernelInput, kernel_digest: str, book: OutcomeBook,
         target, decoded = _open_kernel(kernel, kernel_digest, names)
         book.set_byte_order(target.kernel.byte_order)
         btfs = list(target.btfs)
+        book.fallback = lambda k: btfs[k[0]].type(k[1])
         for i in sorted(needs):
             o = _OBJECTS[i]
             source = KernelPieces(target, o.obj, compat=_OPTIONS.compat, known=book)
@@ -400,14 +401,26 @@ def _process_kernel(kernel: KernelInput, kernel_digest: str) -> KernelResult:
             start_ids = _start_ids_of(target)
         try:
             try:
-                emitted, level = assemble(objects, analyses, start_ids, compat=_OPTIONS.compat, byte_order=order,
-                                          hdr_len=_OPTIONS.header_size, check_memo=memo, emit_memo=book)
+                try:
+                    emitted, level = assemble(objects, analyses, start_ids, compat=_OPTIONS.compat,
+                                              byte_order=order, hdr_len=_OPTIONS.header_size, check_memo=memo,
+                                              emit_memo=book)
+                except MissingTypes:  # the book's types entry was damaged: take them from the kernel
+                    if target is None:
+                        target, decoded = _open_kernel(kernel, kernel_digest, set())
+                    btfs = list(target.btfs)
+                    book.fallback = lambda k: btfs[k[0]].type(k[1])
+                    emitted, level = assemble(objects, analyses, start_ids, compat=_OPTIONS.compat,
+                                              byte_order=order, hdr_len=_OPTIONS.header_size, check_memo=memo,
+                                              emit_memo=book)
             finally:
                 memo.save()
                 book.save()
         except NeedsKernel:
             if target is None:
                 target, decoded = _open_kernel(kernel, kernel_digest, set())
+            kbtfs = list(target.btfs)
+            book.fallback = lambda k: kbtfs[k[0]].type(k[1])
             m = minimize(objects, target, compat=_OPTIONS.compat, byte_order=order,
                          hdr_len=_OPTIONS.header_size, analyses=analyses)
             emitted, level = m.emitted, m.level

@@ -179,7 +179,7 @@ def fingerprints(obj: CoreObject, table: SpecTable) -> list[str | None]:
 
 
 def piece_key(fingerprint: str, cands: Cands) -> str:
-    return hashlib.sha256(f"{fingerprint}|{cands!r}".encode()).hexdigest()
+    return hashlib.sha256(f"{fingerprint}|{cands!r}".encode()).hexdigest()[:32]
 
 
 # -- the record loop ----------------------------------------------------------
