@@ -11,12 +11,13 @@ after a plain open); plus the peak RSS; next to the wall time of
 
 With ``--baseline DIR`` (a checkout of another commit, e.g. made with
 ``git worktree add /tmp/open-base 3e696f5~1``), the same probe also runs
-against that tree, interleaved with this one's (``--repeat`` rounds, each
-the best of ``--runs`` opens in one process; the best over all rounds is
-shown), and the table puts both side by side with their ratio:
+against that tree in a second interpreter, the two taking turns open by
+open (``--runs`` opens of each kind, the best kept), and the table puts
+both side by side with their ratio:
 
     python3 scripts/bench_open.py
-    python3 scripts/bench_open.py --baseline /tmp/open-base --repeat 3
+    python3 scripts/bench_open.py --baseline /tmp/open-base
+    python3 scripts/bench_open.py --baseline /tmp/open-base --cpu    # on a busy machine
     python3 scripts/bench_open.py --baseline /tmp/open-base -k cilium-ci_6.11 -k archlinux
 """
 
@@ -40,18 +41,19 @@ sys.path.insert(0, sys.argv[1])
 from btfembed.btf.reader import BTF
 data = open(sys.argv[2], "rb").read()
 names = json.loads(sys.argv[3])
-runs = int(sys.argv[4])
-def best(f):
-    return min(f() for _ in range(runs))
+clock = time.thread_time if sys.argv[4] == "cpu" else time.perf_counter
 def plain():
-    t = time.perf_counter(); BTF(data); return time.perf_counter() - t
+    t = clock(); BTF(data); return clock() - t
 def prefetch():
-    t = time.perf_counter(); BTF(data, prefetch=names); return time.perf_counter() - t
+    t = clock(); BTF(data, prefetch=names); return clock() - t
 def full():
-    t = time.perf_counter(); b = BTF(data); b.find_by_name("task_struct"); return time.perf_counter() - t
+    t = clock(); b = BTF(data); b.find_by_name("task_struct"); return clock() - t
 b = BTF(data)
-print(json.dumps({"open": best(plain), "prefetch": best(prefetch), "full": best(full), "types": b.type_cnt - 1}))
+print(json.dumps(b.type_cnt - 1), flush=True)
+for line in sys.stdin:  # one timed open per request
+    print(repr({"open": plain, "prefetch": prefetch, "full": full}[line.strip()]()), flush=True)
 """
+KINDS = ("open", "prefetch", "full")
 
 
 def root_names() -> list[str]:
@@ -62,21 +64,29 @@ def root_names() -> list[str]:
     return sorted(names_of(obj.btf, obj.relocations))
 
 
-def probe(tree: Path, raw: Path, names: list[str], runs: int) -> dict[str, float]:
-    out = subprocess.run([GNU_TIME, "-f", "%M", PYTHON, "-c", PROBE, str(tree), str(raw), json.dumps(names),
-                          str(runs)], capture_output=True, text=True, check=True)
-    r: dict[str, float] = json.loads(out.stdout)
-    r["rss_kb"] = int(out.stderr.strip().splitlines()[-1])
-    return r
+class Probe:
+    """An interpreter with ``tree``'s btfembed that opens ``raw`` on request."""
 
+    def __init__(self, tree: Path, raw: Path, names: list[str], cpu: bool):
+        self.proc = subprocess.Popen([GNU_TIME, "-f", "%M", PYTHON, "-c", PROBE, str(tree), str(raw),
+                                      json.dumps(names), "cpu" if cpu else "wall"],
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        self.types = int(json.loads(self.proc.stdout.readline()))
+        self.best = {kind: float("inf") for kind in KINDS}
 
-def best_of(rounds: list[dict[str, float]]) -> dict[str, float]:
-    best = dict(rounds[0])
-    for r in rounds[1:]:
-        for key in ("open", "prefetch", "full"):
-            best[key] = min(best[key], r[key])
-        best["rss_kb"] = max(best["rss_kb"], r["rss_kb"])
-    return best
+    def time(self, kind: str) -> None:
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        self.proc.stdin.write(kind + "\n")
+        self.proc.stdin.flush()
+        self.best[kind] = min(self.best[kind], float(self.proc.stdout.readline()))
+
+    def close(self) -> int:
+        """Peak RSS in KB."""
+        _out, err = self.proc.communicate()
+        if self.proc.returncode:
+            sys.exit(f"probe failed:\n{err}")
+        return int(err.strip().splitlines()[-1])
 
 
 def ms(seconds: float) -> str:
@@ -88,17 +98,19 @@ def main() -> int:
                                  formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__.split("\n\n", 1)[1])
     ap.add_argument("--baseline", type=Path, metavar="DIR",
                     help="a checkout of the commit to compare with (its btfembed/ is imported from DIR)")
-    ap.add_argument("--repeat", type=int, default=3, metavar="N",
-                    help="rounds per kernel, this tree and the baseline interleaved (default 3)")
-    ap.add_argument("--runs", type=int, default=7, metavar="N", help="opens per round, best taken (default 7)")
+    ap.add_argument("--runs", type=int, default=11, metavar="N",
+                    help="opens of each kind per kernel and tree, the trees taking turns; the best is kept (default 11)")
     ap.add_argument("-k", "--kernel", action="append", default=[], metavar="TEXT",
                     help="only kernels whose name contains TEXT (repeatable)")
+    ap.add_argument("--cpu", action="store_true",
+                    help="time the opens in CPU time of the probe's thread instead of wall time (steadier on a "
+                         "loaded machine; bpftool stays wall time)")
     ap.add_argument("--no-bpftool", action="store_true", help="skip the bpftool columns")
     args = ap.parse_args()
     if args.baseline is not None and not (args.baseline / "btfembed" / "btf" / "reader.py").is_file():
         ap.error(f"{args.baseline} is not a btfembed checkout (no btfembed/btf/reader.py)")
-    if args.repeat < 1 or args.runs < 1:
-        ap.error("--repeat and --runs must be at least 1")
+    if args.runs < 1:
+        ap.error("--runs must be at least 1")
     tool = None if args.no_bpftool else bpftool()
     names = root_names()
     kernels = [(n, raw) for n, raw in raw_kernels(workdir()) if not args.kernel or any(k in n for k in args.kernel)]
@@ -107,22 +119,24 @@ def main() -> int:
     rows = []
     ratios: dict[str, list[tuple[float, str]]] = {"open": [], "prefetch": []}
     for name, raw in kernels:
-        new_rounds, base_rounds = [], []
-        for _ in range(args.repeat):
-            new_rounds.append(probe(REPO, raw, names, args.runs))
-            if args.baseline is not None:
-                base_rounds.append(probe(args.baseline, raw, names, args.runs))
-        new = best_of(new_rounds)
-        row = [name[:44], f"{raw.stat().st_size / 1e6:.1f}", str(int(new["types"]))]
-        if args.baseline is not None:
-            base = best_of(base_rounds)
+        new = Probe(REPO, raw, names, args.cpu)
+        base = Probe(args.baseline, raw, names, args.cpu) if args.baseline is not None else None
+        for _ in range(args.runs):  # this tree and the baseline take turns, open by open
+            for kind in KINDS:
+                new.time(kind)
+                if base is not None:
+                    base.time(kind)
+        new_rss = new.close()
+        row = [name[:44], f"{raw.stat().st_size / 1e6:.1f}", str(new.types)]
+        if base is not None:
+            base_rss = base.close()
             for key in ("open", "prefetch"):
-                ratio = new[key] / base[key]
+                ratio = new.best[key] / base.best[key]
                 ratios[key].append((ratio, name))
-                row += [f"{ms(base[key])} -> {ms(new[key])}", f"{ratio:.2f}"]
-            row += [ms(new["full"]), f"{base['rss_kb'] / 1024:.0f} -> {new['rss_kb'] / 1024:.0f}"]
+                row += [f"{ms(base.best[key])} -> {ms(new.best[key])}", f"{ratio:.2f}"]
+            row += [ms(new.best["full"]), f"{base_rss / 1024:.0f} -> {new_rss / 1024:.0f}"]
         else:
-            row += [ms(new["open"]), ms(new["prefetch"]), ms(new["full"]), f"{new['rss_kb'] / 1024:.0f}"]
+            row += [ms(new.best["open"]), ms(new.best["prefetch"]), ms(new.best["full"]), f"{new_rss / 1024:.0f}"]
         if tool is not None:
             wall, rss, _rc = run_measured([tool, "btf", "dump", "file", str(raw)], repeat=3)
             row += [f"{wall * 1000:.0f}", f"{rss / 1024:.0f}"]
@@ -137,9 +151,9 @@ def main() -> int:
     if tool is not None:
         head += ["bpftool dump ms", "bpftool MB"]
     print(table(rows, head))
-    print(f"\nPython {sys.version.split()[0]}; best of {args.runs} opens in one process, best of {args.repeat} "
-          f"rounds{' (interleaved with the baseline)' if args.baseline is not None else ''}; peak MB is the whole "
-          "interpreter's (all three variants).")
+    turns = " (this tree and the baseline in two processes, taking turns open by open)" if args.baseline else ""
+    print(f"\nPython {sys.version.split()[0]}; {'CPU' if args.cpu else 'wall'} time, best of {args.runs} opens of each "
+          f"kind in one process{turns}; peak MB is the whole interpreter's (all three kinds).")
     if args.baseline is not None:
         print(f"baseline: {args.baseline} ({_describe(args.baseline)}); this tree: {REPO} ({_describe(REPO)})")
         for key, label in (("open", "open"), ("prefetch", f"open+{n} names")):
@@ -154,7 +168,11 @@ def main() -> int:
 
 def _describe(tree: Path) -> str:
     out = subprocess.run(["git", "-C", str(tree), "log", "-1", "--format=%h %s"], capture_output=True, text=True)
-    return out.stdout.strip()[:60] or "not a git checkout"
+    if not out.stdout.strip():
+        return "not a git checkout"
+    dirty = subprocess.run(["git", "-C", str(tree), "status", "--porcelain", "--untracked-files=no"],
+                           capture_output=True, text=True).stdout.strip()
+    return out.stdout.strip()[:60] + (", with uncommitted changes" if dirty else "")
 
 
 if __name__ == "__main__":
