@@ -262,3 +262,17 @@ def test_check_of_records_longer_than_a_comparison_group(order: str, small_group
             values = [rng.randrange(1 << 32)] if role == O else [sec.limit(role), _past(sec.limit(role), rng)]
             for v in values:
                 _expect(sec, raw, good, {first + j: v}, all_paths=True)
+
+
+def test_a_stored_index_that_does_not_fit_is_refused() -> None:
+    """``offsets=`` with entries past the section, out of order, or not at
+    record starts: one error, never an IndexError."""
+    from array import array
+    raw = _synthetic()
+    good = BTF(raw)
+    offs = good.type_offsets()
+    n = good.record_words(good.type_cnt - 1)[0] + good.record_words(good.type_cnt - 1)[1]
+    for bad in ([*offs[:-1], n - 1], [0, n + 5, *offs[2:]], [*offs[:5], offs[6], offs[5], *offs[7:]],
+                [*offs[:9], offs[9] + 1, *offs[10:]], list(offs[:-1])):
+        with pytest.raises(BTFFormatError, match="type index does not fit"):
+            BTF(raw, offsets=array("I", bad))
