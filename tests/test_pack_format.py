@@ -38,7 +38,8 @@ def test_python_runtime_copy_matches_the_owner() -> None:
     assert runtime.PACK_CODECS == F.CODECS
     assert runtime.PACK_BLOCK_SIZE_MAX == F.BLOCK_SIZE_MAX
     assert runtime.PACK_COUNT_MAX == F.COUNT_MAX
-    assert (runtime.PACK_FLAG_BTF_RECODE, runtime.PACK_FLAGS_KNOWN) == (F.FLAG_BTF_RECODE, F.FLAGS_KNOWN)
+    assert (runtime.PACK_FLAG_BTF_RECODE, runtime.PACK_FLAG_SPLIT, runtime.PACK_FLAGS_KNOWN) == (
+        F.FLAG_BTF_RECODE, F.FLAG_SPLIT, F.FLAGS_KNOWN)
     assert runtime.PACK_BTF_KINDS == F.BTF_KINDS
     assert runtime.FIELD_MAX == F.FIELD_MAX and runtime.BLOB_MAX == F.BLOB_MAX
     for name, code, offset in F.HEADER_FIELDS:
@@ -64,6 +65,7 @@ def test_c_header_copy_matches_the_owner() -> None:
     assert int(d["BTFEMBED_PACK_ENTRY_RECORD"]) == F.ENTRY_RECORD
     assert int(d["BTFEMBED_PACK_OBJECT_RECORD"]) == F.OBJECT_RECORD
     assert d["BTFEMBED_PACK_FLAG_BTF_RECODE"] == f"{F.FLAG_BTF_RECODE}u"
+    assert d["BTFEMBED_PACK_FLAG_SPLIT"] == f"{F.FLAG_SPLIT}u"
     assert d["BTFEMBED_PACK_FLAGS_KNOWN"] == f"{F.FLAGS_KNOWN}u"
     c = (INCLUDE / "btfembed.c").read_text()
     body = c[c.index("kinds[20][4] = {"):]
@@ -250,7 +252,7 @@ def test_packs_of_btf_store_recoded_blobs(codec: str) -> None:
     blobs = _real_blobs()
     pack = build_pack([(KernelKey("x86_64", "d", str(i), f"5.{i}"), b) for i, b in enumerate(blobs)])
     data = encode_pack(pack, codec=codec)
-    assert _fixed(data)["flags"] == (0 if codec == "none" else F.FLAG_BTF_RECODE)
+    assert _fixed(data)["flags"] == (0 if codec == "none" else F.FLAG_BTF_RECODE | F.FLAG_SPLIT)
     assert decode_pack(data) == pack
     forced = encode_pack(pack, codec="none", btf_recode=True)
     assert _fixed(forced)["flags"] == F.FLAG_BTF_RECODE and decode_pack(forced) == pack
@@ -259,6 +261,32 @@ def test_packs_of_btf_store_recoded_blobs(codec: str) -> None:
     plain[44:48] = bytes(4)                     # flag cleared: the stored bytes no longer match the digests
     with pytest.raises(PackError, match="digest"):
         decode_pack(_reseal(plain))
+
+
+@pytest.mark.parametrize("recode", [False, True])
+def test_split_blocks_hold_first_parts_then_strings(recode: bool) -> None:
+    """A split block: each blob's header and types, in order, then each
+    blob's strings; a blob that is not BTF stays whole among the first
+    parts.  Readers reassemble every blob."""
+    blobs = _real_blobs()
+    junk = bytes(range(7)) * 9
+    items = [(KernelKey("x86_64", "d", str(i), f"5.{i}"), b) for i, b in enumerate(blobs + [junk])]
+    pack = build_pack(items)
+    data = encode_pack(pack, codec="none", btf_recode=recode, split=True)
+    f = _fixed(data)
+    assert f["flags"] == F.FLAG_SPLIT | (F.FLAG_BTF_RECODE if recode else 0) and f["n_blocks"] == 1
+    assert decode_pack(data) == pack
+    table = runtime._pack_table(data)
+    stored = [runtime.btf_recode(b, encode=True) if recode else b for b in
+              [table.get_blob(i) for i in range(f["n_blobs"])]]
+    cuts = [runtime.split_point(b[:24], len(b)) for b in stored]
+    assert cuts.count(len(junk)) >= 1 and all(c < len(b) for b, c in zip(stored, cuts) if b != junk)
+    want = b"".join(b[:c] for b, c in zip(stored, cuts)) + b"".join(b[c:] for b, c in zip(stored, cuts))
+    assert data.endswith(want)
+    # a string section that does not end the blob: no cut
+    b = bytearray(blobs[0])
+    struct.pack_into("<I", b, 20, struct.unpack_from("<I", b, 20)[0] - 1)
+    assert runtime.split_point(bytes(b[:24]), len(b)) == len(b)
 
 
 # ---------------------------------------------------------------------------
@@ -344,7 +372,7 @@ MANGLES = [
     ("index", lambda d: d[:200]),
     ("format", lambda d: d[:14] + b"\x01\x00" + d[16:]),
     ("codec", lambda d: _reseal(bytearray(d[:16] + b"\x09\x00\x00\x00" + d[20:]))),
-    ("flags", lambda d: _reseal(bytearray(d[:44] + b"\x02\x00\x00\x00" + d[48:]))),
+    ("flags", lambda d: _reseal(bytearray(d[:44] + b"\x04\x00\x00\x00" + d[48:]))),
     ("flip-blob-byte", _flip_blob_byte),
     ("flip-index-byte", lambda d: d[:150] + bytes([d[150] ^ 1]) + d[151:]),
     ("truncate", lambda d: _truncate_block(d, False)),

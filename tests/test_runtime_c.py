@@ -229,11 +229,11 @@ def test_index_checked_once_blobs_always(pack, tmp_path: Path) -> None:
     assert out[2] == f"blob-flipped {-errno.EBADMSG} path -"
 
 
-@pytest.mark.parametrize("codec", ["none", "xz"])
-def test_btf_recode_decoded_as_python_encodes(tmp_path: Path, codec: str) -> None:
-    """The C inverse of the BTF recoding agrees with the Python
-    encoder on real blobs and on damaged, truncated and non-BTF ones:
-    btfembed_check(table, 1) decodes every blob and checks its digest."""
+@pytest.mark.parametrize("codec,split", [("none", False), ("none", True), ("xz", True)])
+def test_btf_recode_decoded_as_python_encodes(tmp_path: Path, codec: str, split: bool) -> None:
+    """The C inverse of the BTF recoding (and of split blocks) agrees with
+    the Python encoder on real blobs and on damaged, truncated and non-BTF
+    ones: btfembed_check(table, 1) decodes every blob and checks its digest."""
     import random
 
     from btfembed.embed.codegen import generate_c
@@ -250,7 +250,7 @@ def test_btf_recode_decoded_as_python_encodes(tmp_path: Path, codec: str) -> Non
                 b = b[:rng.randrange(1, len(b) + 1)]
         items.append((KernelKey("x86_64", "d", str(i), f"5.{i}"), bytes(b)))
     pack = build_pack(items)
-    data = encode_pack(pack, codec=codec, btf_recode=True, block_size=40000)
+    data = encode_pack(pack, codec=codec, btf_recode=True, split=split, block_size=40000)
     c_text, h_text = generate_c(pack, prefix="t", codec=codec, pack_bytes=data)
     (tmp_path / "gen.h").write_text(h_text)
     (tmp_path / "gen.c").write_text(c_text)

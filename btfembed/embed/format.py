@@ -13,7 +13,7 @@ __all__ = [
     "MAGIC", "FORMAT", "HEADER_SIZE", "DIGEST_SIZE", "BLOCK_RECORD", "BLOB_RECORD", "ENTRY_RECORD",
     "OBJECT_RECORD", "CODECS", "CODEC_IDS", "CODEC_NONE", "CODEC_ZLIB", "CODEC_XZ", "CODEC_ZSTD",
     "DEFAULT_CODEC", "DEFAULT_BLOCK_SIZE", "BLOCK_SIZE_MAX", "FIELD_MAX", "BLOB_MAX", "PACK_MAX",
-    "COUNT_MAX", "HEADER_FIELDS", "FLAG_BTF_RECODE", "FLAGS_KNOWN", "BTF_KINDS",
+    "COUNT_MAX", "HEADER_FIELDS", "FLAG_BTF_RECODE", "FLAG_SPLIT", "FLAGS_KNOWN", "BTF_KINDS",
 ]
 
 MAGIC = b"BTFEMBED-PACK\n"       # 14 bytes, as in format 1
@@ -40,11 +40,13 @@ BLOB_MAX = 256 * 1024 * 1024      # largest raw blob
 PACK_MAX = 0xFFFFFFFF             # offsets are u32
 COUNT_MAX = 1 << 24               # entries, blobs, blocks, objects
 
-# Header flags.  FLAG_BTF_RECODE: every blob is stored transformed by the
-# BTF recoding (docs/pack-format.md, "BTF recoding"); the writer sets it for
-# every codec but none.
+# Header flags (docs/pack-format.md); the writer sets both for every codec
+# but none.  FLAG_BTF_RECODE: every blob is stored transformed by the BTF
+# recoding.  FLAG_SPLIT: a block holds the first parts of its blobs (BTF
+# header and types), then their second parts (strings).
 FLAG_BTF_RECODE = 1
-FLAGS_KNOWN = FLAG_BTF_RECODE
+FLAG_SPLIT = 2
+FLAGS_KNOWN = FLAG_BTF_RECODE | FLAG_SPLIT
 
 # The BTF recoding's view of a type record, by kind (BTF_KIND_*): (bytes
 # after the 12-byte common part, bytes per member, whether each member

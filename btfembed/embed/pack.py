@@ -4,8 +4,9 @@ A pack is what ``btfembed build`` produces and what the generators embed.
 The file is pack format 3, specified in docs/pack-format.md (constants in
 ``btfembed.embed.format``): a fixed header with a SHA-256 over the index,
 block / blob / entry / object tables, a string table, then the blobs in
-solid-compressed blocks of bounded raw size (recoded by the BTF name
-transform first, ``runtime.btf_recode``, when compressed).
+solid-compressed blocks of bounded raw size (when compressed, each blob
+transformed by the BTF recoding, ``runtime.btf_recode``, and each block
+split: headers and types first, strings after, ``runtime.split_point``).
 
 ``encode_pack`` is the writer.  Reading is the runtime's job
 (``btfembed.embed.runtime``, the code generated Python modules run too);
@@ -232,12 +233,13 @@ def _strings(values: Sequence[str]) -> tuple[bytes, dict[str, int]]:
 
 
 def encode_pack(pack: Pack, *, codec: str | None = None, block_size: int | None = None,
-                compress: bool | None = None, btf_recode: bool | None = None) -> bytes:
+                compress: bool | None = None, btf_recode: bool | None = None, split: bool | None = None) -> bytes:
     """Pack format 3 bytes for ``pack``.  ``codec``: none, zlib (default), xz
     or zstd (``compress=True`` is the older spelling of zlib, ``False`` of
     none); ``block_size``: raw bytes per block (default 256 KiB);
     ``btf_recode``: store the blobs transformed by the BTF recoding (default:
-    for every codec but none, where it saves nothing)."""
+    for every codec but none, where it saves nothing); ``split``: store each
+    block's BTF strings after all its headers and types (same default)."""
     if codec is None:
         codec = "none" if compress is False else F.DEFAULT_CODEC
     if codec not in _COMPRESSORS:
@@ -274,14 +276,18 @@ def encode_pack(pack: Pack, *, codec: str | None = None, block_size: int | None 
     compressor = _COMPRESSORS[codec]
     if btf_recode is None:
         btf_recode = codec != "none"
-    flags = F.FLAG_BTF_RECODE if btf_recode else 0
+    if split is None:
+        split = codec != "none"
+    flags = (F.FLAG_BTF_RECODE if btf_recode else 0) | (F.FLAG_SPLIT if split else 0)
     block_recs, blob_recs, stored = [], [], []
     pos = block_max = 0
     for b, members in enumerate(blocks):
-        if flags & F.FLAG_BTF_RECODE:
-            raw = b"".join(_rt.btf_recode(pack.blobs[i], encode=True) for i in members)
+        parts = [_rt.btf_recode(pack.blobs[i], encode=True) if btf_recode else pack.blobs[i] for i in members]
+        if split:
+            cuts = [_rt.split_point(p[:24], len(p)) for p in parts]
+            raw = b"".join(p[:c] for p, c in zip(parts, cuts)) + b"".join(p[c:] for p, c in zip(parts, cuts))
         else:
-            raw = b"".join(pack.blobs[i] for i in members)
+            raw = b"".join(parts)
         data = compressor(raw)
         off = 0
         for i in members:
@@ -339,7 +345,9 @@ def describe_pack(data: bytes, source: str = "pack") -> str:
     except _rt.InvalidPackError as exc:
         raise PackError(str(exc)) from None
     info = table.info
-    recoded = ", BTF recoded" if info["flags"] & F.FLAG_BTF_RECODE else ""
+    flags = info["flags"]
+    assert isinstance(flags, int)
+    recoded = (", BTF recoded" if flags & F.FLAG_BTF_RECODE else "") + (", split blocks" if flags & F.FLAG_SPLIT else "")
     lines = [f"{source}: pack format {F.FORMAT}, codec {info['codec']}{recoded}, {len(table.entries)} kernels, "
              f"{info['n_blobs']} blobs in {info['n_blocks']} blocks (largest {info['block_max']} bytes raw), "
              f"{info['pack_size']} bytes"]

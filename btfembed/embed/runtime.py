@@ -72,7 +72,7 @@ __all__ = [
     "EMBEDDED", "KERNEL_BTF", "NO_MATCH", "AMBIGUOUS", "Lookup", "InvalidPackError", "NoBTFError",
     "normalize_arch", "parse_os_release", "read_os_release", "running_key", "lookup", "find_btf",
     "btf_path", "blob_path", "describe", "kernels", "explain", "check_object", "object_digest", "parse_key",
-    "StaleObjectError", "btf_recode",
+    "StaleObjectError", "btf_recode", "split_point", "unsplit_blob",
 ]
 
 # Status values (Lookup.status); the C runtime's BTFEMBED_OK, _KERNEL_BTF,
@@ -102,7 +102,8 @@ PACK_CODECS = {0: "none", 1: "zlib", 2: "xz", 3: "zstd"}
 PACK_BLOCK_SIZE_MAX = 256 * 1024 * 1024
 PACK_COUNT_MAX = 1 << 24
 PACK_FLAG_BTF_RECODE = 1
-PACK_FLAGS_KNOWN = PACK_FLAG_BTF_RECODE
+PACK_FLAG_SPLIT = 2
+PACK_FLAGS_KNOWN = PACK_FLAG_BTF_RECODE | PACK_FLAG_SPLIT
 # BTF kind -> (bytes after the common 12, bytes per member, members start
 # with a name, where in a member a value is stored as a difference or 0)
 PACK_BTF_KINDS = {
@@ -509,9 +510,16 @@ def _pack_table(data: bytes, name: str = "pack") -> "_Table":
         cached[:] = [(b, raw)]
         return raw
 
+    members: dict[int, list[int]] = {}
+    for i, (block, _, _, _) in enumerate(blobs):
+        members.setdefault(block, []).append(i)
+
     def get_blob(i: int) -> bytes:
         block, off, length, digest = blobs[i]
-        raw = get_block(block)[off:off + length]
+        if flags & PACK_FLAG_SPLIT:
+            raw = unsplit_blob(get_block(block), [blobs[j][2] for j in members[block]], members[block].index(i))
+        else:
+            raw = get_block(block)[off:off + length]
         if flags & PACK_FLAG_BTF_RECODE:
             raw = btf_recode(raw, encode=False)
         if len(raw) != length or hashlib.sha256(raw).digest() != digest:
@@ -524,6 +532,37 @@ def _pack_table(data: bytes, name: str = "pack") -> "_Table":
     table.info = {"codec": codec_name, "n_blobs": n_blobs, "n_blocks": n_blocks, "block_max": block_max,
                   "pack_size": pack_size, "flags": flags}
     return table
+
+
+def split_point(head: bytes, length: int) -> int:
+    """Where a blob of ``length`` bytes starting with ``head`` (its first 24
+    bytes or fewer) is cut when blocks are split (docs/pack-format.md): at
+    its string section when it is BTF whose string section ends the blob
+    after the type section, else at its end."""
+    if length < 24 or len(head) < 24:
+        return length
+    magic, hdr_len, type_off, type_len, str_off, str_len = struct.unpack_from("<H2xIIIII", head)
+    s0: int = hdr_len + str_off
+    if magic != 0xEB9F or hdr_len < 24 or hdr_len + type_off + type_len > s0 or s0 + str_len != length:
+        return length
+    return s0
+
+
+def unsplit_blob(block: bytes, lengths: "list[int]", k: int) -> bytes:
+    """Blob ``k`` of a split block whose blobs have ``lengths``, in order: its
+    first part among the first parts, its second after all of them (b"" when
+    the block does not hold them)."""
+    a = rest = 0
+    mine = (0, 0, 0)
+    for j, n in enumerate(lengths):
+        c = split_point(block[a:a + 24], n)
+        if j == k:
+            mine = (a, c, rest)
+        a += c
+        rest += n - c
+    at, c, b = mine
+    out = block[at:at + c] + block[a + b:a + b + lengths[k] - c]
+    return out if a + rest <= len(block) else b""
 
 
 def btf_recode(blob: bytes, *, encode: bool) -> bytes:

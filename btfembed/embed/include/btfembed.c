@@ -821,8 +821,58 @@ static void btfembed__btf_recode_decode(unsigned char *b, size_t n)
 	}
 }
 
+/* Where a blob of `len` bytes starting with `h` (at least 24 bytes of it
+ * when len >= 24) is cut in a split block (docs/pack-format.md): at its
+ * string section when that ends the blob after the types, else at its end. */
+static size_t btfembed__split_point(const unsigned char *h, size_t len)
+{
+	unsigned long long hdr, s0;
+
+	if (len < 24 || h[0] != 0x9f || h[1] != 0xeb)
+		return len;
+	hdr = btfembed__u32(h + 4);
+	s0 = hdr + btfembed__u32(h + 16);
+	if (hdr < 24 || hdr + btfembed__u32(h + 8) + btfembed__u32(h + 12) > s0 ||
+	    s0 + btfembed__u32(h + 20) != len)
+		return len;
+	return (size_t)s0;
+}
+
+/* Blob `blob` of a split block blk[0..size) into out[0..len): its first part
+ * among the first parts of the block's blobs (in table order), its second
+ * after all of them.  0, or -EBADMSG when the parts do not fit. */
+static int btfembed__unsplit(const struct btfembed__pack *p, size_t blob, const unsigned char *blk, size_t size,
+			     unsigned char *out, size_t len)
+{
+	size_t block = btfembed__u32(p->blobs + blob * BTFEMBED_PACK_BLOB_RECORD), a = 0, rest = 0, j;
+	size_t at = 0, cut = 0, b = 0;
+
+	for (j = 0; j < p->n_blobs; j++) {
+		const unsigned char *r = p->blobs + j * BTFEMBED_PACK_BLOB_RECORD;
+		size_t n = btfembed__u32(r + 8), c;
+
+		if (btfembed__u32(r) != block)
+			continue;
+		if (a > size || (n >= 24 && size - a < 24))
+			return -EBADMSG;
+		c = btfembed__split_point(blk + a, n);
+		if (j == blob) {
+			at = a;
+			cut = c;
+			b = rest;
+		}
+		a += c;
+		rest += n - c;
+		if (a > size || rest > size - a)
+			return -EBADMSG;
+	}
+	memcpy(out, blk + at, cut);
+	memcpy(out + cut, blk + a + b, len - cut);
+	return 0;
+}
+
 /* Blob `blob`: *data points at its raw bytes, checked against its digest;
- * *owned is the block buffer to free() (NULL when the pack is stored). */
+ * *owned is the buffer to free() (NULL when the bytes lie in the pack). */
 static int btfembed__get_blob(const struct btfembed_table *t, const struct btfembed__pack *p, size_t blob,
 			      const unsigned char **data, size_t *len, void **owned, unsigned char sha[32])
 {
@@ -830,7 +880,7 @@ static int btfembed__get_blob(const struct btfembed_table *t, const struct btfem
 	struct btfembed__sha256 s;
 	unsigned char got[32];
 	size_t block = btfembed__u32(r), off = btfembed__u32(r + 4), boff, stored, raw_size;
-	void *buf = NULL;
+	void *buf = NULL, *out;
 
 	*owned = NULL;
 	k = p->blocks + block * BTFEMBED_PACK_BLOCK_RECORD;
@@ -839,14 +889,7 @@ static int btfembed__get_blob(const struct btfembed_table *t, const struct btfem
 	raw_size = btfembed__u32(k + 8);
 	*len = btfembed__u32(r + 8);
 	memcpy(sha, r + 12, 32);
-	if (p->codec == BTFEMBED_PACK_CODEC_NONE && (p->flags & BTFEMBED_PACK_FLAG_BTF_RECODE)) {
-		buf = malloc(*len ? *len : 1);
-		if (!buf)
-			return -ENOMEM;
-		memcpy(buf, p->base + p->data_offset + boff + off, *len);
-		raw = (const unsigned char *)buf;
-		off = 0;
-	} else if (p->codec == BTFEMBED_PACK_CODEC_NONE) {
+	if (p->codec == BTFEMBED_PACK_CODEC_NONE) {
 		raw = p->base + p->data_offset + boff;
 	} else {
 		if (!t->decode)
@@ -860,8 +903,27 @@ static int btfembed__get_blob(const struct btfembed_table *t, const struct btfem
 		}
 		raw = (const unsigned char *)buf;
 	}
-	if (p->flags & BTFEMBED_PACK_FLAG_BTF_RECODE)
-		btfembed__btf_recode_decode((unsigned char *)buf + off, *len);
+	if (p->flags & (BTFEMBED_PACK_FLAG_SPLIT | BTFEMBED_PACK_FLAG_BTF_RECODE)) {
+		/* the blob's own copy: reassembled and/or decoded in place */
+		out = malloc(*len ? *len : 1);
+		if (!out) {
+			free(buf);
+			return -ENOMEM;
+		}
+		if (!(p->flags & BTFEMBED_PACK_FLAG_SPLIT))
+			memcpy(out, raw + off, *len);
+		else if (btfembed__unsplit(p, blob, raw, raw_size, (unsigned char *)out, *len) != 0) {
+			free(out);
+			free(buf);
+			return -EBADMSG;
+		}
+		free(buf);
+		buf = out;
+		raw = (const unsigned char *)buf;
+		off = 0;
+		if (p->flags & BTFEMBED_PACK_FLAG_BTF_RECODE)
+			btfembed__btf_recode_decode((unsigned char *)buf, *len);
+	}
 	btfembed__sha256_init(&s);
 	btfembed__sha256_update(&s, raw + off, *len);
 	btfembed__sha256_final(&s, got);

@@ -152,7 +152,8 @@ extern "C" {
 #define BTFEMBED_PACK_OFF_META_SHA256 64
 #define BTFEMBED_PACK_COUNT_MAX (1u << 24)
 #define BTFEMBED_PACK_FLAG_BTF_RECODE 1u /* blobs stored transformed by the BTF recoding */
-#define BTFEMBED_PACK_FLAGS_KNOWN 1u
+#define BTFEMBED_PACK_FLAG_SPLIT 2u /* a block holds its blobs' first parts, then their second parts */
+#define BTFEMBED_PACK_FLAGS_KNOWN 3u
 #define BTFEMBED_PACK_BLOCK_SIZE_MAX ((size_t)256 << 20)
 
 #define BTFEMBED_FIELD_MAX 255                   /* bytes per key field */

@@ -184,7 +184,8 @@ const (
 	codecNone     = 0
 	codecZlib     = 1
 	flagBTFRecode = 1 // blobs stored transformed by the BTF recoding
-	flagsKnown    = flagBTFRecode
+	flagSplit     = 2 // a block holds its blobs' first parts, then their second parts
+	flagsKnown    = flagBTFRecode | flagSplit
 )
 
 // btfKinds: per BTF kind, bytes after the common 12, bytes per member,
@@ -689,9 +690,17 @@ func (p *Pack) Blob(i int) ([]byte, error) {
 			return nil, bad("pack", fmt.Sprintf("block %d is larger than stated or corrupt", b.block))
 		}
 	}
-	out := raw[b.off : b.off+b.length]
-	if p.codec == codecNone {
-		out = append([]byte(nil), out...) // never hand out (or recode) the pack's own bytes
+	var out []byte
+	if p.flags&flagSplit != 0 {
+		out = p.unsplit(p.entries[i].blob, raw)
+		if out == nil {
+			return nil, bad("pack", fmt.Sprintf("block %d: blobs do not fit", b.block))
+		}
+	} else {
+		out = raw[b.off : b.off+b.length]
+		if p.codec == codecNone {
+			out = append([]byte(nil), out...) // never hand out (or recode) the pack's own bytes
+		}
 	}
 	if p.flags&flagBTFRecode != 0 {
 		btfRecodeDecode(out)
@@ -700,6 +709,57 @@ func (p *Pack) Blob(i int) ([]byte, error) {
 		return nil, bad("pack", fmt.Sprintf("blob %d: digest mismatch", p.entries[i].blob))
 	}
 	return out, nil
+}
+
+// splitPoint is where a blob of n bytes starting with h is cut in a split
+// block: at its string section when that ends the blob after the types,
+// else at its end (docs/pack-format.md).
+func splitPoint(h []byte, n uint64) uint64 {
+	le := binary.LittleEndian
+	if n < 24 || len(h) < 24 || le.Uint16(h) != 0xEB9F {
+		return n
+	}
+	hdr := uint64(le.Uint32(h[4:]))
+	s0 := hdr + uint64(le.Uint32(h[16:]))
+	if hdr < 24 || hdr+uint64(le.Uint32(h[8:]))+uint64(le.Uint32(h[12:])) > s0 || s0+uint64(le.Uint32(h[20:])) != n {
+		return n
+	}
+	return s0
+}
+
+// unsplit copies blob k out of its split block: its first part among the
+// first parts of the block's blobs (in table order), its second after all
+// of them; nil when they do not fit.
+func (p *Pack) unsplit(k uint32, blk []byte) []byte {
+	block := p.blobs[k].block
+	size := uint64(len(blk))
+	var a, rest, at, cut, b uint64
+	for j, o := range p.blobs {
+		if o.block != block {
+			continue
+		}
+		n := uint64(o.length)
+		if a > size {
+			return nil
+		}
+		head := blk[a:]
+		if len(head) > 24 {
+			head = head[:24]
+		}
+		c := splitPoint(head, n)
+		if uint32(j) == k {
+			at, cut, b = a, c, rest
+		}
+		a += c
+		rest += n - c
+		if a+rest > size {
+			return nil
+		}
+	}
+	n := uint64(p.blobs[k].length)
+	out := make([]byte, 0, n)
+	out = append(out, blk[at:at+cut]...)
+	return append(out, blk[a+b:a+b+n-cut]...)
 }
 
 // Find applies rule 3: the entry index and whether the full key matched.

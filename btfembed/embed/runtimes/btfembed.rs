@@ -227,7 +227,8 @@ const PACK_BLOCK_SIZE_MAX: u32 = 256 * 1024 * 1024;
 const CODEC_NONE: u32 = 0;
 const CODEC_ZLIB: u32 = 1;
 const FLAG_BTF_RECODE: u32 = 1; // blobs stored transformed by the BTF recoding
-const FLAGS_KNOWN: u32 = FLAG_BTF_RECODE;
+const FLAG_SPLIT: u32 = 2; // a block holds its blobs' first parts, then their second parts
+const FLAGS_KNOWN: u32 = FLAG_BTF_RECODE | FLAG_SPLIT;
 // Per BTF kind: bytes after the common 12, bytes per member, members named,
 // where in a member a value is stored as a difference (0: none).
 const BTF_KINDS: [[u32; 4]; 20] = [
@@ -898,6 +899,21 @@ fn btf_recode_decode(b: &mut [u8]) {
     }
 }
 
+/// Where a blob of `n` bytes starting with `h` is cut in a split block: at
+/// its string section when that ends the blob after the types, else at its
+/// end (docs/pack-format.md).
+fn split_point(h: &[u8], n: u64) -> u64 {
+    if n < 24 || h.len() < 24 || h[0] != 0x9f || h[1] != 0xeb {
+        return n;
+    }
+    let hdr = u32_at(h, 4) as u64;
+    let s0 = hdr + u32_at(h, 16) as u64;
+    if hdr < 24 || hdr + u32_at(h, 8) as u64 + u32_at(h, 12) as u64 > s0 || s0 + u32_at(h, 20) as u64 != n {
+        return n;
+    }
+    s0
+}
+
 /// A parsed, checked btfembed pack (codec none or zlib).
 pub struct Pack {
     data: &'static [u8],
@@ -1053,12 +1069,19 @@ impl Pack {
         let block = &self.blocks[blob.block];
         let data: &'static [u8] = self.data;
         let stored = &data[block.start..block.start + block.stored];
-        let mut raw: Cow<'static, [u8]> = if self.codec == CODEC_ZLIB {
-            let inflated = zlib_decompress(stored, block.size)
-                .map_err(|why| bad(&format!("block {} does not decompress ({})", blob.block, why)))?;
-            Cow::Owned(inflated[blob.off..blob.off + blob.len].to_vec())
+        let whole: Cow<'static, [u8]> = if self.codec == CODEC_ZLIB {
+            Cow::Owned(zlib_decompress(stored, block.size)
+                .map_err(|why| bad(&format!("block {} does not decompress ({})", blob.block, why)))?)
         } else {
-            Cow::Borrowed(&stored[blob.off..blob.off + blob.len])
+            Cow::Borrowed(stored)
+        };
+        let mut raw: Cow<'static, [u8]> = if self.flags & FLAG_SPLIT != 0 {
+            Cow::Owned(self.unsplit(*b, &whole).ok_or_else(|| bad(&format!("block {}: blobs do not fit", blob.block)))?)
+        } else {
+            match whole {
+                Cow::Owned(v) => Cow::Owned(v[blob.off..blob.off + blob.len].to_vec()),
+                Cow::Borrowed(s) => Cow::Borrowed(&s[blob.off..blob.off + blob.len]),
+            }
         };
         if self.flags & FLAG_BTF_RECODE != 0 {
             btf_recode_decode(raw.to_mut());
@@ -1067,6 +1090,41 @@ impl Pack {
             return Err(bad(&format!("blob {}: digest mismatch", b)));
         }
         Ok(raw)
+    }
+
+    /// Blob `k` out of its split block: its first part among the first
+    /// parts of the block's blobs (in table order), its second after all of
+    /// them; None when they do not fit.
+    fn unsplit(&self, k: usize, blk: &[u8]) -> Option<Vec<u8>> {
+        let block = self.blobs[k].block;
+        let size = blk.len() as u64;
+        let (mut a, mut rest, mut at, mut cut, mut b) = (0u64, 0u64, 0u64, 0u64, 0u64);
+        for (j, o) in self.blobs.iter().enumerate() {
+            if o.block != block {
+                continue;
+            }
+            let n = o.len as u64;
+            if a > size {
+                return None;
+            }
+            let head = &blk[a as usize..(a + 24).min(size) as usize];
+            let c = split_point(head, n);
+            if j == k {
+                at = a;
+                cut = c;
+                b = rest;
+            }
+            a += c;
+            rest += n - c;
+            if a + rest > size {
+                return None;
+            }
+        }
+        let n = self.blobs[k].len as u64;
+        let mut out = Vec::with_capacity(n as usize);
+        out.extend_from_slice(&blk[at as usize..(at + cut) as usize]);
+        out.extend_from_slice(&blk[(a + b) as usize..(a + b + n - cut) as usize]);
+        Some(out)
     }
 
     /// Rule 3: status, entry index, whether the full key matched.
