@@ -10,8 +10,8 @@ build' makes), and side by side:
              links with ld -b binary);
 * per-blob   the unique blobs each zlib-compressed (format 1's --compress);
 * pack3 X    pack format 3 with codec X (none, zlib, xz, zstd), whole file;
-* as is      the same without the BTF recoding (how format 2
-             stored blobs), for comparison;
+* as is      the same without the BTF recoding and split blocks (how
+             format 2 stored blobs), for comparison;
 * +linked    the bytes a linked, stripped program grows by: the tar.gz as a
              plain array (bcc's way, no code) versus generated C with each
              codec (pack + the btfembed runtime + the codec glue; the codec
@@ -264,7 +264,7 @@ def size_row(name: str, items: list[tuple[KernelKey, bytes]], objects: list[str]
     uniq = pack.blobs
     per_blob = sum(len(zlib.compress(b, 9)) for b in uniq)
     sizes = {c: len(encode_pack(pack, codec=c)) for c in CODECS}
-    plain = {c: len(encode_pack(pack, codec=c, btf_recode=False)) for c in ("zlib", "xz")}
+    plain = {c: len(encode_pack(pack, codec=c, btf_recode=False, split=False)) for c in ("zlib", "xz")}
     grow = linked_growth(work, pack, tgz)
     best = min(sizes["zlib"], sizes["xz"])
     print(f"\n== {name}: {len(objects)} objects x {len(items)} kernels, {len(uniq)} unique blobs, "
@@ -275,7 +275,7 @@ def size_row(name: str, items: list[tuple[KernelKey, bytes]], objects: list[str]
     for c in CODECS:
         print(f"  {'pack3 ' + c:22} {sizes[c]:>9} {sizes[c] / len(tgz):>9.2f} {grow[c][0]:>13} {grow[c][1]:>17}")
     for c in ("zlib", "xz"):
-        print(f"  {'  ' + c + ', as is':22} {plain[c]:>9} {plain[c] / len(tgz):>9.2f}   (without the BTF recoding)")
+        print(f"  {'  ' + c + ', as is':22} {plain[c]:>9} {plain[c] / len(tgz):>9.2f}   (no BTF recoding, no split: format 2's layout)")
     for c in CODECS:
         r = grow["runtime " + c]
         print(f"  {'runtime, empty ' + c:22} {'':>9} {'':>9} {r[0]:>13} {r[1]:>17}")
