@@ -311,14 +311,15 @@ def _process(kernel: KernelInput, kernel_digest: str) -> KernelResult:
     return r._replace(damaged=tuple(_CACHE.damaged[seen:])) if len(_CACHE.damaged) > seen else r
 
 
-_PLANS: dict[str, LocalPlan] = {}
+_PLANS: dict[tuple[str, str], LocalPlan] = {}
 
 
 def _plan(o: ObjectInput) -> LocalPlan:
-    """The object's replay plan (``minimize.pieces``), made once per process."""
-    p = _PLANS.get(o.digest)
+    """The object's replay plan (``minimize.pieces``), made once per process
+    (by path too: messages and summaries name the object's own path)."""
+    p = _PLANS.get((o.digest, o.path))
     if p is None:
-        p = _PLANS[o.digest] = plan(o.obj)
+        p = _PLANS[(o.digest, o.path)] = plan(o.obj)
     return p
 
 
