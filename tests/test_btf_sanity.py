@@ -33,6 +33,7 @@ def small_groups(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(reader, "_CHECK_WORDS", GROUP)
     monkeypatch.setattr(reader, "_LANE_STARTS", [])
 
+
 # Each word of a record, by kind: (words before the items, words per item).
 _HEAD = {
     wire.INT: (N, O, O, O), wire.PTR: (N, O, T), wire.ARRAY: (N, O, O, T, T, O), wire.STRUCT: (N, O, O),
