@@ -17,12 +17,15 @@ value then does not decode) is *damaged*: removed, counted in
 ``Cache.damaged`` and treated as a miss, so the value is computed again
 and written over it.  A missing entry is a plain miss.
 
-Two kinds of entries (see ``btfembed.build.pipeline``):
+Kinds of entries:
 
-* ``analysis``: one object against one kernel (summaries, marks and the
-  kernel types they need);
-* ``result``: one kernel's minimized BTF and summaries for a whole set of
-  objects.
+* ``result`` (``btfembed.build.pipeline``): one kernel's minimized BTF and
+  summaries for a whole set of objects;
+* ``outcomes``, ``outcomes-types``, ``check-outcomes`` and ``checked``
+  (``btfembed.build.outcomes``): per kernel, the outcomes of the distinct
+  relocations met so far and the kernel types they need; per emitted BTF,
+  the objects already checked against it;
+* ``start-ids``: the first type id of a kernel and each of its modules.
 """
 
 from __future__ import annotations
@@ -36,11 +39,9 @@ from typing import Any, Callable, Iterable, Sequence, TypeVar
 from btfembed import __version__
 from btfembed.errors import BTFEmbedError
 from btfembed.inputs.files import atomic_write, read_bytes
-from btfembed.minimize.engine import ObjectAnalysis
-from btfembed.btf.types import from_plain, to_plain
 from btfembed.core.results import Summary
 
-__all__ = ["Cache", "digest", "default_cache_dir", "analysis_to_plain", "analysis_from_plain", "seal", "unseal",
+__all__ = ["Cache", "digest", "default_cache_dir", "seal", "unseal",
            "DamagedEntry"]
 
 LAYOUT = "v2"
@@ -181,26 +182,6 @@ def summaries_from_plain(obj: Iterable[Sequence[Any]]) -> tuple[Summary, ...]:
     # straight from the JSON list.
     return tuple(_new(Summary, s) if len(s) == _SUMMARY_FIELDS and s[-1] is None and s[-2] is None
                  else _summary_from(s) for s in obj)
-
-
-def analysis_to_plain(a: ObjectAnalysis, byte_order: str) -> dict[str, object]:
-    return {
-        "version": __version__,
-        "byte_order": byte_order,
-        "summaries": summaries_to_plain(a.summaries),
-        "marks": [[w, t, sorted(m)] for (w, t), m in sorted(a.marks.items())],
-        "wide": None if a.wide_marks is None else [[w, t, sorted(m)] for (w, t), m in sorted(a.wide_marks.items())],
-        "types": [[w, t, to_plain(ty)] for (w, t), ty in sorted(a.types.items())],
-    }
-
-
-def analysis_from_plain(obj: dict[str, Any]) -> tuple[ObjectAnalysis, str]:
-    return ObjectAnalysis(
-        summaries_from_plain(obj["summaries"]),
-        {(w, t): frozenset(m) for w, t, m in obj["marks"]},
-        None if obj["wide"] is None else {(w, t): frozenset(m) for w, t, m in obj["wide"]},
-        {(w, t): from_plain(p) for w, t, p in obj["types"]},
-    ), obj["byte_order"]
 
 
 def blob_to_plain(blob: bytes) -> str:
