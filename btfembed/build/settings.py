@@ -115,7 +115,7 @@ class Settings:
     loader: str = _doc("write BTF kinds this loader parses: libbpf (>= 1.0), libbpf-0.6, libbpf-0.4, "
                        "libbpf-0.3 (or libbpf-0.x); see 'btfembed minimize --help'", default="libbpf")
     compress: bool = _doc("older spelling of codec = 'zlib'", default=False)
-    codec: str | None = _doc("compression of the pack and of generated sources (pack format 2): 'zlib' "
+    codec: str | None = _doc("compression of the pack and of generated sources (docs/pack-format.md): 'zlib' "
                              "(default; Rust output: 'none'), 'xz' (smallest; C links liblzma), 'zstd' "
                              "(C links libzstd) or 'none'", default=None)
     emit: str | None = _doc("also generate sources embedding the pack: 'c', 'python', 'go' or 'rust'",

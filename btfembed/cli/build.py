@@ -100,7 +100,7 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
                    help="write only BTF kinds this loader parses (default: libbpf, i.e. >= 1.0); "
                         "see 'btfembed minimize --help'")
     p.add_argument("--codec", choices=["zlib", "xz", "zstd", "none"], default=None,
-                   help="compression of the pack (format 2) and of --emit sources: zlib (default; C links -lz), "
+                   help="compression of the pack (docs/pack-format.md) and of --emit sources: zlib (default; C links -lz), "
                         "xz (smallest; C links -llzma), zstd (C links -lzstd), none")
     p.add_argument("--compress", action="store_true", default=None, help="older spelling of --codec zlib")
     p.add_argument("--emit", choices=["c", "python", "go", "rust"], help="also generate sources embedding the pack")
