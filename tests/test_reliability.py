@@ -251,7 +251,7 @@ def _tree(root: Path) -> dict[str, bytes]:
     return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
 
 
-@pytest.mark.parametrize("kind", ["result", "outcomes", "checked", "check-outcomes"])
+@pytest.mark.parametrize("kind", ["result", "outcomes", "checked", "check-outcomes", "pack"])
 def test_damaged_cache_entries_are_misses_never_output(tmp_path: Path, kind: str) -> None:
     clean = _build(tmp_path, "clean", None)
     assert clean.returncode == 0, clean.stderr
@@ -270,6 +270,8 @@ def test_damaged_cache_entries_are_misses_never_output(tmp_path: Path, kind: str
                 p.unlink()
         victims = _entries(cache, kind)
         assert victims, kind
+        if how == "swap" and len(victims) < 2:  # one entry of the kind (the pack): nothing to swap with
+            continue
         if how == "swap":  # intact entries, each under another's key
             datas = [p.read_bytes() for p in victims]
             for p, d in zip(victims, datas[1:] + datas[:1]):

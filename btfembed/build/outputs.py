@@ -22,7 +22,7 @@ left as it is (its files' times refreshed).
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 from btfembed.build.outdir import OutDir
 from btfembed.errors import BuildFailed
@@ -46,11 +46,13 @@ def check_complete(result: "BuildResult", settings: "Settings") -> None:
                           f"first: {first.kernel.key} ({first.kernel.path}): {first.error}")
 
 
-def write_outputs(result: "BuildResult", settings: "Settings") -> list[str]:
+def write_outputs(result: "BuildResult", settings: "Settings",
+                  warn: "Callable[[str], None] | None" = None) -> list[str]:
     """Write the outputs of ``result`` as ``settings`` asks (see the module
-    documentation); returns the paths written, in writing order."""
+    documentation); returns the paths written, in writing order.  ``warn``
+    receives a line about a damaged cache entry met (it is recomputed)."""
     from btfembed.build.report import dump_json, to_html, to_json
-    from btfembed.embed.pack import build_pack, encode_pack, object_digest
+    from btfembed.embed.pack import build_pack, object_digest
 
     check_complete(result, settings)
     s = settings
@@ -63,7 +65,7 @@ def write_outputs(result: "BuildResult", settings: "Settings") -> list[str]:
         tree.append((rel, k.blob))
     pack = build_pack([(k.kernel.key, k.blob) for k in result.ok if k.blob is not None],
                       [(os.path.basename(o.path), object_digest(o.data)) for o in result.objects])
-    tree.append(("btfembed.pack", encode_pack(pack, codec=s.pack_codec())))
+    tree.append(("btfembed.pack", _encoded(pack, s, warn)))
     files: list[tuple[str, bytes]] = []
     if s.report:
         files.append((s.report, dump_json(to_json(result, paths)).encode()))
@@ -92,6 +94,30 @@ def write_outputs(result: "BuildResult", settings: "Settings") -> list[str]:
         ensure_dir(os.path.dirname(os.path.abspath(path)))
         atomic_write(path, data)
     return written_tree + [path for path, _ in files] + written
+
+
+def _encoded(pack: "Pack", s: "Settings", warn: "Callable[[str], None] | None") -> bytes:
+    """``encode_pack(pack)`` for the settings' codec, remembered in the
+    build cache (a ``pack`` entry keyed by the pack's content: a rebuild
+    that changed nothing does not compress it again)."""
+    import hashlib
+
+    from btfembed import __version__
+    from btfembed.build.cache import Cache, blob_from_plain, blob_to_plain, default_cache_dir, digest
+    from btfembed.embed.pack import encode_pack
+
+    codec = s.pack_codec()
+    cache = Cache((s.cache_dir or default_cache_dir()) if s.cache else None)
+    key = digest("pack", __version__, codec, [[list(k), i] for k, i in pack.kernels],
+                 [hashlib.sha256(b).hexdigest() for b in pack.blobs], [[n, d.hex()] for n, d in pack.objects])
+    hit = cache.get("pack", key, None, blob_from_plain)
+    if isinstance(hit, bytes):
+        return hit
+    if cache.damaged and warn is not None:
+        warn(f"damaged cache entry ignored, recomputed and rewritten: {cache.damaged[0]}")
+    data = encode_pack(pack, codec=codec)
+    cache.put("pack", key, blob_to_plain(data))
+    return data
 
 
 def _emit_into(out: OutDir, s: "Settings", pack: "Pack", result: "BuildResult") -> list[str]:

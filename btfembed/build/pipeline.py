@@ -512,10 +512,12 @@ def run_build(objects: tuple[ObjectInput, ...], kernels: Sequence[KernelInput], 
     total = len(kernels)
     memo = StatMemo(cache.root)
     try:
+        seen: dict[str, KernelResult] = {}   # one cache read per distinct kernel file
         for i, k in enumerate(kernels):
             d = sources.input_digest(k.path, k.modules, memo.digest)
-            hit = _cached_result(k, d)
+            hit = seen[d]._replace(kernel=k) if d in seen else _cached_result(k, d)
             if hit is not None:
+                seen[d] = hit
                 results[i] = hit
                 if progress:
                     progress(hit, len(results), total)

@@ -206,7 +206,7 @@ def write_and_report(result: "BuildResult", s: "Settings", quiet: bool) -> int:
     from btfembed.build.outputs import write_outputs
     from btfembed.build.report import fails, write_table
 
-    write_outputs(result, s)
+    write_outputs(result, s, warn=warn)
     for m in arch_mismatches(result):
         warn(m.message())
     if not quiet:
