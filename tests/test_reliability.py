@@ -678,10 +678,11 @@ def test_unchanged_out_dir_is_kept_and_a_damaged_one_rewritten(tmp_path: Path) -
     damaged[len(damaged) // 2] ^= 0xFF
     for harm in (lambda: (out / blob).write_bytes(bytes(damaged)),
                  lambda: (out / "stray.txt").write_bytes(b"x"),
-                 lambda: (out / "empty").mkdir()):
+                 lambda: (out / "empty").mkdir(),
+                 lambda: (out / "linked").symlink_to(tmp_path)):
         harm()
         subprocess.run(cmd, check=True, capture_output=True)
         assert _tree(out) == expect
-        assert not (out / "empty").exists()
+        assert not (out / "empty").exists() and not (out / "linked").is_symlink()
         assert os.stat(out / "btfembed.pack").st_ino != inodes["btfembed.pack"]
         assert _leftovers(out) == []

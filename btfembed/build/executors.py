@@ -11,9 +11,9 @@
 Dask workers must be able to import the same btfembed version, and read
 the kernel files and the cache directory at the paths this machine uses (a
 cluster on one machine, or a shared file system); relative paths are sent
-as absolute ones (workers do not share the build's working directory).  A worker that cannot
-write the cache just does not store its results.  Install the extra with
-``pip install 'btfembed[dask]'``.
+as absolute ones (workers do not share the build's working directory).  A
+worker that cannot write the cache just does not store its results.
+Install the extra with ``pip install 'btfembed[dask]'``.
 """
 
 from __future__ import annotations

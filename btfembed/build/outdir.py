@@ -138,10 +138,16 @@ class OutDir:
         other entries."""
         want = {os.path.normpath(rel): data for rel, data in tree}
         seen = 0
+
+        def unreadable(exc: OSError) -> None:
+            raise exc
+
         try:
-            for top, dirs, names in os.walk(self.target):
+            for top, dirs, names in os.walk(self.target, onerror=unreadable):
                 if not names and not dirs and top != self.target:
                     return False  # an empty directory a fresh build would not have
+                if any(os.path.islink(os.path.join(top, d)) for d in dirs):
+                    return False  # a link a fresh build would not have (and os.walk does not enter)
                 for name in names:
                     full = os.path.join(top, name)
                     data = want.get(os.path.relpath(full, self.target))
