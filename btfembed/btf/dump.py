@@ -14,8 +14,7 @@ from btfembed.btf.reader import BTF
 from btfembed.errors import BTFFormatError
 from btfembed.btf.types import Array, Composite, Datasec, DeclTag, Enum, FuncProto, Int, Type, Var
 from btfembed.btf.wire import (
-    ARRAY, CONST, DATASEC, DECL_TAG, ENUM, ENUM64, FLOAT, FUNC, FUNC_PROTO, FWD,
-    INT, PTR, RESTRICT, STRUCT, TYPE_TAG, TYPEDEF, UNION, VAR, VOLATILE,
+    CONST, ENUM64, FLOAT, FUNC, FWD, PTR, RESTRICT, TYPE_TAG, TYPEDEF, VOLATILE,
 )
 
 __all__ = ["format_type", "dump_lines", "dump"]

@@ -36,7 +36,6 @@ import json
 import os
 from typing import Any, Callable, Iterable, Sequence, TypeVar
 
-from btfembed import __version__
 from btfembed.errors import BTFEmbedError
 from btfembed.inputs.files import atomic_write, read_bytes
 from btfembed.core.results import Summary

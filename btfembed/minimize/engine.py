@@ -45,7 +45,7 @@ from btfembed.core.resolve import (
 from btfembed.minimize.blob import Emitted, Key, emit
 from btfembed.minimize.levels import Level
 from btfembed.minimize.owners import locator
-from btfembed.errors import BTFEmbedError, MinimizeError
+from btfembed.errors import MinimizeError
 from btfembed.minimize.marks import Marks, UnsupportedMarkError
 from btfembed.core.objects import CoreObject
 from btfembed.btf.types import Type

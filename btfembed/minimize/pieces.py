@@ -45,8 +45,7 @@ from btfembed.btf.reader import BTF
 from btfembed.btf.strings import essential_name
 from btfembed.btf.types import Array, Composite, Enum, FuncProto, Int, Type
 from btfembed.btf.wire import (
-    ARRAY, CONST, ENUM, ENUM64, FLOAT, FUNC, FUNC_PROTO, FWD, INT, PTR, RESTRICT, STRUCT, TYPE_TAG, TYPEDEF, UNION,
-    VOLATILE,
+    CONST, ENUM, ENUM64, FLOAT, FUNC, FWD, PTR, RESTRICT, STRUCT, TYPE_TAG, TYPEDEF, UNION, VOLATILE,
 )
 from btfembed.core.calc import Candidate, Outcome, resolve
 from btfembed.core.candidates import find_candidates
