@@ -163,6 +163,7 @@ def main() -> int:
     tool = bpftool()
     jobs, repeat = opts.jobs, opts.repeat
     work = Path(tempfile.mkdtemp(prefix="btfembed-bench-build-"))
+    os.chdir(work)  # no btfembed.toml / pyproject.toml of the caller's directory applies to the builds
     try:
         kernels = x86_kernels()
         archives = repack(kernels, work / "archive")

@@ -136,6 +136,7 @@ def main() -> int:
     keep = opts.work is not None
     work = opts.work if keep else Path(tempfile.mkdtemp(prefix="btfembed-bench-scale-"))
     work.mkdir(parents=True, exist_ok=True)
+    os.chdir(work)  # no btfembed.toml / pyproject.toml of the caller's directory applies to the builds
     for old in ("objs", *(f"cache-{m}" for m in ("1", "2", "dask")), *(f"out-{m}" for m in ("1", "2", "dask"))):
         shutil.rmtree(work / old, ignore_errors=True)
     cluster = None
