@@ -104,3 +104,19 @@ def load_script(name: str):
         sys.modules[module_name] = module
         spec.loader.exec_module(module)  # type: ignore[union-attr]
     return sys.modules[module_name]
+
+
+class CountingLoad:
+    """Counts kernel files decoded by the pipeline (in-process builds)."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch):
+        self.calls: list[str] = []
+        from btfembed.build import sources
+
+        real = sources.load_kernel
+
+        def load(path: str, *args, **kw):  # type: ignore[no-untyped-def]
+            self.calls.append(path)
+            return real(path, *args, **kw)
+
+        monkeypatch.setattr(sources, "load_kernel", load)

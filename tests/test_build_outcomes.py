@@ -14,7 +14,6 @@ from pathlib import Path
 
 import pytest
 
-from btfembed.build import sources
 from btfembed.build.cache import Cache, seal, unseal
 from btfembed.build.kernels import discover
 from btfembed.build.pipeline import Options, load_object_inputs, run_build
@@ -27,7 +26,7 @@ from btfembed.minimize.engine import analyze, check_compat_input, minimize
 from btfembed.minimize.pieces import KernelPieces, compose, plan, replay
 from btfembed.build.outcomes import OutcomeBook
 
-from conftest import DATA, OBJS, REPO, REPO_KERNELS, RawCache
+from conftest import DATA, OBJS, REPO, REPO_KERNELS, CountingLoad, RawCache
 
 OBJ_A = str(OBJS / "task_small.el.o")
 TRACER = OBJS / "tracer.el.o"
@@ -57,18 +56,6 @@ def tracer_variants(tmp_path: Path) -> list[Path]:
         assert obj.read_bytes() != TRACER.read_bytes()
         out.append(obj)
     return out
-
-
-class CountingLoad:
-    def __init__(self, monkeypatch: pytest.MonkeyPatch):
-        self.calls: list[str] = []
-        real = sources.load_kernel
-
-        def load(path: str, *args, **kw):  # type: ignore[no-untyped-def]
-            self.calls.append(path)
-            return real(path, *args, **kw)
-
-        monkeypatch.setattr(sources, "load_kernel", load)
 
 
 def build(objs: list[str], cache: Cache, **kw):  # type: ignore[no-untyped-def]

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from btfembed.build import pipeline, sources
+from btfembed.build import pipeline
 from btfembed.build.cache import Cache
 from btfembed.build.kernels import discover
 from btfembed.build.pipeline import Options, load_object_inputs, run_build
@@ -23,7 +23,7 @@ from btfembed.build.statmemo import RACY_NS, StatMemo
 from btfembed.build.store import KernelStore, parse_size
 from btfembed.errors import ConfigError
 
-from conftest import OBJS, REPO_KERNELS
+from conftest import OBJS, REPO_KERNELS, CountingLoad
 
 OBJ_A = str(OBJS / "task_small.el.o")
 OBJ_B = str(OBJS / "tracer.el.o")
@@ -44,20 +44,6 @@ def settled_kernels(tmp_path: Path) -> list:
         os.utime(p, (past, past))
     time.sleep(2 * RACY_NS / 1e9)  # ctime, too, must be past the racy window
     return discover([KernelSpec(str(d))])
-
-
-class CountingLoad:
-    """Counts kernel files decoded by the pipeline (in-process builds)."""
-
-    def __init__(self, monkeypatch: pytest.MonkeyPatch):
-        self.calls: list[str] = []
-        real = sources.load_kernel
-
-        def load(path: str, *args, **kw):  # type: ignore[no-untyped-def]
-            self.calls.append(path)
-            return real(path, *args, **kw)
-
-        monkeypatch.setattr(sources, "load_kernel", load)
 
 
 def build(objs: list[str], kernels: list, cache: Cache, **kw):  # type: ignore[no-untyped-def]

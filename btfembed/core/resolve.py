@@ -167,6 +167,17 @@ def _local_outcome(rec_type_id: int) -> Outcome:
     return Outcome("resolved", res, None, [], [])
 
 
+def specs_by_root(keys: Sequence[tuple[int, str, int]]) -> dict[int, list[int]]:
+    """Local root type id -> indexes of the distinct specs on it (keys as
+    ``(root id, access, kind)``; TYPE_ID_LOCAL specs need no candidates
+    and are left out): the specs whose memo a pruned list invalidates."""
+    out: dict[int, list[int]] = {}
+    for g, (tid, _access, kind) in enumerate(keys):
+        if kind != _TYPE_ID_LOCAL:
+            out.setdefault(tid, []).append(g)
+    return out
+
+
 def resolve_relocations(local: BTF, records: Sequence[CoreRecord], target: Target, *,
                         big_endian: bool = False,
                         program_of: Callable[[CoreRecord], str] | None = None,
@@ -202,10 +213,7 @@ def resolve_relocations(local: BTF, records: Sequence[CoreRecord], target: Targe
     # list (-1: not known); cleared for all specs of a root when its list
     # is pruned.
     current = [-1] * len(keys)
-    specs_of_root: dict[int, list[int]] = {}
-    for g, (tid, _access, kind) in enumerate(keys):
-        if kind != _TYPE_ID_LOCAL:
-            specs_of_root.setdefault(tid, []).append(g)
+    specs_of_root = specs_by_root(keys)
     append = out.append
     for g in spec_which:
         p = current[g]

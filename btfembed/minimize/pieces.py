@@ -51,7 +51,7 @@ from btfembed.core.calc import Candidate, Outcome, resolve
 from btfembed.core.candidates import find_candidates
 from btfembed.core.kinds import RelocKind
 from btfembed.core.objects import CoreObject
-from btfembed.core.resolve import SpecTable, Target, _local_outcome, local_spec_table
+from btfembed.core.resolve import SpecTable, Target, _local_outcome, local_spec_table, specs_by_root
 from btfembed.core.results import SummaryTable, _result_fields
 from btfembed.core.spec import Spec
 from btfembed.errors import MinimizeError
@@ -240,10 +240,7 @@ def replay(p: LocalPlan, source: PieceSource, missing: set[int] | None = None) -
     out: "array[int]" = array("I")
     version = 0
     current = [-1] * len(keys)
-    specs_of_root: dict[int, list[int]] = {}
-    for g, (tid, _access, kind) in enumerate(keys):
-        if kind != _TYPE_ID_LOCAL:
-            specs_of_root.setdefault(tid, []).append(g)
+    specs_of_root = specs_by_root(keys)
     dead: set[int] = set()
     append = out.append
     for g in spec_which:
