@@ -309,7 +309,8 @@ def test_help_settings_names_each_default_once() -> None:
     import dataclasses
     import re
 
-    from btfembed.build.settings import Settings, tomllib
+    from btfembed.build.settings import Settings
+    from btfembed.inputs.toml import parse_toml
 
     lines = cli("build", "--help-settings").stdout.splitlines()[1:]
     keys = [f.name for f in dataclasses.fields(Settings) if not f.metadata.get("internal")]
@@ -321,7 +322,7 @@ def test_help_settings_names_each_default_once() -> None:
         if shown == "not set":
             assert getattr(defaults, key) is None, line
         elif not shown.startswith("$"):
-            assert tomllib.loads(f"v = {shown}")["v"] == getattr(defaults, key), line
+            assert parse_toml(f"v = {shown}")["v"] == getattr(defaults, key), line
 
 
 def test_summary_line_names_kernels_with_problems(tmp_path: Path) -> None:
@@ -377,3 +378,40 @@ def test_arch_mismatch_warning(tmp_path: Path) -> None:
     # Matching kernels: no warning (guarded poisoned relocations are not an arch problem).
     assert warnings(OBJ_B, "--kernels", x86, "--kernels", x86b) == []
     assert warnings(OBJ_ARM, "--kernels", arm) == []
+
+
+# What a build imports only when it has work of that kind (a worker pool,
+# an archive to decode, a TOML file, a debug kernel, a Dask cluster, the
+# kernel store, an out-dir to write): a no-op build imports none of them.
+_NOOP_UNNEEDED = ("concurrent.futures", "multiprocessing", "tarfile", "tomllib", "subprocess", "zstandard",
+                  "socket", "ctypes", "csv", "secrets", "tempfile")
+
+
+def _imported_by(args: list[str], cwd: Path) -> set[str]:
+    """The modules ``btfembed ARGS`` imports (in a fresh interpreter)."""
+    probe = ("import sys, json\n"
+             "before = set(sys.modules)\n"
+             "from btfembed.cli import main\n"
+             "try:\n    main(json.loads(sys.argv[1]))\n"
+             "except SystemExit as exc:\n    assert not exc.code, exc.code\n"
+             "print(json.dumps(sorted(set(sys.modules) - before)))\n")
+    proc = subprocess.run([sys.executable, "-c", probe, json.dumps(args)], capture_output=True, text=True,
+                          cwd=cwd, check=True)
+    imported = set(json.loads(proc.stdout.splitlines()[-1]))
+    assert "btfembed.build.pipeline" in imported   # the probe ran a build
+    return imported
+
+
+def test_a_no_op_build_imports_only_what_it_uses(tmp_path: Path) -> None:
+    tree = btfhub_tree(tmp_path / "archive")
+    common = [OBJ_A, OBJ_B, "--kernels", str(tree), "--out-dir", str(tmp_path / "out"), "-q"]
+    cli("build", *common, "--cache-dir", str(tmp_path / "cache"), cwd=tmp_path)
+    imported = _imported_by(["build", *common, "--cache-dir", str(tmp_path / "cache"), "-j", "2"], tmp_path)
+    assert not [m for m in _NOOP_UNNEEDED if m in imported], sorted(m for m in _NOOP_UNNEEDED if m in imported)
+    # The same builds with work to do (an empty cache) import them: with
+    # two jobs the pool, with one (three kernels: in this process) the
+    # archive reader and the kernel store.
+    pool = _imported_by(["build", *common, "--cache-dir", str(tmp_path / "c2"), "-j", "2"], tmp_path)
+    assert {"concurrent.futures", "multiprocessing"} <= pool
+    here = _imported_by(["build", *common, "--cache-dir", str(tmp_path / "c1"), "-j", "1"], tmp_path)
+    assert {"tarfile", "zstandard"} <= here

@@ -60,11 +60,13 @@ def _trie_pattern(keys: "list[bytes]") -> bytes:
     return emit(trie)
 
 
-@functools.lru_cache(maxsize=16)
+@functools.lru_cache(maxsize=4096)
 def _name_regexes(keys: tuple[bytes, ...]) -> tuple["re.Pattern[bytes]", "re.Pattern[bytes]"]:
     """Compiled searches for strings that start with one of ``keys``
     followed by NUL or ``___`` (after a NUL, and at the table's start).
-    Cached: a build looks the same names up in every kernel."""
+    Cached: a build looks the same names up in every kernel, and the check
+    of each emitted BTF looks up its names one at a time (a few dozen per
+    build; a smaller cache than that would miss on every lookup)."""
     trie = _trie_pattern(list(keys))
     return (re.compile(b"\\x00(" + trie + b")(?=\\x00|___)"), re.compile(b"(" + trie + b")(?=\\x00|___)"))
 

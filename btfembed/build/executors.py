@@ -18,10 +18,8 @@ Install the extra with ``pip install 'btfembed[dask]'``.
 
 from __future__ import annotations
 
-import concurrent.futures as futures
 import os
 import re
-import socket
 from typing import Any, Callable, Sequence
 
 from btfembed.errors import BTFEmbedError, ConfigError
@@ -49,6 +47,8 @@ def parse_executor(spec: str | None) -> str | None:
 
 
 def _client(address: str) -> Any:
+    import socket  # the Dask path's imports stay out of local builds
+
     try:
         from distributed import Client
     except ImportError:
@@ -72,6 +72,8 @@ def run_on_dask(address: str, context: Any, tasks: Sequence[tuple[int, Any, str]
     """Run ``process_in_context(context, kernel, digest)`` for every
     ``(index, kernel, digest)`` on the cluster; ``done(index, result)``
     as results arrive."""
+    import concurrent.futures as futures
+
     from btfembed.build.pipeline import process_in_context
 
     if context.cache_root is not None:

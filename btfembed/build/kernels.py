@@ -48,25 +48,18 @@ the same key is an error unless they name the same file.
 
 from __future__ import annotations
 
-import csv
 import fnmatch
 import io
 import os
 import re
-import sys
 from typing import NamedTuple, Sequence
 
 from btfembed.errors import ConfigError
 from btfembed.inputs.files import MAX_ATOMIC_NAME, NAME_MAX, read_bytes
+from btfembed.inputs.toml import InvalidTOML, parse_toml
 from btfembed.embed.keys import KernelKey, normalize_arch, running_key
 from btfembed.build.settings import KernelSpec
 from btfembed.inputs.containers import SYS_VMLINUX
-from btfembed.inputs import debuginfo
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
 
 __all__ = ["KernelInput", "discover", "parse_source_arg", "apply_filters", "release_from_filename",
            "MAX_RELEASE_BYTES"]
@@ -173,14 +166,17 @@ def _spec_modules(spec: KernelSpec) -> tuple[str, ...]:
 
 
 def _is_btf_file(name: str) -> bool:
-    return (name.endswith(_BTF_SUFFIXES) or name == "vmlinux" or name.startswith("vmlinux-")
-            or debuginfo.is_package_name(name))
+    if name.endswith(_BTF_SUFFIXES) or name == "vmlinux" or name.startswith("vmlinux-"):
+        return True
+    from btfembed.inputs import debuginfo  # debug packages are rare: imported when met
+    return debuginfo.is_package_name(name)
 
 
 def _debug_key(path: str) -> tuple[str, str] | None:
     """(release, arch) of a debug kernel source, None for other files."""
     if os.path.basename(path).endswith(_BTF_SUFFIXES):
         return None
+    from btfembed.inputs import debuginfo
     found = debuginfo.describe(path)
     if found is None:
         return None
@@ -207,9 +203,9 @@ def _from_manifest(path: str) -> list[KernelInput]:
     rows: list[dict[str, str]] = []
     if path.endswith(".toml"):
         try:
-            data = tomllib.loads(text)
-        except (tomllib.TOMLDecodeError, RecursionError) as exc:
-            raise ConfigError(f"{path}: invalid TOML: {exc.__class__.__name__}: {exc}") from None
+            data = parse_toml(text)
+        except InvalidTOML as exc:
+            raise ConfigError(f"{path}: invalid TOML: {exc}") from None
         entries = data.get("kernel", data.get("kernels"))
         if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
             raise ConfigError(f"{path}: expected [[kernel]] tables")
@@ -223,6 +219,7 @@ def _from_manifest(path: str) -> list[KernelInput]:
                     raise ConfigError(f"{path}: 'modules' in a [[kernel]] table must be a list of paths")
             rows.append({k: " ".join(v) if k == "modules" else str(v) for k, v in e.items()})
     else:
+        import csv
         try:
             table = list(csv.reader(io.StringIO(text, newline=""), delimiter="\t"))
         except csv.Error as exc:

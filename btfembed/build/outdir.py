@@ -27,11 +27,9 @@ replaced.
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import errno
 import fcntl
 import os
-import secrets
 import shutil
 from typing import IO
 
@@ -50,6 +48,8 @@ def _reason(exc: OSError) -> str:
 def _exchange(a: str, b: str) -> bool:
     """Swap the directories at ``a`` and ``b`` atomically; False when the
     system or file system cannot."""
+    import ctypes  # imported when a build writes: a no-op build does not
+
     try:
         libc = ctypes.CDLL(None, use_errno=True)
         fn = libc.renameat2
@@ -87,7 +87,7 @@ class OutDir:
             self._lock = open(self._prefix("lock"), "ab")
             fcntl.flock(self._lock.fileno(), fcntl.LOCK_EX)
             self._remove_leftovers()
-            self.new = self._prefix(f"new-{secrets.token_hex(6)}")
+            self.new = self._prefix(f"new-{os.urandom(6).hex()}")
             os.mkdir(self.new)
             umask = os.umask(0)
             os.umask(umask)
@@ -181,7 +181,7 @@ class OutDir:
                         raise
             if self.new is not None:
                 if not _exchange(self.new, self.target):
-                    old = self._prefix(f"old-{secrets.token_hex(6)}")
+                    old = self._prefix(f"old-{os.urandom(6).hex()}")
                     os.rename(self.target, old)
                     os.rename(self.new, self.target)
                     self.new = old

@@ -29,9 +29,7 @@ Flow:
 
 from __future__ import annotations
 
-import concurrent.futures as futures
 import hashlib
-import multiprocessing
 import os
 import signal
 import threading
@@ -61,6 +59,8 @@ from btfembed.inputs.objects import BpfObject
 from btfembed.core.results import Summary
 
 if TYPE_CHECKING:
+    import concurrent.futures as futures
+
     from btfembed.build.shards import ShardInfo
 
 __all__ = ["ObjectInput", "KernelResult", "BuildResult", "Options", "run_build", "load_object_inputs"]
@@ -540,6 +540,9 @@ def run_build(objects: tuple[ObjectInput, ...], kernels: Sequence[KernelInput], 
         for i, k, d in todo:
             done(i, _process(k, d))
     elif todo:
+        import concurrent.futures as futures  # a build with nothing to do starts no pool
+        import multiprocessing
+
         forked = "fork" in multiprocessing.get_all_start_methods()
         ctx = multiprocessing.get_context("fork" if forked else None)
         init_objects = None if forked else tuple((o.path, o.data) for o in objects)

@@ -30,8 +30,8 @@ or a table with an explicit key::
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
-import sys
 import types
 import typing
 from dataclasses import dataclass, field
@@ -39,11 +39,7 @@ from typing import Any, Mapping
 
 from btfembed.errors import ConfigError
 from btfembed.inputs.files import read_bytes
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
+from btfembed.inputs.toml import InvalidTOML, parse_toml
 
 __all__ = ["Settings", "KernelSpec", "load_settings", "merge_settings", "find_settings_file", "settings_help",
            "settings_schema"]
@@ -301,7 +297,10 @@ _NOT_FROM_ENV = {"release"}
 ENV_PREFIX = "BTFEMBED_"
 
 
+@functools.lru_cache(maxsize=None)
 def _hints() -> dict[str, Any]:
+    """The settings' resolved type hints (made once: resolving them reads
+    every annotation's text)."""
     hints: dict[str, Any] = typing.get_type_hints(Settings)
     return hints
 
@@ -441,8 +440,8 @@ def find_settings_file(directory: str = ".") -> str | None:
     cand = os.path.join(directory, "pyproject.toml")
     if os.path.isfile(cand):
         try:
-            data = tomllib.loads(read_bytes(cand).decode("utf-8", "replace"))
-        except (tomllib.TOMLDecodeError, RecursionError):
+            data = parse_toml(read_bytes(cand).decode("utf-8", "replace"))
+        except InvalidTOML:
             return None
         if isinstance(data.get("tool"), dict) and "btfembed" in data["tool"]:
             return cand
@@ -454,9 +453,11 @@ def _read_table(path: str) -> tuple[dict[str, Any], str, str]:
     relative to, and how messages name it."""
     raw = read_bytes(path)
     try:
-        data = tomllib.loads(raw.decode("utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError, RecursionError) as exc:
+        data = parse_toml(raw.decode("utf-8"))
+    except UnicodeDecodeError as exc:
         raise ConfigError(f"{path}: invalid TOML: {exc.__class__.__name__}: {exc}") from None
+    except InvalidTOML as exc:
+        raise ConfigError(f"{path}: invalid TOML: {exc}") from None
     where = path
     if os.path.basename(path) == "pyproject.toml":
         tool = data.get("tool", {})

@@ -37,22 +37,28 @@ the least recently used entries until the total is under the limit
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import re
 import struct
 import sys
 from array import array
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from btfembed.errors import ConfigError
 from btfembed.inputs.files import atomic_write
 
-try:  # optional: entries are stored uncompressed without it
-    import zstandard as _zstd
-    _HAVE_ZSTD = True
-except ImportError:  # pragma: no cover - zstandard is a dependency
-    _HAVE_ZSTD = False
+
+@functools.lru_cache(maxsize=None)
+def _zstd() -> Any:
+    """The ``zstandard`` module, or None (entries are then stored
+    uncompressed); imported when the store is first read or written."""
+    try:
+        import zstandard
+    except ImportError:  # pragma: no cover - zstandard is a dependency
+        return None
+    return zstandard
 
 __all__ = ["KernelStore", "StoredKernel", "parse_size", "DEFAULT_MAX", "format_size"]
 
@@ -149,11 +155,12 @@ class KernelStore:
         body = memoryview(data)[_HEADER.size:]
         payload: bytes | memoryview
         if codec == CODEC_ZSTD:
-            if not _HAVE_ZSTD:
+            zstd = _zstd()
+            if zstd is None:
                 return None
             try:
-                payload = _zstd.ZstdDecompressor().decompress(body, max_output_size=size)
-            except _zstd.ZstdError:
+                payload = zstd.ZstdDecompressor().decompress(body, max_output_size=size)
+            except zstd.ZstdError:
                 return None
         elif codec == CODEC_NONE:
             payload = body
@@ -186,8 +193,9 @@ class KernelStore:
             parts.append(a.tobytes())
         payload = b"".join(parts)
         digest = hashlib.sha256(payload).digest()
-        if _HAVE_ZSTD:
-            codec, body = CODEC_ZSTD, _zstd.ZstdCompressor(level=ZSTD_LEVEL).compress(payload)
+        zstd = _zstd()
+        if zstd is not None:
+            codec, body = CODEC_ZSTD, zstd.ZstdCompressor(level=ZSTD_LEVEL).compress(payload)
         else:  # pragma: no cover
             codec, body = CODEC_NONE, payload
         path = self._path(key)

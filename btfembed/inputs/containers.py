@@ -25,7 +25,6 @@ import bz2
 import io
 import lzma
 import os
-import tarfile
 import zlib
 from typing import Iterable, NamedTuple
 
@@ -126,6 +125,8 @@ def _decompress(data: bytes, fmt: str, limit: int) -> bytes:
 
 
 def _from_tar(data: bytes, limit: int) -> tuple[bytes, str]:
+    import tarfile  # imported when a kernel is decoded, not by every build
+
     try:
         tar = tarfile.open(fileobj=io.BytesIO(data), mode="r:")
         members = tar.getmembers()

@@ -21,14 +21,11 @@ environment ``BTFEMBED_MAX_DEBUG_BYTES``: debug vmlinux files are large).
 
 from __future__ import annotations
 
-import bz2
-import gzip
 import io
 import lzma
 import os
 import re
 import struct
-import tarfile
 from typing import BinaryIO, Iterator, NamedTuple
 
 from btfembed.errors import ArchiveError
@@ -99,10 +96,12 @@ def _decompressing(raw: BinaryIO, fmt: str, what: str) -> BinaryIO:
     if fmt in ("", "none", "cpio", "tar"):
         return raw
     if fmt in ("gz", "gzip"):
+        import gzip
         return gzip.GzipFile(fileobj=raw, mode="rb")  # type: ignore[return-value]
     if fmt in ("xz", "lzma"):
         return lzma.LZMAFile(raw)  # type: ignore[return-value]
     if fmt in ("bz2", "bzip2"):
+        import bz2
         return bz2.BZ2File(raw)  # type: ignore[return-value]
     if fmt in ("zst", "zstd"):
         try:
@@ -170,6 +169,7 @@ def _deb_control(f: BinaryIO, source: str) -> dict[str, str]:
         if size > _MAX_META:
             raise ArchiveError(f"{source}: control archive too large")
         stream = _decompressing(_Slice(f, off, size), comp, f"{source}: {name}")  # type: ignore[arg-type]
+        import tarfile  # package metadata is rare: imported when read
         try:
             with tarfile.open(fileobj=stream, mode="r|") as tar:
                 for m in tar:
@@ -206,6 +206,8 @@ def _deb_extract(f: BinaryIO, source: str, dest: str, limit: int) -> tuple[str, 
 
 
 def _from_tar_stream(stream: BinaryIO, source: str, dest: str, limit: int) -> tuple[str, str]:
+    import tarfile
+
     found: tuple[str, str] | None = None
     try:
         with tarfile.open(fileobj=stream, mode="r|") as tar:
@@ -234,6 +236,7 @@ def _from_tar_stream(stream: BinaryIO, source: str, dest: str, limit: int) -> tu
 
 def _decode_errors() -> tuple[type[Exception], ...]:
     """Exceptions the decompressors raise on corrupt data."""
+    import tarfile
     import zlib
     errors: list[type[Exception]] = [OSError, EOFError, lzma.LZMAError, zlib.error, tarfile.TarError]
     try:

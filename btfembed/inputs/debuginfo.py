@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 import stat
-import tempfile
 from typing import NamedTuple
 
 from btfembed.errors import ArchiveError, BTFEmbedError
@@ -90,6 +89,7 @@ def to_btf(path: str) -> bytes:
     if kind in ("deb", "rpm"):
         exe = dwarf.find_pahole()           # before a long extraction
         version = dwarf.pahole_version(exe)
+        import tempfile
         with tempfile.TemporaryDirectory(prefix="btfembed-pkg-") as tmp:
             vmlinux, _release = debpkg.extract_vmlinux(path, tmp)
             try:

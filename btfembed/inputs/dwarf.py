@@ -48,10 +48,7 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import struct
-import subprocess
-import tempfile
 from typing import BinaryIO, NamedTuple
 
 from btfembed.errors import BTFEmbedError, ELFFormatError
@@ -212,7 +209,13 @@ def kernel_release(path: str) -> str | None:
     return None
 
 
+# subprocess, shutil and tempfile are imported by the functions that run
+# tools: most builds meet no DWARF kernel and only probe files.
+
+
 def find_pahole() -> str:
+    import shutil
+
     exe = os.environ.get("BTFEMBED_PAHOLE") or shutil.which("pahole")
     if not exe:
         raise ToolMissingError(f"pahole is needed to turn DWARF into BTF and was not found on PATH: "
@@ -223,6 +226,8 @@ def find_pahole() -> str:
 
 def pahole_version(exe: str | None = None) -> tuple[int, int]:
     """(major, minor) of ``pahole --version`` ("v1.24")."""
+    import subprocess
+
     exe = exe or find_pahole()
     try:
         out = subprocess.run([exe, "--version"], capture_output=True, text=True, timeout=60, check=False)
@@ -252,6 +257,8 @@ def pahole_args(version: tuple[int, int], out: str) -> list[str]:
 
 
 def _run(cmd: list[str], what: str) -> None:
+    import subprocess
+
     try:
         p = subprocess.run(cmd, capture_output=True, text=True, timeout=TIMEOUT, check=False,
                            stdin=subprocess.DEVNULL)
@@ -266,6 +273,8 @@ def _run(cmd: list[str], what: str) -> None:
 
 def _decompressed(path: str, tmp: str) -> str:
     """A copy of ``path`` with plain debug sections, in ``tmp``."""
+    import shutil
+
     out = os.path.join(tmp, "vmlinux.plain")
     tools = [t for t in (os.environ.get("BTFEMBED_OBJCOPY"), shutil.which("objcopy"), shutil.which("llvm-objcopy"))
              if t]
@@ -287,6 +296,8 @@ def encode(path: str, *, pahole: str | None = None, version: tuple[int, int] | N
     """Raw BTF for the DWARF of the ELF file ``path`` (pahole, see the module
     documentation).  Everything pahole (and objcopy) write stays in a private
     temporary directory, removed afterwards."""
+    import tempfile
+
     exe = pahole or find_pahole()
     version = version or pahole_version(exe)
     info = probe(path)

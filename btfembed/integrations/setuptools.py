@@ -48,18 +48,11 @@ from typing import Any
 
 from setuptools import Command
 
+from btfembed.inputs.toml import parse_toml
+
 __all__ = ["finalize", "build_btf", "build_with_btf", "project_config"]
 
 PYPROJECT = "pyproject.toml"
-
-
-def _toml_loads(text: str) -> dict[str, Any]:
-    if sys.version_info >= (3, 11):
-        import tomllib
-    else:  # pragma: no cover
-        import tomli as tomllib
-    data: dict[str, Any] = tomllib.loads(text)
-    return data
 
 
 def _requires_btfembed(requires: Any) -> bool:
@@ -85,7 +78,7 @@ def project_config(directory: str = ".") -> "dict[str, Any] | None":
     if b"btfembed" not in raw:
         return None
     try:
-        data = _toml_loads(raw.decode("utf-8"))
+        data = parse_toml(raw.decode("utf-8"))
     except Exception:  # noqa: BLE001 - setuptools reports broken pyproject files itself
         return None
     tool = data.get("tool")
