@@ -15,7 +15,7 @@ made on demand from the distinct outcomes and one small integer per record.
 from __future__ import annotations
 
 from array import array
-from typing import Callable, Iterator, NamedTuple, Sequence, overload
+from typing import Callable, Iterator, NamedTuple, Sequence, TypeVar, overload
 
 from btfembed.btf.reader import BTF
 from btfembed.core.calc import Candidate, Outcome, Values, resolve
@@ -27,7 +27,7 @@ from btfembed.btf.strings import essential_name
 from btfembed.core.records import CoreRecord, RecordTable, local_keys
 
 __all__ = ["Target", "RelocResult", "Resolution", "SpecTable", "resolve_relocations", "parse_local_specs",
-           "local_spec_table", "root_names", "prefetch"]
+           "local_spec_table", "root_names", "prefetch", "walk_specs"]
 
 _TYPE_ID_LOCAL = int(RelocKind.TYPE_ID_LOCAL)
 
@@ -167,7 +167,7 @@ def _local_outcome(rec_type_id: int) -> Outcome:
     return Outcome("resolved", res, None, [], [])
 
 
-def specs_by_root(keys: Sequence[tuple[int, str, int]]) -> dict[int, list[int]]:
+def _specs_by_root(keys: Sequence[tuple[int, str, int]]) -> dict[int, list[int]]:
     """Local root type id -> indexes of the distinct specs on it (keys as
     ``(root id, access, kind)``; TYPE_ID_LOCAL specs need no candidates
     and are left out): the specs whose memo a pruned list invalidates."""
@@ -203,17 +203,52 @@ def resolve_relocations(local: BTF, records: Sequence[CoreRecord], target: Targe
             spec_table = local_spec_table(local, records)
     keys, specs_g, spec_which = spec_table
     prefetch(target, root_names(local, records))
-    # root type id -> (candidate list, its version); (spec index, version) -> pair index
-    lists: dict[int, tuple[list[Candidate], int]] = {}
-    memo: dict[tuple[int, int], int] = {}
-    distinct: list[tuple[Spec, Outcome]] = []
+
+    def candidates(tid: int) -> list[Candidate]:
+        return find_candidates(local, tid, target.kernel, target.modules, target.userspace)
+
+    def resolve_one(g: int, cands: list[Candidate]) -> tuple[tuple[Spec, Outcome], list[Candidate] | None]:
+        outcome, pruned = resolve(specs_g[g], cands, big_endian=big_endian)
+        return (specs_g[g], outcome), (pruned if pruned is not cands else None)
+
+    walked = walk_specs(keys, spec_which, lambda g, tid: (specs_g[g], _local_outcome(tid)), candidates, resolve_one)
+    assert walked is not None  # nothing is unknown here
+    distinct, out = walked
+    return Resolution(records, program_of, distinct, out)
+
+
+_Item = TypeVar("_Item")
+_Cands = TypeVar("_Cands")
+
+
+def walk_specs(keys: Sequence[tuple[int, str, int]], spec_which: Sequence[int],
+               local: Callable[[int, int], _Item],
+               candidates: Callable[[int], _Cands | None],
+               resolve_one: Callable[[int, _Cands], tuple[_Item, _Cands | None] | None],
+               missing: set[int] | None = None) -> tuple[list[_Item], "array[int]"] | None:
+    """libbpf's walk over an object's relocations, each distinct one met
+    once: for every record (``spec_which``: its spec index into ``keys``,
+    ``(root id, access, kind)``), in order, the index of its item in the
+    returned list, and the list.
+
+    ``local(g, root)`` makes the item of a TYPE_ID_LOCAL spec (no
+    candidates).  ``candidates(root)`` gives a root's first candidate list;
+    ``resolve_one(g, cands)`` gives spec ``g``'s item under ``cands`` and
+    the pruned list that replaces ``cands`` for later records of the root
+    (None: not pruned).  A spec's item is reused until its root's list is
+    pruned.  Either callback may answer None (not known): with ``missing``
+    the root is added to it, its later records are passed over, and None is
+    returned at the end; without it that raises ``KeyError``."""
+    lists: dict[int, tuple[_Cands, int]] = {}     # root -> (candidate list, its version)
+    memo: dict[tuple[int, int], int] = {}         # (spec, list version) -> item index
+    items: list[_Item] = []
     out: "array[int]" = array("I")
     version = 0
-    # current[g]: the pair of spec g under its root's current candidate
-    # list (-1: not known); cleared for all specs of a root when its list
-    # is pruned.
+    # current[g]: the item of spec g under its root's current list (-1: not
+    # known); cleared for all specs of a root when its list is pruned.
     current = [-1] * len(keys)
-    specs_of_root = specs_by_root(keys)
+    specs_of_root = _specs_by_root(keys)
+    dead: set[int] = set()
     append = out.append
     for g in spec_which:
         p = current[g]
@@ -222,23 +257,39 @@ def resolve_relocations(local: BTF, records: Sequence[CoreRecord], target: Targe
             continue
         tid, _access, kind = keys[g]
         if kind == _TYPE_ID_LOCAL:
-            p = current[g] = len(distinct)
-            distinct.append((specs_g[g], _local_outcome(tid)))
+            p = current[g] = len(items)
+            items.append(local(g, tid))
             append(p)
+            continue
+        if tid in dead:
             continue
         state = lists.get(tid)
         if state is None:
+            cands = candidates(tid)
+            if cands is None:
+                if missing is None:
+                    raise KeyError(tid)
+                missing.add(tid)
+                dead.add(tid)
+                continue
             version += 1
-            state = lists[tid] = (find_candidates(local, tid, target.kernel, target.modules, target.userspace), version)
-        key = (g, state[1])
-        known = memo.get(key)
+            state = lists[tid] = (cands, version)
+        mk = (g, state[1])
+        known = memo.get(mk)
         if known is not None:
             p = known
         else:
-            outcome, pruned = resolve(specs_g[g], state[0], big_endian=big_endian)
-            p = memo[key] = len(distinct)
-            distinct.append((specs_g[g], outcome))
-            if pruned is not state[0]:
+            got = resolve_one(g, state[0])
+            if got is None:
+                if missing is None:
+                    raise KeyError(tid)
+                missing.add(tid)
+                dead.add(tid)
+                continue
+            item, pruned = got
+            p = memo[mk] = len(items)
+            items.append(item)
+            if pruned is not None:
                 version += 1
                 lists[tid] = (pruned, version)
                 for other in specs_of_root[tid]:
@@ -247,4 +298,6 @@ def resolve_relocations(local: BTF, records: Sequence[CoreRecord], target: Targe
                 continue
         current[g] = p
         append(p)
-    return Resolution(records, program_of, distinct, out)
+    if missing:
+        return None
+    return items, out

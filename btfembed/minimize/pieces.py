@@ -51,7 +51,7 @@ from btfembed.core.calc import Candidate, Outcome, resolve
 from btfembed.core.candidates import find_candidates
 from btfembed.core.kinds import RelocKind
 from btfembed.core.objects import CoreObject
-from btfembed.core.resolve import SpecTable, Target, _local_outcome, local_spec_table, specs_by_root
+from btfembed.core.resolve import SpecTable, Target, _local_outcome, local_spec_table, walk_specs
 from btfembed.core.results import SummaryTable, _result_fields
 from btfembed.core.spec import Spec
 from btfembed.errors import MinimizeError
@@ -229,70 +229,20 @@ def _local_piece(spec: Spec, tid: int) -> Piece:
 
 
 def replay(p: LocalPlan, source: PieceSource, missing: set[int] | None = None) -> Replayed | None:
-    """``resolve_relocations``' loop over pieces.  With ``missing``: roots
-    (local type ids) whose pieces ``source`` does not know are added to it,
-    the loop goes on with the others, and None is returned if any was."""
+    """``resolve_relocations``' walk (``core.resolve.walk_specs``) over
+    pieces.  With ``missing``: roots (local type ids) whose pieces ``source``
+    does not know are added to it, the walk goes on with the others, and
+    None is returned if any was."""
     keys, specs, spec_which = p.table
     fps = p.fingerprints
-    lists: dict[int, tuple[Cands, int]] = {}
-    memo: dict[tuple[int, int], int] = {}
-    pieces: list[Piece] = []
-    out: "array[int]" = array("I")
-    version = 0
-    current = [-1] * len(keys)
-    specs_of_root = specs_by_root(keys)
-    dead: set[int] = set()
-    append = out.append
-    for g in spec_which:
-        pi = current[g]
-        if pi >= 0:
-            append(pi)
-            continue
-        tid, _access, kind = keys[g]
-        if kind == _TYPE_ID_LOCAL:
-            pi = current[g] = len(pieces)
-            pieces.append(_local_piece(specs[g], tid))
-            append(pi)
-            continue
-        if tid in dead:
-            continue
-        state = lists.get(tid)
-        if state is None:
-            cands = source.candidates(p.root_keys[tid], tid)
-            if cands is None:
-                if missing is None:
-                    raise KeyError(tid)
-                missing.add(tid)
-                dead.add(tid)
-                continue
-            version += 1
-            state = lists[tid] = (cands, version)
-        mk = (g, state[1])
-        known = memo.get(mk)
-        if known is not None:
-            pi = known
-        else:
-            piece = source.piece(fps[g], g, specs[g], state[0])
-            if piece is None:
-                if missing is None:
-                    raise KeyError(tid)
-                missing.add(tid)
-                dead.add(tid)
-                continue
-            pi = memo[mk] = len(pieces)
-            pieces.append(piece)
-            if piece.pruned is not None:
-                version += 1
-                lists[tid] = (piece.pruned, version)
-                for other in specs_of_root[tid]:
-                    current[other] = -1
-                append(pi)
-                continue
-        current[g] = pi
-        append(pi)
-    if missing:
-        return None
-    return Replayed(pieces, out)
+
+    def resolve_one(g: int, cands: Cands) -> tuple[Piece, Cands | None] | None:
+        piece = source.piece(fps[g], g, specs[g], cands)
+        return None if piece is None else (piece, piece.pruned)
+
+    walked = walk_specs(keys, spec_which, lambda g, tid: _local_piece(specs[g], tid),
+                        lambda tid: source.candidates(p.root_keys[tid], tid), resolve_one, missing)
+    return None if walked is None else Replayed(*walked)
 
 
 class _Types(Mapping[Key, Type]):
