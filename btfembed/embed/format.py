@@ -9,6 +9,8 @@ tests/test_pack_format.py, which fails when any of them drifts.
 
 from __future__ import annotations
 
+from btfembed.btf import wire
+
 __all__ = [
     "MAGIC", "FORMAT", "HEADER_SIZE", "DIGEST_SIZE", "BLOCK_RECORD", "BLOB_RECORD", "ENTRY_RECORD",
     "OBJECT_RECORD", "CODECS", "CODEC_IDS", "CODEC_NONE", "CODEC_ZLIB", "CODEC_XZ", "CODEC_ZSTD",
@@ -51,29 +53,16 @@ FLAGS_KNOWN = FLAG_BTF_RECODE | FLAG_SPLIT
 # The BTF recoding's view of a type record, by kind (BTF_KIND_*): (bytes
 # after the 12-byte common part, bytes per member, whether each member
 # starts with a name offset, the position in each member of a value stored
-# as the difference from the previous member's, 0 for none).  Kinds not
-# listed end the walk.
-BTF_KINDS = {
-    1: (4, 0, False, 0),    # INT
-    2: (0, 0, False, 0),    # PTR
-    3: (12, 0, False, 0),   # ARRAY
-    4: (0, 12, True, 8),    # STRUCT: member offsets
-    5: (0, 12, True, 8),    # UNION
-    6: (0, 8, True, 4),     # ENUM: values
-    7: (0, 0, False, 0),    # FWD
-    8: (0, 0, False, 0),    # TYPEDEF
-    9: (0, 0, False, 0),    # VOLATILE
-    10: (0, 0, False, 0),   # CONST
-    11: (0, 0, False, 0),   # RESTRICT
-    12: (0, 0, False, 0),   # FUNC
-    13: (0, 8, True, 0),    # FUNC_PROTO
-    14: (4, 0, False, 0),   # VAR
-    15: (0, 12, False, 0),  # DATASEC
-    16: (0, 0, False, 0),   # FLOAT
-    17: (4, 0, False, 0),   # DECL_TAG
-    18: (0, 0, False, 0),   # TYPE_TAG
-    19: (0, 12, True, 0),   # ENUM64
+# as the difference from the previous member's, 0 for none).  The sizes are
+# the BTF format's (``btf.wire.KIND_WORDS``); what the recoding adds is which
+# members start with a name and which hold a delta-coded value (STRUCT and
+# UNION member offsets, ENUM values).  Kinds not listed end the walk.
+_RECODED_MEMBERS = {
+    wire.STRUCT: (True, 8), wire.UNION: (True, 8), wire.ENUM: (True, 4),
+    wire.FUNC_PROTO: (True, 0), wire.ENUM64: (True, 0),
 }
+BTF_KINDS = {int(kind): (4 * fixed, 4 * per, *_RECODED_MEMBERS.get(kind, (False, 0)))
+             for kind, (fixed, per) in wire.KIND_WORDS.items()}
 
 # Header layout: (name, struct code, offset); all little-endian.
 HEADER_FIELDS = (
