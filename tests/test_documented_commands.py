@@ -25,25 +25,37 @@ DEBIAN = KERNELS / "debian_12_x86_64_6.1.0-50-amd64.btf.xz"
 SYSFS = Path("/sys/kernel/btf/vmlinux")
 
 
-def _archive_entry(root: Path, key: str, btf: bytes) -> None:
+ARCHIVE_KEYS = ("ubuntu/20.04/x86_64/5.4.0-42-generic", "ubuntu/22.04/x86_64/5.15.0-25-generic",
+                "debian/12/x86_64/6.1.0-50-amd64")
+
+
+def _archive_entry(key: str, btf: bytes) -> tuple[str, bytes]:
+    """The path (relative to the archive's root) and the bytes of one
+    BTFHub archive entry holding ``btf``."""
     distro, version, arch, release = key.split("/")
-    path = root / distro / version / arch / f"{release}.btf.tar.xz"
-    path.parent.mkdir(parents=True, exist_ok=True)
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w") as tar:
         info = tarfile.TarInfo(f"{release}.btf")
         info.size = len(btf)
         tar.addfile(info, io.BytesIO(btf))
-    path.write_bytes(lzma.compress(buf.getvalue()))
+    return f"{distro}/{version}/{arch}/{release}.btf.tar.xz", lzma.compress(buf.getvalue())
+
+
+@pytest.fixture(scope="module")
+def archive_entries() -> list[tuple[str, bytes]]:
+    """xz-compressing a whole kernel's BTF takes seconds: once per module,
+    each test gets its own copy of the files."""
+    btf = lzma.decompress(DEBIAN.read_bytes())
+    return [_archive_entry(key, btf) for key in ARCHIVE_KEYS]
 
 
 @pytest.fixture
-def scratch(tmp_path: Path) -> Path:
-    btf = lzma.decompress(DEBIAN.read_bytes())
+def scratch(tmp_path: Path, archive_entries: list[tuple[str, bytes]]) -> Path:
     archive = tmp_path / "btfhub-archive"
-    for key in ("ubuntu/20.04/x86_64/5.4.0-42-generic", "ubuntu/22.04/x86_64/5.15.0-25-generic",
-                "debian/12/x86_64/6.1.0-50-amd64"):
-        _archive_entry(archive, key, btf)
+    for rel, data in archive_entries:
+        path = archive / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
     shutil.copy(REPO / "examples" / "c-loader" / "task_report.bpf.o", tmp_path / "prog.bpf.o")
     shutil.copy(REPO / "examples" / "cmake-libbpf" / "uts_report.bpf.o", tmp_path / "uts.bpf.o")
     (tmp_path / "build").mkdir()
