@@ -415,3 +415,37 @@ def test_a_no_op_build_imports_only_what_it_uses(tmp_path: Path) -> None:
     assert {"concurrent.futures", "multiprocessing"} <= pool
     here = _imported_by(["build", *common, "--cache-dir", str(tmp_path / "c1"), "-j", "1"], tmp_path)
     assert {"tarfile", "zstandard"} <= here
+
+
+def test_results_of_similar_kernels_share_equal_summaries(tmp_path: Path) -> None:
+    """Three files of one kernel (raw, xz, gz: three digests, equal
+    summaries): the results hold one copy of each summary, whether they
+    come from the workers (cold) or from the cache (no-op); another
+    kernel's share those equal to them, and only those."""
+    import gzip
+
+    raw = lzma.decompress(DEBIAN.read_bytes())
+    d = tmp_path / "k"
+    d.mkdir()
+    (d / "debian_12_x86_64_6.1.0-50-amd64.btf").write_bytes(raw)
+    (d / "debian_12.1_x86_64_6.1.0-50-amd64.btf.xz").write_bytes(DEBIAN.read_bytes())
+    (d / "debian_12.2_x86_64_6.1.0-50-amd64.btf.gz").write_bytes(gzip.compress(raw))
+    shutil.copy(SMALL, d / SMALL.name)
+    kernels = discover([KernelSpec(str(d))])
+    assert len(kernels) == 4 and len({k.path for k in kernels}) == 4
+    cache = Cache(str(tmp_path / "cache"))
+    for run in ("cold", "no-op"):
+        r = run_build(load_object_inputs([OBJ_A, OBJ_B]), kernels, options=Options(), cache=cache, jobs=2)
+        assert r.stats()["cached"] == (4 if run == "no-op" else 0), run
+        same = [k for k in r.kernels if "6.1.0-50" in k.kernel.key.release]
+        other = next(k for k in r.kernels if "6.1.0-50" not in k.kernel.key.release)
+        assert len(same) == 3 and len({k.digest for k in same}) == 3
+        for obj in range(2):
+            first = same[0].summaries[obj]
+            assert len(first) >= 4
+            for k in same[1:]:
+                assert all(a is b for a, b in zip(first, k.summaries[obj], strict=True)), run
+            theirs = other.summaries[obj]
+            assert len(theirs) == len(first)
+            assert [a is b for a, b in zip(first, theirs)] == [a == b for a, b in zip(first, theirs)], run
+            assert not all(a == b for a, b in zip(first, theirs))

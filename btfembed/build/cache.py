@@ -176,11 +176,21 @@ def summaries_to_plain(summaries: "Sequence[Summary]") -> list[list[object]]:
 _new = tuple.__new__
 
 
-def summaries_from_plain(obj: Iterable[Sequence[Any]]) -> tuple[Summary, ...]:
+def summaries_from_plain(obj: Iterable[Sequence[Any]],
+                         seen: dict[Summary, Summary] | None = None) -> tuple[Summary, ...]:
+    """Summaries from their JSON lists.  ``seen``: summaries made before
+    (by value); an equal one is used instead of the new one, so that the
+    results of many similar kernels share their summaries (most of a
+    kernel's relocations resolve exactly as on the others) instead of each
+    holding its own copies of the same strings and tuples."""
     # Most summaries have no target (the last two fields): those are made
     # straight from the JSON list.
-    return tuple(_new(Summary, s) if len(s) == _SUMMARY_FIELDS and s[-1] is None and s[-2] is None
-                 else _summary_from(s) for s in obj)
+    made = (_new(Summary, s) if len(s) == _SUMMARY_FIELDS and s[-1] is None and s[-2] is None
+            else _summary_from(s) for s in obj)
+    if seen is None:
+        return tuple(made)
+    one = seen.setdefault
+    return tuple(one(s, s) for s in made)
 
 
 def blob_to_plain(blob: bytes) -> str:

@@ -50,6 +50,7 @@ from btfembed import __version__
 from btfembed.build.cache import summaries_from_plain, summaries_to_plain
 from btfembed.build.kernels import KernelInput
 from btfembed.build.pipeline import BuildResult, KernelResult, ObjectInput, Options
+from btfembed.core.results import Summary
 from btfembed.embed.keys import KernelKey
 from btfembed.errors import BTFEmbedError, ConfigError
 from btfembed.inputs.files import atomic_write, ensure_dir, read_bytes
@@ -189,11 +190,12 @@ def decode_partial(data: bytes, path: str) -> Partial:
                 raise PartialError(f"{path}: object {o['path']!r} does not match its digest")
             objects.append((str(o["path"]), str(o["sha256"]), raw))
         kernels = []
+        seen: dict[Summary, Summary] = {}   # equal summaries of different kernels shared
         for k in p["kernels"]:
             kernel = KernelInput(KernelKey(*map(str, k["key"])), str(k["path"]), str(k["origin"]))
             kernels.append(KernelResult(
                 kernel, str(k["digest"]), None if k["blob"] is None else _unb64(k["blob"]),
-                tuple(summaries_from_plain(s) for s in k["summaries"]), int(k["level"]),
+                tuple(summaries_from_plain(s, seen) for s in k["summaries"]), int(k["level"]),
                 error=k["error"], cached=bool(k["cached"]), loaded=bool(k["loaded"]),
                 analyzed=int(k["analyzed"]), decoded=bool(k["decoded"]), resolved=int(k.get("resolved", 0)),
                 checked=int(k.get("checked", 0))))
