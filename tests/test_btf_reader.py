@@ -191,6 +191,25 @@ def test_midstring_name_offsets_are_found() -> None:
     assert btf.find_by_essential_name("task_struct") == [1]
 
 
+def test_name_index_marks_exactly_the_midstring_names() -> None:
+    """What a kernel store keeps beside the types: every type's name offset,
+    and which of them start inside another string (offset 0, the empty
+    name, is a start)."""
+    b = Builder()
+    long_off = b.strings.add("big_task_struct")
+    task_off = b.strings.add("task")
+    offs = [long_off + 4, long_off, 0, long_off + 1, task_off]   # 0 and 3 start mid-string
+    for off in offs:
+        b.add_words([off, make_info(STRUCT, 0), 4])
+    index = BTF(b.to_bytes()).name_index()
+    assert index is not None
+    assert list(index[0]) == offs and list(index[1]) == [0, 3]
+    one = Builder()
+    one.add_words([one.strings.add("big_task_struct") + 4, make_info(STRUCT, 0), 4])
+    single = BTF(one.to_bytes()).name_index()
+    assert single is not None and list(single[0]) == [5] and list(single[1]) == [0]
+
+
 def header_bytes(**fields: int) -> bytes:
     b = Builder()
     b.add_int("int", 4)  # 16 bytes of types, 5 bytes of strings

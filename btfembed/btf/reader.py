@@ -736,10 +736,12 @@ class BTF:
         name_offs = array("I", map(words.__getitem__, self._offs))
         if self._all_odd is not None:
             return name_offs, array("I", self._all_odd)
-        parts = self.strings.data.split(b"\0")
-        starts = set(itertools.accumulate(map(operator.add, map(len, parts), itertools.repeat(1)), initial=0))
-        odd = array("I", itertools.compress(itertools.count(), map(operator.not_, map(starts.__contains__, name_offs))))
-        return name_offs, odd
+        # A name starts mid-string when the byte before it is not a NUL (the
+        # table ends with one, so offset 0 reads that last byte: a start).
+        before = list(map(operator.sub, name_offs, itertools.repeat(1)))
+        data = self.strings.data
+        prev = operator.itemgetter(*before)(data) if len(before) > 1 else tuple(data[i] for i in before)
+        return name_offs, array("I", itertools.compress(itertools.count(), prev))
 
     def _store_prefetch(self, names: Sequence[str], hits: Sequence[int], odd: Sequence[int],
                         by_offset: dict[int, str]) -> None:
