@@ -375,6 +375,7 @@ class BTF:
         data, lo = strs.data, strs.start
         hi = lo + len(data)
         guarded = lo > 0  # split BTF: name offsets below lo are the base's
+        flags: bytearray | None = None
         # Each loop ends on an IndexError (the record header past the end of
         # the section; or, in the unguarded loop, a name offset past the
         # strings) or a KeyError (an info not seen yet: its entry is made
@@ -391,12 +392,20 @@ class BTF:
                             if x and (x in by_offset or (lo < x < hi and data[x - lo - 1])):
                                 (hits if x in by_offset else odd).append(len(offs) - 1)
                             i += step
-                    while True:  # the same with lo == 0, and no bounds test before data[x - 1]
+                    # The same with lo == 0, one subscript per record: flags[x] is
+                    # data[x - 1] (nonzero when x starts mid-string, 0 for x == 0),
+                    # or 1 when x is an offset looked for.
+                    if flags is None:
+                        flags = bytearray(1)
+                        flags += data
+                        for x in by_offset:
+                            flags[x] = 1
+                    while True:
                         append(i)
                         step, record_lanes = table[infos[i]]
                         lanes.append(record_lanes)
-                        x = words[i]
-                        if x and (x in by_offset or data[x - 1]):
+                        if flags[words[i]]:
+                            x = words[i]
                             (hits if x in by_offset else odd).append(len(offs) - 1)
                         i += step
                 while True:
