@@ -251,17 +251,28 @@ def test_readme_build_rs_recipe(tmp_path: Path) -> None:
 # Integrity: the stale-object guard and damaged packs
 
 
-def _build_go(tmp: Path, pack, codec: str = "none") -> tuple[Path, Path]:
+def _write_go(tmp: Path, pack, codec: str = "none") -> Path:
+    """The generated package (not built yet)."""
     from btfembed.embed.codegen import write_go
 
-    gopath = tmp / "gopath"
-    pkg = gopath / "src" / "btfembed_rules"
+    pkg = tmp / "gopath" / "src" / "btfembed_rules"
     write_go(pack, str(pkg), package="btfembed_rules", codec=codec)
+    return pkg
+
+
+def _build_go(tmp: Path, pack, codec: str = "none") -> tuple[Path, Path]:
+    pkg = _write_go(tmp, pack, codec)
+    gopath = tmp / "gopath"
     return toolchains.go_build(gopath, toolchains.TOOLS / "go_harness.go", gopath / "harness"), pkg
 
 
 def _rebuild_go(tmp: Path, pkg: Path) -> Path:
     return toolchains.go_build(tmp / "gopath", toolchains.TOOLS / "go_harness.go", tmp / "gopath" / "harness2")
+
+
+def _write_rust(tmp: Path, pack, codec: str = "none") -> Path:
+    """The generated module and the harness's main.rs (not built yet)."""
+    return toolchains.write_rust_harness(tmp / "rs", pack, codec=codec).parent
 
 
 def _build_rust(tmp: Path, pack, codec: str = "none") -> tuple[Path, Path]:
@@ -296,6 +307,9 @@ def _reseal(lang: str, where: Path, data: bytes) -> None:
 
 
 BUILDERS = {"go": (_build_go, _rebuild_go), "rust": (_build_rust, _rebuild_rust)}
+# Tests that damage the generated sources before building: generated, not
+# built (a build of the undamaged sources would only be thrown away).
+WRITERS = {"go": _write_go, "rust": _write_rust}
 
 
 @pytest.mark.parametrize("lang", ["go", "rust"])
@@ -349,8 +363,8 @@ def test_damaged_pack_refused(tmp_path: Path, lang: str, kind: str) -> None:
     from test_runtime_rules import DEBIAN, minimized
 
     pack = build_pack([(DEB, minimized(str(DEBIAN)))])
-    build, rebuild = BUILDERS[lang]
-    _, where = build(tmp_path, pack)
+    rebuild = BUILDERS[lang][1]
+    where = WRITERS[lang](tmp_path, pack)
     name = "btfembed.btfpack" if lang == "go" else "btfembed_rules.btfpack"
     data, message = _damage((where / name).read_bytes(), kind)
     _reseal(lang, where, data)
@@ -373,8 +387,8 @@ def test_damaged_zlib_blocks_refused(tmp_path: Path, lang: str) -> None:
     (toolchains.go if lang == "go" else toolchains.rustc)()
     from test_runtime_rules import DEBIAN, minimized
 
-    build, rebuild = BUILDERS[lang]
-    _, where = build(tmp_path, build_pack([(DEB, minimized(str(DEBIAN)))]), codec="zlib")
+    rebuild = BUILDERS[lang][1]
+    where = WRITERS[lang](tmp_path, build_pack([(DEB, minimized(str(DEBIAN)))]), codec="zlib")
     name = "btfembed.btfpack" if lang == "go" else "btfembed_rules.btfpack"
     good = (where / name).read_bytes()
     stored = int.from_bytes(good[F.HEADER_SIZE + 4:F.HEADER_SIZE + 8], "little")  # block 0's stored size

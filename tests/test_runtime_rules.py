@@ -13,10 +13,12 @@ test_runtime_c.py and test_e2e_load.py.
 
 from __future__ import annotations
 
+import atexit
 import functools
 import os
 import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 
 import key_rules
@@ -245,9 +247,28 @@ def build_harness(workdir: Path, pack: Pack, *, compress: bool = False, codec: s
         assert changed != text, "the transformation changed nothing"
         c_path.write_text(changed)
     (workdir / "harness.c").write_text(HARNESS_C)
-    exe = compile_c(cc, workdir / name, [workdir / "harness.c", c_path, INCLUDE / "btfembed.c"],
+    exe = compile_c(cc, workdir / name, [workdir / "harness.c", c_path, runtime_object(cc, tuple(flags))],
                     flags=(f"-I{workdir}", *flags), libs=CODEC_LIBS[codec])
     return Harness(exe, pack, workdir)
+
+
+_RUNTIME_OBJECTS: dict[tuple, Path] = {}
+
+
+def runtime_object(cc: str, flags: tuple) -> Path:
+    """btfembed.c (external linkage) compiled with ``cc`` and ``flags``,
+    once per test process: the harnesses differ only in their generated
+    table (gen.c, which holds its own private copy of the runtime)."""
+    src = INCLUDE / "btfembed.c"
+    st = src.stat()
+    key = (cc, flags, st.st_mtime_ns, st.st_size)
+    obj = _RUNTIME_OBJECTS.get(key)
+    if obj is None or not obj.exists():
+        d = Path(tempfile.mkdtemp(prefix="btfembed-runtime-"))
+        atexit.register(shutil.rmtree, d, True)
+        obj = compile_c(cc, d / "btfembed.o", [src], flags=("-c", *flags))
+        _RUNTIME_OBJECTS[key] = obj
+    return obj
 
 
 @pytest.fixture(scope="module", params=[False, True], ids=["raw", "zlib"])

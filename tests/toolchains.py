@@ -75,10 +75,11 @@ def rust_build(source: Path, out: Path, *, libs: tuple[str, ...] = (), edition: 
     return out
 
 
-def build_rust_harness(workdir: Path, pack, *, module: str = "btfembed_rules", source: Path | None = None,
-                       libs: tuple[str, ...] = (), name: str = "harness", codec: str = "zlib") -> Path:
-    """Generate ``pack`` as ``workdir/<module>.rs`` and build a program
-    (default: tests/tools/rust_harness.rs) next to it."""
+def write_rust_harness(workdir: Path, pack, *, module: str = "btfembed_rules", source: Path | None = None,
+                       codec: str = "zlib") -> Path:
+    """Generate ``pack`` as ``workdir/<module>.rs`` and put a program
+    (default: tests/tools/rust_harness.rs) next to it as main.rs, which
+    it returns (not built yet)."""
     from btfembed.embed.codegen import write_rust
 
     rustc()
@@ -86,4 +87,11 @@ def build_rust_harness(workdir: Path, pack, *, module: str = "btfembed_rules", s
     write_rust(pack, str(workdir / module), codec=codec)
     main = workdir / "main.rs"
     shutil.copy(source or TOOLS / "rust_harness.rs", main)
+    return main
+
+
+def build_rust_harness(workdir: Path, pack, *, module: str = "btfembed_rules", source: Path | None = None,
+                       libs: tuple[str, ...] = (), name: str = "harness", codec: str = "zlib") -> Path:
+    """write_rust_harness(), then build the program."""
+    main = write_rust_harness(workdir, pack, module=module, source=source, codec=codec)
     return rust_build(main, workdir / name, libs=libs)
