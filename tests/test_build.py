@@ -23,9 +23,9 @@ from btfembed.embed.keys import KernelKey
 from btfembed.build.kernels import apply_filters, discover, parse_source_arg
 from btfembed.minimize.engine import minimize
 from btfembed.inputs.objects import load_object
-from btfembed.embed.pack import read_pack
+from btfembed.embed.pack import decode_pack, read_pack
 from btfembed.build.pipeline import Options, load_object_inputs, run_build
-from btfembed.build.settings import KernelSpec, load_settings
+from btfembed.build.settings import KernelSpec, Settings, load_settings
 from btfembed.inputs.containers import load_btf
 
 from conftest import OBJS, REPO_KERNELS, repo_vmlinux_files
@@ -449,3 +449,46 @@ def test_results_of_similar_kernels_share_equal_summaries(tmp_path: Path) -> Non
             assert len(theirs) == len(first)
             assert [a is b for a, b in zip(first, theirs)] == [a == b for a, b in zip(first, theirs)], run
             assert not all(a == b for a, b in zip(first, theirs))
+
+
+def test_a_pack_of_unchanged_blobs_compresses_nothing_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The object renamed (the pack's object table changes, its blobs do
+    not): the second build takes every compressed block from the cache
+    (``pack-block`` entries) and writes the pack a build without a cache
+    writes; a damaged block entry is reported and made again."""
+    from btfembed.build.outputs import write_outputs
+    from btfembed.build.run import build
+    from btfembed.embed import pack as P
+
+    calls: list[int] = []
+    real = P._COMPRESSORS["zlib"]
+    monkeypatch.setitem(P._COMPRESSORS, "zlib", lambda raw: calls.append(len(raw)) or real(raw))
+
+    def run(obj: Path, out: str, cache: bool = True) -> tuple[bytes, list[str]]:
+        s = Settings(objects=[str(obj)], kernels=[KernelSpec(str(REPO_KERNELS))], out_dir=str(tmp_path / out),
+                     cache_dir=str(tmp_path / "cache"), cache=cache, jobs=1)
+        warned: list[str] = []
+        write_outputs(build(s), s, warn=warned.append)
+        return (tmp_path / out / "btfembed.pack").read_bytes(), warned
+
+    first, second = tmp_path / "a.o", tmp_path / "b.o"
+    shutil.copy(OBJ_B, first)
+    shutil.copy(OBJ_B, second)
+    run(first, "out1")
+    assert calls
+    calls.clear()
+    packed, warned = run(second, "out2")
+    assert calls == [] and not warned
+    fresh, _ = run(second, "fresh", cache=False)
+    assert packed == fresh and decode_pack(packed).objects[0][0] == "b.o"
+    entries = [p for p in (tmp_path / "cache").rglob("*") if p.is_file() and "pack-block" in p.parts]
+    assert entries
+    for p in entries:
+        data = bytearray(p.read_bytes())
+        data[-40] ^= 1
+        p.write_bytes(bytes(data))
+    calls.clear()
+    (tmp_path / "b.o").rename(tmp_path / "c.o")
+    packed, warned = run(tmp_path / "c.o", "out3")
+    assert calls and warned and "damaged cache entry" in warned[0]
+    assert decode_pack(packed).blobs == decode_pack(fresh).blobs

@@ -156,6 +156,55 @@ def test_round_trip_every_codec(codec: str) -> None:
     assert runtime._pack_table(data).info["codec"] == codec
 
 
+class _DictBlocks:
+    """A block memo in a dict, counting what it is asked."""
+
+    def __init__(self) -> None:
+        self.blocks: dict[str, tuple[bytes, int]] = {}
+        self.hits = self.puts = 0
+
+    def get(self, key: str) -> tuple[bytes, int] | None:
+        hit = self.blocks.get(key)
+        self.hits += hit is not None
+        return hit
+
+    def put(self, key: str, data: bytes, raw_len: int) -> None:
+        self.puts += 1
+        self.blocks[key] = (data, raw_len)
+
+
+@pytest.mark.parametrize("codec", ["zlib", "xz", "none"])
+def test_remembered_blocks_give_the_same_pack(codec: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from btfembed.embed import pack as P
+
+    items = _items()
+    memo = _DictBlocks()
+    first = encode_pack(build_pack(items, [("a.o", bytes(32))]), codec=codec, block_size=4000, blocks_memo=memo)
+    assert first == encode_pack(build_pack(items, [("a.o", bytes(32))]), codec=codec, block_size=4000)
+    n_blocks = struct.unpack_from(F.HEADER_STRUCT, first)[5]
+    assert memo.puts == n_blocks > 2 and memo.hits == 0
+    # Other objects, same blobs: every block from the memo, none compressed.
+    calls: list[int] = []
+    real = P._COMPRESSORS[codec]
+    monkeypatch.setitem(P._COMPRESSORS, codec, lambda raw: calls.append(len(raw)) or real(raw))
+    objs = [("b.o", bytes([1]) * 32)]
+    again = encode_pack(build_pack(items, objs), codec=codec, block_size=4000, blocks_memo=memo)
+    assert calls == [] and memo.hits == n_blocks
+    assert again == encode_pack(build_pack(items, objs), codec=codec, block_size=4000)
+    # One blob changed (its size kept: blocks are cut by size): only its
+    # block is compressed again.
+    changed = [(k, b[:-1] + b"x" if i == 0 else b) for i, (k, b) in enumerate(items)]
+    calls.clear()
+    encode_pack(build_pack(changed, objs), codec=codec, block_size=4000, blocks_memo=memo)
+    assert len(calls) == 1
+    # A remembered block whose raw length does not add up is made again.
+    calls.clear()
+    for key, (data, raw_len) in list(memo.blocks.items()):
+        memo.blocks[key] = (data, raw_len + 1)
+    assert encode_pack(build_pack(items, objs), codec=codec, block_size=4000, blocks_memo=memo) == again
+    assert len(calls) == n_blocks
+
+
 def test_object_digest_covers_btf_and_ext_only() -> None:
     el = (OBJS / "synth_fields.el.o").read_bytes()
     eb = (OBJS / "synth_fields.eb.o").read_bytes()

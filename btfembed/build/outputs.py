@@ -29,6 +29,7 @@ from btfembed.errors import BuildFailed
 from btfembed.inputs.files import atomic_write, ensure_dir
 
 if TYPE_CHECKING:
+    from btfembed.build.cache import Cache
     from btfembed.build.pipeline import BuildResult
     from btfembed.build.settings import Settings
     from btfembed.embed.pack import Pack
@@ -113,11 +114,37 @@ def _encoded(pack: "Pack", s: "Settings", warn: "Callable[[str], None] | None") 
     hit = cache.get("pack", key, None, blob_from_plain)
     if isinstance(hit, bytes):
         return hit
+    data = encode_pack(pack, codec=codec, blocks_memo=_CachedBlocks(cache))
     if cache.damaged and warn is not None:
         warn(f"damaged cache entry ignored, recomputed and rewritten: {cache.damaged[0]}")
-    data = encode_pack(pack, codec=codec)
     cache.put("pack", key, blob_to_plain(data))
     return data
+
+
+def _block_from_plain(value: object) -> "tuple[bytes, int]":
+    from btfembed.build.cache import blob_from_plain
+
+    if not (isinstance(value, dict) and isinstance(value.get("data"), str) and isinstance(value.get("raw"), int)):
+        raise ValueError("not a pack block")
+    return blob_from_plain(value["data"]), value["raw"]
+
+
+class _CachedBlocks:
+    """``embed.pack.BlockMemo`` over the build cache (``pack-block``
+    entries): a rebuild whose blobs did not change (an object recompiled
+    with the same relocations) compresses no block again."""
+
+    def __init__(self, cache: "Cache"):
+        self.cache = cache
+
+    def get(self, key: str) -> "tuple[bytes, int] | None":
+        hit: tuple[bytes, int] | None = self.cache.get("pack-block", key, None, _block_from_plain)
+        return hit
+
+    def put(self, key: str, data: bytes, raw_len: int) -> None:
+        from btfembed.build.cache import blob_to_plain
+
+        self.cache.put("pack-block", key, {"data": blob_to_plain(data), "raw": raw_len})
 
 
 def _emit_into(out: OutDir, s: "Settings", pack: "Pack", result: "BuildResult") -> list[str]:

@@ -22,7 +22,7 @@ import re
 import struct
 import sys
 import zlib
-from typing import Callable, NamedTuple, Sequence
+from typing import Callable, NamedTuple, Protocol, Sequence
 
 from btfembed.embed import format as F
 from btfembed.embed import runtime as _rt
@@ -33,6 +33,7 @@ from btfembed.inputs.files import atomic_write, read_bytes
 __all__ = [
     "Pack", "PackError", "build_pack", "write_pack", "read_pack", "encode_pack", "decode_pack",
     "object_digest", "check_key", "canonical", "codec_available", "MAGIC", "FORMAT", "CODECS",
+    "BlockMemo", "block_key",
 ]
 
 MAGIC = F.MAGIC
@@ -232,14 +233,35 @@ def _strings(values: Sequence[str]) -> tuple[bytes, dict[str, int]]:
     return bytes(out), offsets
 
 
+class BlockMemo(Protocol):
+    """Compressed blocks remembered by ``block_key`` (what a block is made
+    of: codec, flags and its blobs' digests, in order): ``get`` gives
+    (stored bytes, raw length) or None."""
+
+    def get(self, key: str) -> tuple[bytes, int] | None: ...
+
+    def put(self, key: str, data: bytes, raw_len: int) -> None: ...
+
+
+def block_key(codec: str, flags: int, blob_digests: Sequence[bytes]) -> str:
+    h = hashlib.sha256(f"pack-block {F.FORMAT} {codec} {flags} {len(blob_digests)}".encode())
+    for d in blob_digests:
+        h.update(d)
+    return h.hexdigest()
+
+
 def encode_pack(pack: Pack, *, codec: str | None = None, block_size: int | None = None,
-                compress: bool | None = None, btf_recode: bool | None = None, split: bool | None = None) -> bytes:
+                compress: bool | None = None, btf_recode: bool | None = None, split: bool | None = None,
+                blocks_memo: BlockMemo | None = None) -> bytes:
     """Pack format 3 bytes for ``pack``.  ``codec``: none, zlib (default), xz
     or zstd (``compress=True`` is the older spelling of zlib, ``False`` of
     none); ``block_size``: raw bytes per block (default 256 KiB);
     ``btf_recode``: store the blobs transformed by the BTF recoding (default:
     for every codec but none, where it saves nothing); ``split``: store each
-    block's BTF strings after all its headers and types (same default)."""
+    block's BTF strings after all its headers and types (same default).
+    ``blocks_memo``: blocks compressed before are taken from it (a rebuild
+    whose blobs did not change compresses nothing; a remembered block whose
+    raw length does not add up is made again)."""
     if codec is None:
         codec = "none" if compress is False else F.DEFAULT_CODEC
     if codec not in _COMPRESSORS:
@@ -282,22 +304,32 @@ def encode_pack(pack: Pack, *, codec: str | None = None, block_size: int | None 
     block_recs, blob_recs, stored = [], [], []
     pos = block_max = 0
     for b, members in enumerate(blocks):
-        parts = [_rt.btf_recode(pack.blobs[i], encode=True) if btf_recode else pack.blobs[i] for i in members]
-        if split:
-            cuts = [_rt.split_point(p[:24], len(p)) for p in parts]
-            raw = b"".join(p[:c] for p, c in zip(parts, cuts)) + b"".join(p[c:] for p, c in zip(parts, cuts))
+        digests = [hashlib.sha256(pack.blobs[i]).digest() for i in members]
+        raw_len = sum(len(pack.blobs[i]) for i in members)   # recoding and splitting keep the length
+        bkey = block_key(codec, flags, digests) if blocks_memo is not None else ""
+        hit = blocks_memo.get(bkey) if blocks_memo is not None else None
+        if hit is not None and hit[1] == raw_len:
+            data = hit[0]
         else:
-            raw = b"".join(parts)
-        data = compressor(raw)
+            parts = [_rt.btf_recode(pack.blobs[i], encode=True) if btf_recode else pack.blobs[i] for i in members]
+            if split:
+                cuts = [_rt.split_point(p[:24], len(p)) for p in parts]
+                raw = b"".join(p[:c] for p, c in zip(parts, cuts)) + b"".join(p[c:] for p, c in zip(parts, cuts))
+            else:
+                raw = b"".join(parts)
+            assert len(raw) == raw_len
+            data = compressor(raw)
+            if blocks_memo is not None:
+                blocks_memo.put(bkey, data, raw_len)
         off = 0
-        for i in members:
+        for i, d in zip(members, digests):
             blob = pack.blobs[i]
-            blob_recs.append(struct.pack("<III", b, off, len(blob)) + hashlib.sha256(blob).digest())
+            blob_recs.append(struct.pack("<III", b, off, len(blob)) + d)
             off += len(blob)
-        block_recs.append(struct.pack("<III", pos, len(data), len(raw)))
+        block_recs.append(struct.pack("<III", pos, len(data), raw_len))
         stored.append(data)
         pos += len(data)
-        block_max = max(block_max, len(raw))
+        block_max = max(block_max, raw_len)
 
     strings, soff = _strings([f for key, _ in pack.kernels for f in key] + [n for n, _ in pack.objects])
     entries = b"".join(struct.pack("<IIIII", *(soff[f] for f in key), new_id[i]) for key, i in pack.kernels)
