@@ -388,15 +388,22 @@ _NOOP_UNNEEDED = ("concurrent.futures", "multiprocessing", "tarfile", "tomllib",
 
 
 def _imported_by(args: list[str], cwd: Path) -> set[str]:
-    """The modules ``btfembed ARGS`` imports (in a fresh interpreter)."""
+    """The modules ``btfembed ARGS`` imports (in a fresh interpreter
+    without ``site``, whose .pth files may import modules of their own;
+    btfembed and the installed packages reached through PYTHONPATH)."""
+    import site
+
+    import btfembed
     probe = ("import sys, json\n"
              "before = set(sys.modules)\n"
              "from btfembed.cli import main\n"
              "try:\n    main(json.loads(sys.argv[1]))\n"
              "except SystemExit as exc:\n    assert not exc.code, exc.code\n"
              "print(json.dumps(sorted(set(sys.modules) - before)))\n")
-    proc = subprocess.run([sys.executable, "-c", probe, json.dumps(args)], capture_output=True, text=True,
-                          cwd=cwd, check=True)
+    path = [str(Path(btfembed.__file__).resolve().parents[1]), *site.getsitepackages()]
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(path))
+    proc = subprocess.run([sys.executable, "-S", "-c", probe, json.dumps(args)], capture_output=True, text=True,
+                          cwd=cwd, check=True, env=env)
     imported = set(json.loads(proc.stdout.splitlines()[-1]))
     assert "btfembed.build.pipeline" in imported   # the probe ran a build
     return imported

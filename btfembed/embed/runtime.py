@@ -64,7 +64,6 @@ import contextlib
 import hashlib
 import os
 import struct
-import tempfile
 import zlib
 from typing import Any, Iterable, Iterator, Mapping, NamedTuple
 
@@ -876,6 +875,8 @@ def blob_path(data: bytes, *, memfd: bool = True, tmpdir: "str | None" = None,
             finally:
                 os.close(fd)
             return
+    import tempfile  # the fallback only: most kernels take the memfd
+
     fd, path = tempfile.mkstemp(prefix="btfembed-", suffix=".btf", dir=tmpdir)
     try:
         try:

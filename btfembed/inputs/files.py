@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import os
 import stat
-import tempfile
 from typing import IO, Any, Iterator
 
 from btfembed.errors import FileAccessError
@@ -80,6 +79,8 @@ def atomic_open(path: str | os.PathLike[str], mode: str = "wb") -> Iterator[IO[A
     On any exception (including KeyboardInterrupt) the temporary file is
     removed and ``path`` is left as it was.
     """
+    import tempfile  # imported by the first write: a no-op build writes nothing
+
     path = os.fspath(path)
     directory = os.path.dirname(os.path.abspath(path))
     try:
