@@ -12,6 +12,7 @@ import shutil
 import subprocess
 import sys
 import tarfile
+import time
 from pathlib import Path
 
 import pytest
@@ -499,3 +500,41 @@ def test_a_pack_of_unchanged_blobs_compresses_nothing_again(tmp_path: Path, monk
     packed, warned = run(tmp_path / "c.o", "out3")
     assert calls and warned and "damaged cache entry" in warned[0]
     assert decode_pack(packed).blobs == decode_pack(fresh).blobs
+
+
+def test_cache_entries_are_bounded_least_recently_used_first(tmp_path: Path) -> None:
+    """``cache_max``: after a build that computed something, the least
+    recently used entries (a read counts as a use) go first until the rest
+    fit; the kernel store is not counted (it has its own limit)."""
+    from btfembed.build.run import build
+
+    def run(obj: str, cache: Path, limit: str) -> tuple[int, list[bytes | None]]:
+        s = Settings(objects=[obj], kernels=[KernelSpec(str(REPO_KERNELS))], cache_dir=str(cache),
+                     cache_max=limit, jobs=1)
+        r = build(s)
+        return r.stats()["cached"], [k.blob for k in r.kernels]
+
+    def entries_size(cache: Path) -> int:
+        return sum(p.stat().st_size for p in (cache / "v2").rglob("*") if p.is_file())
+
+    a, b, c = OBJ_A, OBJ_B, str(OBJS / "kernel_c19.el.o")
+    scratch = tmp_path / "scratch"     # sizes without a limit
+    run(a, scratch, "0")
+    run(b, scratch, "0")
+    two = entries_size(scratch)
+    run(c, scratch, "0")
+    assert entries_size(scratch) > two
+    limit = str(two + 2048)
+    cache = tmp_path / "cache"
+    assert run(a, cache, limit)[0] == 0
+    assert run(b, cache, limit)[0] == 0
+    assert entries_size(cache) <= int(limit)
+    assert run(a, cache, limit)[0] == 3          # a no-op: a's entries now the most recently used
+    time.sleep(0.02)
+    assert run(c, cache, limit)[0] == 0          # over the limit: b's entries go first
+    assert entries_size(cache) <= int(limit)
+    assert (cache / "v1" / "kernels").is_dir()   # the store is not the cache's to evict
+    assert run(a, cache, "0")[0] == 3
+    cached_b, blobs_b = run(b, cache, "0")
+    assert cached_b < 3
+    assert blobs_b == run(b, tmp_path / "fresh", "0")[1]

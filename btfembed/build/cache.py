@@ -25,7 +25,14 @@ Kinds of entries:
   (``btfembed.build.outcomes``): per kernel, the outcomes of the distinct
   relocations met so far and the kernel types they need; per emitted BTF,
   the objects already checked against it;
-* ``start-ids``: the first type id of a kernel and each of its modules.
+* ``start-ids``: the first type id of a kernel and each of its modules;
+* ``pack`` and ``pack-block`` (``btfembed.build.outputs``): an encoded
+  pack, and compressed pack blocks, by what they are made of.
+
+The entries are bounded (``cache_max``): after a build that computed
+something, the least recently used ones (a read refreshes an entry's
+mtime) are removed until the rest fit.  Decoded kernels are kept apart,
+under ``<root>/v1/kernels`` with their own limit (``btfembed.build.store``).
 """
 
 from __future__ import annotations
@@ -37,7 +44,7 @@ import os
 from typing import Any, Callable, Iterable, Sequence, TypeVar
 
 from btfembed.errors import BTFEmbedError
-from btfembed.inputs.files import atomic_write, read_bytes
+from btfembed.inputs.files import atomic_write, files_by_age, read_bytes, remove_oldest
 from btfembed.core.results import Summary
 
 __all__ = ["Cache", "digest", "default_cache_dir", "seal", "unseal",
@@ -123,7 +130,19 @@ class Cache:
         except Exception:  # noqa: BLE001 - whatever is wrong with it, it is not used
             self._damaged(path)
             return None
+        try:
+            os.utime(path)  # recency, for evict
+        except OSError:
+            pass
         return value
+
+    def evict(self, limit: int) -> int:
+        """Remove the least recently used entries (written or read) until
+        the entries take at most ``limit`` bytes (0: no limit); the number
+        removed.  The kernel store has its own limit (``build.store``)."""
+        if self.root is None or limit <= 0:
+            return 0
+        return remove_oldest(files_by_age(os.path.join(self.root, LAYOUT), 2), limit)
 
     def _damaged(self, path: str) -> None:
         self.damaged.append(path)

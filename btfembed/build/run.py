@@ -84,6 +84,8 @@ def build(settings: Settings, *, progress: Progress | None = None,
                                                          s.userspace_collisions), cache=cache,
                        jobs=s.jobs, progress=progress, store_max=parse_size(s.kernel_store_max),
                        executor=s.executor)
+    if any(not k.cached for k in result.kernels):
+        cache.evict(parse_size(s.cache_max))   # what this build wrote is the newest
     if info is not None:
         result = result._replace(shard=info)
     if warn is not None:

@@ -87,6 +87,10 @@ class Settings:
         "size limit of the kernel store (decoded kernels kept in the cache, least recently used evicted "
         "first; about 1.5 MB per kernel, so the default holds a BTFHub-scale run; 0 disables it)",
         default="8G")
+    cache_max: str = _doc(
+        "size limit of the cache's other entries (results, relocation outcomes, checks, packs): after a build "
+        "that computed something, the least recently used are removed until the rest fit; 0: no limit",
+        default="2G")
     executor: str = _doc("where per-kernel work runs: 'local' (worker processes) or 'dask://HOST:PORT' "
                          "(a dask.distributed scheduler; pip install 'btfembed[dask]')", default="local")
     report: str | None = _doc("write the machine-readable JSON report here", default=None)
@@ -164,10 +168,11 @@ class Settings:
             raise ConfigError(f"jobs must be >= 0, not {self.jobs}")
         from btfembed.build.executors import parse_executor
         from btfembed.build.store import parse_size
-        try:
-            parse_size(self.kernel_store_max)
-        except ConfigError as exc:
-            raise ConfigError(f"kernel_store_max: {exc}") from None
+        for name in ("kernel_store_max", "cache_max"):
+            try:
+                parse_size(getattr(self, name))
+            except ConfigError as exc:
+                raise ConfigError(f"{name}: {exc}") from None
         parse_executor(self.executor)
 
 

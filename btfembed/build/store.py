@@ -47,7 +47,7 @@ from array import array
 from typing import Any, NamedTuple
 
 from btfembed.errors import ConfigError
-from btfembed.inputs.files import atomic_write
+from btfembed.inputs.files import atomic_write, files_by_age, remove_oldest
 
 
 @functools.lru_cache(maxsize=None)
@@ -78,7 +78,7 @@ def parse_size(text: str | int) -> int:
     """``8G``, ``500M``, ``2GiB``, ``1048576`` or ``0`` -> bytes."""
     if isinstance(text, int) and not isinstance(text, bool):
         if text < 0:
-            raise ConfigError(f"kernel store size must be >= 0, not {text}")
+            raise ConfigError(f"a size must be >= 0, not {text}")
         return text
     m = _SIZE.match(str(text))
     if not m:
@@ -208,29 +208,7 @@ class KernelStore:
 
     def entries(self) -> list[tuple[float, int, str]]:
         """(mtime, size, path) of every entry, oldest first."""
-        out: list[tuple[float, int, str]] = []
-        if self.root is None:
-            return out
-        try:
-            subdirs = list(os.scandir(self.root))
-        except OSError:
-            return out
-        for sub in subdirs:
-            if not sub.is_dir(follow_symlinks=False):
-                continue
-            try:
-                for e in os.scandir(sub.path):
-                    if e.name.startswith("."):  # a temporary file being written
-                        continue
-                    try:
-                        st = e.stat(follow_symlinks=False)
-                    except OSError:
-                        continue
-                    out.append((st.st_mtime, st.st_size, e.path))
-            except OSError:
-                continue
-        out.sort()
-        return out
+        return files_by_age(self.root, 1) if self.root is not None else []
 
     def size(self) -> int:
         return sum(size for _, size, _ in self.entries())
@@ -238,16 +216,4 @@ class KernelStore:
     def evict(self) -> int:
         """Remove least recently used entries until the store fits its
         limit; the number removed."""
-        entries = self.entries()
-        total = sum(size for _, size, _ in entries)
-        removed = 0
-        for _, size, path in entries:
-            if total <= self.max_bytes:
-                break
-            try:
-                os.unlink(path)
-            except OSError:
-                continue
-            total -= size
-            removed += 1
-        return removed
+        return remove_oldest(self.entries(), self.max_bytes)

@@ -76,6 +76,9 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
     p.add_argument("--kernel-store-max", metavar="SIZE",
                    help="size limit of the kernel store in the cache, e.g. 8G, 500M; 0 disables it "
                         "(default: 8G, a BTFHub-scale run)")
+    p.add_argument("--cache-max", metavar="SIZE",
+                   help="size limit of the rest of the cache (results, outcomes, checks, packs; least recently "
+                        "used removed first; 0: no limit; default: 2G)")
     p.add_argument("--executor", metavar="WHERE",
                    help="'local' (worker processes, the default) or 'dask://HOST:PORT' (a running "
                         "dask.distributed scheduler; needs pip install 'btfembed[dask]')")
@@ -138,7 +141,7 @@ def _settings(args: argparse.Namespace) -> "Settings":
     if args.kernels:
         cli["kernels"] = [parse_source_arg(k) for k in args.kernels]
     for name in ("out_dir", "jobs", "report", "html", "cache_dir", "fail_on", "keep_going", "header_size", "loader",
-                 "compress", "codec", "emit", "output", "prefix", "depfile", "kernel_store_max", "executor",
+                 "compress", "codec", "emit", "output", "prefix", "depfile", "kernel_store_max", "cache_max", "executor",
                  "go_package", "go_import_path", "userspace_collisions"):
         value = getattr(args, name)
         if value is not None:

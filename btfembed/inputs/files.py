@@ -15,7 +15,8 @@ from typing import IO, Any, Iterator
 
 from btfembed.errors import FileAccessError
 
-__all__ = ["read_bytes", "atomic_write", "atomic_open", "ensure_dir", "NAME_MAX", "MAX_ATOMIC_NAME"]
+__all__ = ["read_bytes", "atomic_write", "atomic_open", "ensure_dir", "NAME_MAX", "MAX_ATOMIC_NAME",
+           "files_by_age", "remove_oldest"]
 
 NAME_MAX = 255  # bytes in one path component (Linux, and most file systems)
 # atomic_open's temporary is ".<name>.<8 random characters>.tmp" in the same
@@ -111,3 +112,52 @@ def atomic_write(path: str | os.PathLike[str], data: bytes | str) -> None:
         data = data.encode()
     with atomic_open(path, "wb") as f:
         f.write(data)
+
+
+def files_by_age(top: str, depth: int) -> list[tuple[float, int, str]]:
+    """(mtime, size, path) of the files ``depth`` directories below ``top``
+    (``top/a/b/file`` is depth 2), oldest first; temporaries being written
+    (names starting with a dot) and whatever cannot be read are left out."""
+    out: list[tuple[float, int, str]] = []
+    level = [top]
+    for _ in range(depth):
+        below = []
+        for d in level:
+            try:
+                below += [e.path for e in os.scandir(d) if e.is_dir(follow_symlinks=False)]
+            except OSError:
+                continue
+        level = below
+    for d in level:
+        try:
+            entries = list(os.scandir(d))
+        except OSError:
+            continue
+        for e in entries:
+            if e.name.startswith("."):
+                continue
+            try:
+                st = e.stat(follow_symlinks=False)
+            except OSError:
+                continue
+            if stat.S_ISREG(st.st_mode):
+                out.append((st.st_mtime, st.st_size, e.path))
+    out.sort()
+    return out
+
+
+def remove_oldest(files: list[tuple[float, int, str]], limit: int) -> int:
+    """Remove files of ``files_by_age`` oldest first until the rest take at
+    most ``limit`` bytes; the number removed."""
+    total = sum(size for _, size, _ in files)
+    removed = 0
+    for _, size, path in files:
+        if total <= limit:
+            break
+        try:
+            os.unlink(path)
+        except OSError:
+            continue
+        total -= size
+        removed += 1
+    return removed
