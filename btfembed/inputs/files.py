@@ -73,6 +73,19 @@ def ensure_dir(path: str | os.PathLike[str]) -> None:
         raise FileAccessError(f"cannot create directory {os.fspath(path)}: {_reason(exc)}") from None
 
 
+def _temporary(directory: str, name: str) -> tuple[int, str]:
+    """A new file ``.<name>.<8 random hex digits>.tmp`` in ``directory``,
+    created exclusively with the mode the umask gives new files."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
+    for _ in range(100):
+        tmp = os.path.join(directory, f"{_TMP_PREFIX}{name}.{os.urandom(_TMP_RANDOM // 2).hex()}{_TMP_SUFFIX}")
+        try:
+            return os.open(tmp, flags, 0o666), tmp
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"no free temporary name next to {name}")
+
+
 @contextlib.contextmanager
 def atomic_open(path: str | os.PathLike[str], mode: str = "wb") -> Iterator[IO[Any]]:
     """Open a temporary file next to ``path``; rename it over ``path`` on success.
@@ -80,23 +93,16 @@ def atomic_open(path: str | os.PathLike[str], mode: str = "wb") -> Iterator[IO[A
     On any exception (including KeyboardInterrupt) the temporary file is
     removed and ``path`` is left as it was.
     """
-    import tempfile  # imported by the first write: a no-op build writes nothing
-
     path = os.fspath(path)
     directory = os.path.dirname(os.path.abspath(path))
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f"{_TMP_PREFIX}{os.path.basename(path)}.", suffix=_TMP_SUFFIX,
-                                    dir=directory)
+        fd, tmp = _temporary(directory, os.path.basename(path))
     except OSError as exc:
         raise FileAccessError(f"cannot write {path}: {_reason(exc)}") from None
     try:
         with os.fdopen(fd, mode) as f:
             yield f
             f.flush()
-        # mkstemp creates 0600 files; give outputs the usual umask-derived mode.
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
         os.replace(tmp, path)
     except BaseException as exc:
         with contextlib.suppress(OSError):
