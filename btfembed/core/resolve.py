@@ -248,7 +248,14 @@ def walk_specs(keys: Sequence[tuple[int, str, int]], spec_which: Sequence[int],
     # known); cleared for all specs of a root when its list is pruned.
     current = [-1] * len(keys)
     specs_of_root = _specs_by_root(keys)
-    dead: set[int] = set()
+    dead: set[int] = set()       # roots met unknown: their later records are passed over
+
+    def unknown(tid: int) -> None:
+        if missing is None:
+            raise KeyError(tid)
+        missing.add(tid)
+        dead.add(tid)
+
     append = out.append
     for g in spec_which:
         p = current[g]
@@ -267,10 +274,7 @@ def walk_specs(keys: Sequence[tuple[int, str, int]], spec_which: Sequence[int],
         if state is None:
             cands = candidates(tid)
             if cands is None:
-                if missing is None:
-                    raise KeyError(tid)
-                missing.add(tid)
-                dead.add(tid)
+                unknown(tid)
                 continue
             version += 1
             state = lists[tid] = (cands, version)
@@ -281,10 +285,7 @@ def walk_specs(keys: Sequence[tuple[int, str, int]], spec_which: Sequence[int],
         else:
             got = resolve_one(g, state[0])
             if got is None:
-                if missing is None:
-                    raise KeyError(tid)
-                missing.add(tid)
-                dead.add(tid)
+                unknown(tid)
                 continue
             item, pruned = got
             p = memo[mk] = len(items)
