@@ -49,6 +49,8 @@ from typing import Any, NamedTuple
 from btfembed.errors import ConfigError
 from btfembed.inputs.files import atomic_write, files_by_age, remove_oldest
 
+__all__ = ["KernelStore", "StoredKernel", "parse_size", "DEFAULT_MAX", "format_size"]
+
 
 @functools.lru_cache(maxsize=None)
 def _zstd() -> Any:
@@ -60,7 +62,6 @@ def _zstd() -> Any:
         return None
     return zstandard
 
-__all__ = ["KernelStore", "StoredKernel", "parse_size", "DEFAULT_MAX", "format_size"]
 
 MAGIC = b"BTFEKS2\0"
 _HEADER = struct.Struct("<8sB3xIII32s")
