@@ -510,3 +510,56 @@ def test_generate_codec_option(tmp_path: Path, lang: str, codec: str, ok: bool) 
     else:
         assert proc.returncode != 0 and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
         assert "cannot be read by the" in proc.stderr and not (tmp_path / "gen").exists()
+
+
+@pytest.mark.parametrize("lang", ["go", "rust"])
+def test_privileged_processes_ignore_the_environment(tmp_path: Path, lang: str) -> None:
+    """A setuid or file-capability program is run by a user who chooses its
+    environment: the BTFEMBED_* overrides are then not read (as the C
+    runtime's secure_getenv), so that user cannot pick the blob handed to
+    libbpf; the same program run without privileges reads them."""
+    import os
+    import tempfile
+
+    from btfembed.embed.pack import build_pack
+
+    if os.geteuid() != 0 or not shutil.which("setpriv"):
+        pytest.skip("needs root and setpriv (util-linux)")
+    (toolchains.go if lang == "go" else toolchains.rustc)()
+    from test_runtime_rules import DEBIAN, minimized
+
+    release = os.uname().release
+    assert release != DEB[3]
+    exe, _ = BUILDERS[lang][0](tmp_path, build_pack([(DEB, minimized(str(DEBIAN)))]), codec="zlib")
+    shared = Path(tempfile.mkdtemp(prefix="btfembed-priv-"))   # reachable by an unprivileged user
+    try:
+        shared.chmod(0o755)
+        (shared / "os-release").write_text("ID=debian\nVERSION_ID=12\n")
+        dumps = shared / "dumps"
+        dumps.mkdir(mode=0o777)
+        dumps.chmod(0o777)
+        env = clean_env(BTFEMBED_OS_RELEASE=str(shared / "os-release"), BTFEMBED_RELEASE=DEB[3],
+                        BTFEMBED_MACHINE="amd64", BTFEMBED_FORCE="1")
+        nobody = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+
+        def run(mode: int, caps: str | None = None) -> dict[str, str]:
+            prog = shared / f"harness-{mode:o}-{caps or 'none'}"
+            shutil.copy(exe, prog)
+            prog.chmod(mode)
+            if caps is not None:
+                subprocess.run(["setcap", caps, str(prog)], check=True, capture_output=True)
+            proc = subprocess.run([*nobody, str(prog), "--dump", str(dumps / prog.name)], env=env,
+                                  capture_output=True, text=True)
+            out = parse_output(proc.stdout)
+            assert "release" in out, (proc.returncode, proc.stdout, proc.stderr)
+            return out
+
+        plain = run(0o755)
+        assert (plain["rc"], plain["release"], plain["distro"]) == ("0", DEB[3], "debian"), plain
+        setuid = run(0o4755)
+        assert setuid["release"] == release and setuid["rc"] != "0", setuid
+        if shutil.which("setcap"):
+            caps = run(0o755, "cap_bpf,cap_perfmon+ep")   # what BPF tools are given
+            assert caps["release"] == release and caps["rc"] != "0", caps
+    finally:
+        shutil.rmtree(shared, ignore_errors=True)

@@ -17,8 +17,10 @@
 //  4. The blob's block is decompressed and the blob's SHA-256 is checked
 //     against the pack before it is returned.
 //
-// Environment variables (ignored with Options.NoEnv; they win over the
-// options; empty means unset, "0" is false): BTFEMBED_FORCE,
+// Environment variables (ignored with Options.NoEnv, and in a process with
+// privileges its user lacks: setuid, setgid or file capabilities, as C's
+// secure_getenv does; they win over the options; empty means unset, "0" is
+// false): BTFEMBED_FORCE,
 // BTFEMBED_KEY (distro/version/arch/release, "_" for an empty field:
 // exactly this entry, no fallback), BTFEMBED_HOST_ROOT (read
 // <root>/etc/os-release, then <root>/usr/lib/os-release: agents in
@@ -44,6 +46,7 @@ import (
 	"sort"
 	"sync"
 	"syscall"
+	"unsafe"
 )
 
 // Status is the outcome of a lookup.
@@ -353,10 +356,58 @@ func ParseOSRelease(data []byte) map[string]string {
 }
 
 func env(name string, opts *Options) string {
-	if opts.NoEnv {
+	if opts.NoEnv || privileged() {
 		return ""
 	}
 	return os.Getenv(name)
+}
+
+var (
+	privilegedOnce sync.Once
+	privilegedProc bool
+)
+
+// privileged reports whether the process runs with privileges its user
+// lacks (setuid, setgid, file capabilities): its environment is then that
+// user's to choose, so the overrides are not read. The kernel says so in
+// the auxiliary vector (AT_SECURE, what glibc's secure_getenv tests); a Go
+// program, linked statically, reads it from /proc/self/auxv, which such a
+// process may not be allowed to read: that counts as privileged too.
+func privileged() bool {
+	privilegedOnce.Do(func() {
+		privilegedProc = os.Getuid() != os.Geteuid() || os.Getgid() != os.Getegid() || atSecure()
+	})
+	return privilegedProc
+}
+
+const atSecureTag = 23 // AT_SECURE
+
+func atSecure() bool {
+	data, err := os.ReadFile("/proc/self/auxv")
+	if err != nil {
+		return !errors.Is(err, os.ErrNotExist) // no /proc: the uid test alone
+	}
+	var probe uint16 = 1
+	var order binary.ByteOrder = binary.BigEndian
+	if *(*byte)(unsafe.Pointer(&probe)) == 1 {
+		order = binary.LittleEndian
+	}
+	word := int(unsafe.Sizeof(uintptr(0)))
+	for i := 0; i+2*word <= len(data); i += 2 * word {
+		var tag, val uint64
+		if word == 8 {
+			tag, val = order.Uint64(data[i:]), order.Uint64(data[i+8:])
+		} else {
+			tag, val = uint64(order.Uint32(data[i:])), uint64(order.Uint32(data[i+4:]))
+		}
+		if tag == 0 { // AT_NULL
+			break
+		}
+		if tag == atSecureTag {
+			return val != 0
+		}
+	}
+	return false
 }
 
 func envTrue(name string, opts *Options) bool {

@@ -1,6 +1,6 @@
 // The btfembed runtime for Rust: pick the embedded BTF of the running
 // kernel.  Standard library only (plus a few libc functions std already
-// links: uname, memfd_create, fcntl, mkstemp, access).  Same rules as the C
+// links: uname, memfd_create, fcntl, mkstemp, access, getauxval).  Same rules as the C
 // runtime (btfembed.h) and the Python runtime (btfembed/embed/runtime.py):
 //
 // 1. If /sys/kernel/btf/vmlinux is readable the kernel has its own BTF:
@@ -18,8 +18,10 @@
 //    sealed memfd seen through /proc/self/fd/N, else a 0600 temporary file),
 //    closed or removed when the BtfFile is dropped.
 //
-// Environment variables (ignored with Options::no_env; they win over the
-// options; empty means unset, "0" is false): BTFEMBED_FORCE, BTFEMBED_KEY
+// Environment variables (ignored with Options::no_env, and in a process with
+// privileges its user lacks: setuid, setgid or file capabilities, as C's
+// secure_getenv does; they win over the options; empty means unset, "0" is
+// false): BTFEMBED_FORCE, BTFEMBED_KEY
 // (distro/version/arch/release, "_" for an empty field: exactly this entry,
 // no fallback), BTFEMBED_HOST_ROOT (read <root>/etc/os-release, then
 // <root>/usr/lib/os-release), BTFEMBED_OS_RELEASE, BTFEMBED_RELEASE,
@@ -37,7 +39,7 @@ use std::ffi::{CString, OsStr, OsString};
 use std::fmt;
 use std::fs::File;
 use std::io::{Read, Write};
-use std::os::raw::{c_char, c_int, c_uint};
+use std::os::raw::{c_char, c_int, c_uint, c_ulong};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::os::unix::fs::OpenOptionsExt;
 use std::os::unix::io::{AsRawFd, FromRawFd};
@@ -332,7 +334,7 @@ pub fn parse_os_release(data: &[u8]) -> Vec<(Vec<u8>, Vec<u8>)> {
 }
 
 fn env_var(name: &str, opts: &Options) -> Option<OsString> {
-    if opts.no_env {
+    if opts.no_env || privileged() {
         return None;
     }
     match std::env::var_os(name) {
@@ -376,6 +378,16 @@ extern "C" {
     fn memfd_create(name: *const c_char, flags: c_uint) -> c_int;
     fn fcntl(fd: c_int, cmd: c_int, ...) -> c_int;
     fn mkstemp(template: *mut c_char) -> c_int;
+    fn getauxval(tag: c_ulong) -> c_ulong;
+}
+
+const AT_SECURE: c_ulong = 23;
+
+/// Whether the process runs with privileges its user lacks (setuid, setgid,
+/// file capabilities): its environment is then that user's to choose, so
+/// the overrides are not read (AT_SECURE, what glibc's secure_getenv tests).
+fn privileged() -> bool {
+    unsafe { getauxval(AT_SECURE) != 0 }
 }
 
 fn uname_field(u: &Utsname, i: usize) -> String {
@@ -1306,7 +1318,7 @@ impl BtfFile {
     }
 
     /// Write `data` to a memfd (unless `no_memfd` or BTFEMBED_NO_MEMFD=1),
-    /// else to a temporary file in `tmpdir`, $TMPDIR or /tmp.
+    /// else to a temporary file in `tmpdir`, $TMPDIR (not in a privileged process) or /tmp.
     pub fn new(data: &[u8], opts: &Options) -> Result<BtfFile, Error> {
         if !opts.no_memfd && !env_true("BTFEMBED_NO_MEMFD", opts) {
             if let Some(f) = BtfFile::memfd(data) {
@@ -1317,7 +1329,7 @@ impl BtfFile {
             .tmpdir
             .clone()
             .filter(|d| !d.as_os_str().is_empty())
-            .or_else(|| std::env::var_os("TMPDIR").filter(|d| !d.is_empty()).map(PathBuf::from))
+            .or_else(|| std::env::var_os("TMPDIR").filter(|d| !d.is_empty() && !privileged()).map(PathBuf::from))
             .unwrap_or_else(|| PathBuf::from("/tmp"));
         let mut template = dir.join("btfembed-XXXXXX").into_os_string().into_vec();
         template.push(0);
