@@ -145,6 +145,19 @@ class OutcomeBook:
             data["byte_order"] = order
             self.dirty = True
 
+    def use_kernel(self, target: Target) -> Callable[[Key], Type]:
+        """The kernel is open: the book learns its byte order, and types its
+        types entry lacks are read from it (``type_of``).  Returns the
+        kernel's type lookup by key."""
+        btfs = list(target.btfs)
+
+        def kernel_type(key: Key) -> Type:
+            return btfs[key[0]].type(key[1])
+
+        self.set_byte_order(target.kernel.byte_order)
+        self.fallback = kernel_type
+        return kernel_type
+
     def candidates(self, root_key: str, tid: int) -> Cands | None:
         if root_key in self._fresh:
             self.used_fresh = True

@@ -54,6 +54,7 @@ from btfembed.build.outcomes import CheckMemo, MissingTypes, OutcomeBook
 from btfembed.minimize.engine import NeedsKernel, ObjectAnalysis, assemble, check_compat_input, minimize
 from btfembed.minimize.pieces import KernelPieces, LocalPlan, compose, plan, replay
 from btfembed.minimize.blob import Emitted
+from btfembed.minimize.levels import Level
 from btfembed.minimize.loader import for_loader, get_loader, loader_notes
 from btfembed.inputs.objects import BpfObject
 from btfembed.core.results import Summary
@@ -368,16 +369,14 @@ def _analyses(kernel: KernelInput, kernel_digest: str, book: OutcomeBook,
         names = {essential_name(o.obj.btf.type(tid).name) for i, o in enumerate(_OBJECTS) if i in needs
                  for tid in needs[i]}
         target, decoded = _open_kernel(kernel, kernel_digest, names)
-        book.set_byte_order(target.kernel.byte_order)
-        btfs = list(target.btfs)
-        book.fallback = lambda k: btfs[k[0]].type(k[1])
+        kernel_type = book.use_kernel(target)
         for i in sorted(needs):
             o = _OBJECTS[i]
             source = KernelPieces(target, o.obj, compat=_OPTIONS.compat, known=book)
             try:
                 r = replay(_plan(o), source)
                 assert r is not None
-                analyses[i] = compose(_plan(o), r, lambda k: btfs[k[0]].type(k[1]))
+                analyses[i] = compose(_plan(o), r, kernel_type)
             finally:
                 stats["resolved"] += source.resolved
             stats["analyzed"] += 1
@@ -395,13 +394,18 @@ def _process_kernel(kernel: KernelInput, kernel_digest: str) -> KernelResult:
     book = OutcomeBook(_CACHE, _OPTIONS.cache_key(), kernel_digest)
     memo = CheckMemo(_CACHE, _OPTIONS.cache_key(), kernel_digest, objects, [o.digest for o in _OBJECTS],
                      lambda i: _plan(_OBJECTS[i]))
+
+    def opened(names: set[str]) -> tuple[Target, bool]:
+        """The kernel, opened now (the book then reads from it what it lacks)."""
+        got = _open_kernel(kernel, kernel_digest, names)
+        book.use_kernel(got[0])
+        return got
+
     try:
         try:
             analyses, target, decoded = _analyses(kernel, kernel_digest, book, stats)
             if target is None and book.byte_order is None:  # no relocation needed the kernel yet
-                target, decoded = _open_kernel(kernel, kernel_digest, set())
-            if target is not None:
-                book.set_byte_order(target.kernel.byte_order)
+                target, decoded = opened(set())
         finally:
             book.save()
         order = book.byte_order
@@ -410,37 +414,34 @@ def _process_kernel(kernel: KernelInput, kernel_digest: str) -> KernelResult:
             order = "little"
         start_ids = _start_ids(kernel, kernel_digest, target)
         if start_ids is None:
-            target, decoded = _open_kernel(kernel, kernel_digest, set())
+            target, decoded = opened(set())
             start_ids = _start_ids_of(target)
+
+        def assembled() -> tuple[Emitted, Level]:
+            return assemble(objects, analyses, start_ids, compat=_OPTIONS.compat, byte_order=order,
+                            hdr_len=_OPTIONS.header_size, check_memo=memo, emit_memo=book)
+
         try:
             try:
                 try:
-                    emitted, level = assemble(objects, analyses, start_ids, compat=_OPTIONS.compat,
-                                              byte_order=order, hdr_len=_OPTIONS.header_size, check_memo=memo,
-                                              emit_memo=book)
+                    emitted, level = assembled()
                 except MissingTypes:  # the book's types entry was damaged: take them from the kernel
                     if target is None:
-                        target, decoded = _open_kernel(kernel, kernel_digest, set())
-                    btfs = list(target.btfs)
-                    book.fallback = lambda k: btfs[k[0]].type(k[1])
-                    emitted, level = assemble(objects, analyses, start_ids, compat=_OPTIONS.compat,
-                                              byte_order=order, hdr_len=_OPTIONS.header_size, check_memo=memo,
-                                              emit_memo=book)
+                        target, decoded = opened(set())
+                    emitted, level = assembled()
             finally:
                 memo.save()
                 book.save()
         except NeedsKernel:
             if target is None:
-                target, decoded = _open_kernel(kernel, kernel_digest, set())
-            kbtfs = list(target.btfs)
-            book.fallback = lambda k: kbtfs[k[0]].type(k[1])
+                target, decoded = opened(set())
             m = minimize(objects, target, compat=_OPTIONS.compat, byte_order=order,
                          hdr_len=_OPTIONS.header_size, analyses=analyses)
             emitted, level = m.emitted, m.level
         blob, notes = _for_loader(objects, analyses, emitted)
         if _OPTIONS.userspace and _OPTIONS.userspace_collisions != "ignore":
             if target is None:
-                target, decoded = _open_kernel(kernel, kernel_digest, _ROOT_NAMES)
+                target, decoded = opened(_ROOT_NAMES)
             notes = (*_collisions(target), *notes)
     except BTFEmbedError as exc:
         return KernelResult(kernel, kernel_digest, None, (), 0, error=str(exc), loaded=target is not None,
