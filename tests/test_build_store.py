@@ -232,11 +232,12 @@ def test_sizes() -> None:
         parse_size("lots")
 
 
-def test_cli_store_option_errors(tmp_path: Path) -> None:
+@pytest.mark.parametrize("option,setting", [("--kernel-store-max", "kernel_store_max"), ("--cache-max", "cache_max")])
+def test_cli_size_option_errors(tmp_path: Path, option: str, setting: str) -> None:
     proc = subprocess.run([sys.executable, "-m", "btfembed", "build", OBJ_A, "--kernels", str(REPO_KERNELS),
-                           "--out-dir", str(tmp_path / "o"), "--kernel-store-max", "huge"],
+                           "--out-dir", str(tmp_path / "o"), option, "huge"],
                           capture_output=True, text=True)
-    assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and "kernel_store_max" in proc.stderr
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and setting in proc.stderr
     assert not (tmp_path / "o").exists()
 
 
